@@ -1,0 +1,140 @@
+"""PyTorch -> Relax import, MetaSchedule's fusion preparation, TVM's default build and a VM runner.
+
+Usage::
+
+    from autotune import zoo
+    from autotune.backends.tvm import importer
+
+    m = zoo.create("mlp")
+    mod = importer.to_relax(m.module, m.example_inputs)       # weights bound as constants
+    fused = importer.fuse(mod, target)                        # input of extract_tasks
+    ex = importer.build_default(mod, target)
+    outs = importer.run(ex, [x.numpy() for x in m.example_inputs])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import torch
+    import tvm
+
+__all__ = ["build_default", "fuse", "fuse_passes", "run", "to_relax"]
+
+
+def to_relax(model: torch.nn.Module, example_inputs: tuple[torch.Tensor, ...]) -> tvm.IRModule:
+    """Export ``model`` with ``torch.export`` and import it into Relax.
+
+    The weights are bound into ``main`` as constants, so ``main`` takes exactly the
+    example inputs. The result is neither legalized nor fused.
+    """
+    import torch
+    from tvm import relax
+    from tvm.relax.frontend.torch import from_exported_program
+
+    inputs = tuple(example_inputs)
+    model = model.eval()
+    with torch.no_grad():
+        ep = torch.export.export(model, inputs)
+        mod = from_exported_program(ep, keep_params_as_input=True, unwrap_unit_return_tuple=True)
+    mod, params = relax.frontend.detach_params(mod)
+    main = mod["main"]
+    num_input = int(main.attrs["num_input"])
+    weights = list(params.get("main", []))
+    weight_vars = list(main.params[num_input:])
+    if len(weights) != len(weight_vars):
+        raise RuntimeError(
+            f"relax import: {len(weight_vars)} weight parameters but {len(weights)} weights"
+        )
+    if weight_vars:
+        mod = relax.transform.BindParams("main", dict(zip(weight_vars, weights)))(mod)
+    if len(mod["main"].params) != len(inputs):
+        raise RuntimeError(
+            f"relax import: main takes {len(mod['main'].params)} inputs, "
+            f"expected {len(inputs)} example inputs"
+        )
+    return mod
+
+
+def fuse_passes(target: tvm.target.Target) -> list[tvm.transform.Pass]:
+    """The passes ``compile_relax`` runs before ``MetaScheduleApplyDatabase``.
+
+    Mirrors ``tvm.s_tir.meta_schedule.relax_integration.compile_relax`` (TVM 0.27):
+    library dispatch, LegalizeOps, AnnotateTIROpPattern, FoldConstant, FuseOps, FuseTIR.
+    """
+    from tvm import relax
+    from tvm.relax import pipeline as relax_pipeline
+
+    try:
+        dispatch = list(relax_pipeline.library_dispatch_passes(target))
+    except (ValueError, AttributeError):
+        dispatch = []
+    return [
+        *dispatch,
+        relax.transform.LegalizeOps(enable_warning=False),
+        relax.transform.AnnotateTIROpPattern(),
+        relax.transform.FoldConstant(),
+        relax.transform.FuseOps(),
+        relax.transform.FuseTIR(),
+    ]
+
+
+def fuse(mod: tvm.IRModule, target: tvm.target.Target | str | dict) -> tvm.IRModule:
+    """Legalize and fuse ``mod`` as ``compile_relax`` does, so that the PrimFuncs
+    ``extract_tasks`` finds are the ones ``compile_relax`` looks up in a database."""
+    import tvm
+
+    target = _as_target(target)
+    with target, tvm.transform.PassContext(opt_level=3):
+        return tvm.transform.Sequential(fuse_passes(target))(mod)
+
+
+def build_default(
+    mod: tvm.IRModule, target: tvm.target.Target | str | dict, *, fused: bool = False
+) -> tvm.runtime.Executable:
+    """Build ``mod`` with no tuning.
+
+    ``fused=False`` is ``tvm.compile(mod, target)`` (TVM's default pipeline, which on a
+    CPU legalizes but does not fuse); ``fused=True`` uses the target's default pipeline
+    (``relax.get_default_pipeline``: the same fusion as :func:`fuse`, untuned TIR).
+    """
+    import tvm
+    from tvm import relax
+
+    target = _as_target(target)
+    if fused:
+        return tvm.compile(mod, target, relax_pipeline=relax.get_default_pipeline(target))
+    return tvm.compile(mod, target)
+
+
+def run(executable: Any, inputs: Sequence[np.ndarray], func: str = "main") -> list[np.ndarray]:
+    """Run ``func`` of a built executable on ``tvm.cpu()``; return its outputs as numpy."""
+    import tvm
+    from tvm import relax
+
+    dev = tvm.cpu()
+    vm = relax.VirtualMachine(executable, dev)
+    args = [tvm.runtime.tensor(np.ascontiguousarray(x), dev) for x in inputs]
+    return _flatten(vm[func](*args))
+
+
+def _flatten(value: Any) -> list[np.ndarray]:
+    """Flatten a (nested) VM result of tensors/arrays/tuples into numpy arrays."""
+    if hasattr(value, "numpy"):
+        return [value.numpy()]
+    if isinstance(value, (list, tuple)) or hasattr(value, "__len__"):
+        out: list[np.ndarray] = []
+        for item in value:
+            out.extend(_flatten(item))
+        return out
+    raise TypeError(f"unexpected VM output of type {type(value).__name__}")
+
+
+def _as_target(target: tvm.target.Target | str | dict) -> tvm.target.Target:
+    from tvm.target import Target
+
+    return target if isinstance(target, Target) else Target(target)

@@ -1,0 +1,136 @@
+"""The tuning-database extension point: the interface every store implements, and a registry.
+
+Every implementation runs the same contract tests (tests/db/test_contract.py).
+
+Example::
+
+    from autotune.db import create
+    with create("sqlite", "tuning.sqlite") as db:
+        tid = db.target_id(target_info)
+        wid = db.add_workload("tvm:sh1:...", "tvm", "fused_matmul", ir_text)
+        db.record(wid, "trace", trace_json, tid, "ok", [1e-5, 1.1e-5])
+        print(db.best(wid, tid))
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from autotune.db.records import BestRecord, TargetInfo
+
+
+class TuningDatabase(abc.ABC):
+    """A store of workloads, targets, configs and every measurement of them."""
+
+    @abc.abstractmethod
+    def close(self) -> None: ...
+
+    def __enter__(self) -> TuningDatabase:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- identities ---------------------------------------------------------------
+    @abc.abstractmethod
+    def target_id(self, target: TargetInfo) -> int:
+        """Id of a target, inserted if new."""
+
+    @abc.abstractmethod
+    def find_target(self, target: TargetInfo) -> int | None:
+        """Id of a target, or None (never writes: for compile-time readers)."""
+
+    @abc.abstractmethod
+    def add_workload(
+        self, fingerprint: str, compiler: str, name: str, ir: str, meta: dict | None = None
+    ) -> int:
+        """Id of a workload, inserted if new."""
+
+    @abc.abstractmethod
+    def workload(self, fingerprint: str) -> dict[str, Any] | None:
+        """A workload row (id, fingerprint, compiler, name, ir, meta) or None."""
+
+    @abc.abstractmethod
+    def set_model(self, name: str, compiler: str, source: str, workloads: Sequence[tuple[int, int]]) -> int:
+        """Record a model as its current (workload id, weight) set; returns the model id."""
+
+    # --- outcomes -----------------------------------------------------------------
+    @abc.abstractmethod
+    def record(
+        self, workload_id: int, kind: str, config: Any, target_id: int, status: str,
+        samples: Sequence[float] = (), error: str = "", job_id: int | None = None,
+        source: str = "tune",
+    ) -> int:
+        """Store one measured outcome (the config is added if new); returns the measurement id."""
+
+    @abc.abstractmethod
+    def best(self, workload_id: int, target_id: int, k: int = 1) -> list[BestRecord]:
+        """The k fastest configs with an 'ok' outcome, fastest first."""
+
+    @abc.abstractmethod
+    def best_for(self, fingerprint: str, target_id: int, k: int = 1) -> list[BestRecord]:
+        """`best` by workload fingerprint: the compile-time lookup."""
+
+    @abc.abstractmethod
+    def count(self, workload_id: int, target_id: int, source: str | None = "tune") -> int:
+        """Number of outcomes recorded for a workload on a target (any status)."""
+
+    # --- jobs and tuned state -----------------------------------------------------
+    @abc.abstractmethod
+    def start_job(self, spec: dict) -> int: ...
+
+    @abc.abstractmethod
+    def finish_job(self, job_id: int, status: str) -> None: ...
+
+    @abc.abstractmethod
+    def mark_tuned(self, workload_id: int, target_id: int, trials: int, job_id: int | None) -> None: ...
+
+    @abc.abstractmethod
+    def is_tuned(self, workload_id: int, target_id: int) -> bool: ...
+
+    @abc.abstractmethod
+    def add_model_measurement(
+        self, model_id: int, target_id: int, tuned: Sequence[float], default: Sequence[float],
+        speedup: float, job_id: int | None = None,
+    ) -> int: ...
+
+    @abc.abstractmethod
+    def stats(self) -> dict[str, int]: ...
+
+    @abc.abstractmethod
+    def check(self) -> list[str]:
+        """Problems found in the stored data (empty when healthy)."""
+
+    @abc.abstractmethod
+    def merge_from(self, other: TuningDatabase) -> dict[str, int]:
+        """Copy everything of another database that this one lacks; returns counts added."""
+
+    @abc.abstractmethod
+    def dump(self) -> Iterable[tuple[str, dict[str, Any]]]:
+        """Every row as (table, row dict), parents before children: the input of a merge."""
+
+
+_REGISTRY: dict[str, Callable[..., TuningDatabase]] = {}
+
+
+def register(kind: str) -> Callable[[type], type]:
+    """Class decorator that makes an implementation available to `create(kind)`."""
+
+    def deco(cls: type) -> type:
+        _REGISTRY[kind] = cls
+        return cls
+
+    return deco
+
+
+def kinds() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def create(kind: str, *args: Any, **kwargs: Any) -> TuningDatabase:
+    """An implementation by name, e.g. `create("sqlite", path)`."""
+    if kind not in _REGISTRY:
+        raise ValueError(f"unknown database kind {kind!r}; known: {', '.join(kinds())}")
+    return _REGISTRY[kind](*args, **kwargs)

@@ -1,0 +1,129 @@
+"""Opening a database file safely and bringing its schema up to date.
+
+Migrations are the numbered `migrations/NNNN_*.sql` files; the applied version is kept in
+`meta.schema_version`. A file that is not SQLite, is corrupt or has a newer schema is
+refused before anything is written to it.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from importlib import resources
+from pathlib import Path
+
+from autotune.db.records import DatabaseError
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+BUSY_TIMEOUT_MS = 60_000
+
+
+def migrations() -> list[tuple[int, str]]:
+    """(version, sql) of every migration shipped with the package, in order."""
+    out = []
+    for entry in resources.files("autotune.db.migrations").iterdir():
+        name = entry.name
+        if name.endswith(".sql") and name[:4].isdigit():
+            out.append((int(name[:4]), entry.read_text()))
+    return sorted(out)
+
+
+def latest_version() -> int:
+    return migrations()[-1][0]
+
+
+def _check_header(path: Path) -> None:
+    with open(path, "rb") as f:
+        head = f.read(len(SQLITE_MAGIC))
+    if head and head != SQLITE_MAGIC:
+        raise DatabaseError(f"{path}: not an SQLite database file")
+
+
+def _read_version(conn: sqlite3.Connection, path: Path) -> int:
+    try:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    except sqlite3.DatabaseError as exc:
+        raise DatabaseError(f"{path}: unreadable database ({exc})") from exc
+    if not tables:
+        return 0
+    if "meta" not in tables:
+        raise DatabaseError(f"{path}: an SQLite file, but not an autotune database")
+    row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+    if row is None:
+        raise DatabaseError(f"{path}: autotune database without a schema version")
+    try:
+        return int(row[0])
+    except ValueError as exc:
+        raise DatabaseError(f"{path}: bad schema version {row[0]!r}") from exc
+
+
+def connect(path: str | os.PathLike, readonly: bool = False) -> sqlite3.Connection:
+    """Open (creating if needed, unless readonly) and migrate a database file.
+
+    The file is inspected read-only first, so a refused file is never modified.
+    """
+    path = Path(path)
+    exists = path.exists() and path.stat().st_size > 0
+    if path.exists() and path.is_dir():
+        raise DatabaseError(f"{path}: is a directory, not a database file")
+    if not exists and readonly:
+        raise DatabaseError(f"{path}: no such database")
+    if exists:
+        _check_header(path)
+        probe = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+        try:
+            version = _read_version(probe, path)
+        finally:
+            probe.close()
+        if version > latest_version():
+            raise DatabaseError(
+                f"{path}: schema version {version} is newer than this autotune supports "
+                f"({latest_version()}); upgrade autotune"
+            )
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    mode = "ro" if readonly else "rwc"
+    conn = sqlite3.connect(
+        f"file:{path}?mode={mode}", uri=True, timeout=BUSY_TIMEOUT_MS / 1000,
+        isolation_level=None, check_same_thread=False,
+    )
+    conn.row_factory = sqlite3.Row
+    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA foreign_keys=ON")
+    if not readonly:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        _migrate(conn, path)
+    return conn
+
+
+def _migrate(conn: sqlite3.Connection, path: Path) -> None:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        version = _read_version(conn, path)
+        for number, sql in migrations():
+            if number > version:
+                for statement in _statements(sql):
+                    conn.execute(statement)
+                conn.execute(
+                    "INSERT INTO meta(key, value) VALUES ('schema_version', ?) "
+                    "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                    (str(number),),
+                )
+                conn.execute(
+                    "INSERT INTO meta(key, value) VALUES (?, ?) "
+                    "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                    (f"migrated_{number:04d}_at", str(time.time())),
+                )
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def _statements(sql: str) -> list[str]:
+    """Split a migration into statements (the files hold no semicolons inside strings)."""
+    lines = [ln for ln in sql.splitlines() if not ln.strip().startswith("--")]
+    text = "\n".join(ln.split("--")[0] for ln in lines)
+    return [s.strip() for s in text.split(";") if s.strip()]

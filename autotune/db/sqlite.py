@@ -1,0 +1,393 @@
+"""The embedded default tuning database: one SQLite file, WAL mode, shared by many processes.
+
+Example::
+
+    from autotune.db.sqlite import SQLiteDatabase
+    with SQLiteDatabase("tuning.sqlite") as db:
+        print(db.stats())
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import time
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from autotune.db import schema
+from autotune.db.base import TuningDatabase, register
+from autotune.db.records import (
+    STATUSES, BestRecord, DatabaseError, TargetInfo, canonical_json, config_key, parse_json,
+    parse_samples, summarize,
+)
+
+_BEST_SQL = """
+SELECT c.id, c.kind, c.config, MIN(m.median) AS median, m.samples, COUNT(*) AS runs
+FROM configs c JOIN measurements m ON m.config_id = c.id
+WHERE c.workload_id = ? AND m.target_id = ? AND m.status = 'ok'
+  AND NOT EXISTS (SELECT 1 FROM measurements w WHERE w.config_id = c.id
+                  AND w.target_id = m.target_id AND w.status = 'wrong_result')
+GROUP BY c.id ORDER BY median ASC, c.id ASC LIMIT ?
+"""
+
+# Tables in dependency order, with the column that identifies a row across databases.
+_MERGE_ORDER = [
+    ("targets", "key"), ("workloads", "fingerprint"), ("models", None), ("model_workloads", None),
+    ("configs", "key"), ("jobs", "uid"), ("measurements", "uid"), ("tuned", None),
+    ("model_measurements", "uid"),
+]
+
+
+@register("sqlite")
+class SQLiteDatabase(TuningDatabase):
+    """Tuning database in one SQLite file (see db/migrations for the schema)."""
+
+    def __init__(self, path: str | os.PathLike, readonly: bool = False) -> None:
+        self.path = Path(path)
+        self.readonly = readonly
+        try:
+            self.conn = schema.connect(self.path, readonly=readonly)
+        except sqlite3.DatabaseError as exc:
+            raise DatabaseError(f"{self.path}: unusable database ({exc})") from exc
+
+    def close(self) -> None:
+        self.conn.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; IMMEDIATE so that concurrent writers queue, not fail."""
+        if self.readonly:
+            raise DatabaseError(f"{self.path}: opened read-only")
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+
+    @property
+    def schema_version(self) -> int:
+        return int(self.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0])
+
+    # --- identities ---------------------------------------------------------------
+    def find_target(self, target: TargetInfo) -> int | None:
+        row = self.conn.execute("SELECT id FROM targets WHERE key=?", (target.key,)).fetchone()
+        return None if row is None else int(row[0])
+
+    def target_id(self, target: TargetInfo) -> int:
+        found = self.find_target(target)
+        if found is not None:
+            return found
+        d = target.as_dict()
+        with self._write() as c:
+            c.execute(
+                "INSERT OR IGNORE INTO targets(key, kind, device_model, isa_features, compiler,"
+                " compiler_version, libraries, target_json, created_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                (target.key, d["kind"], d["device_model"], canonical_json(d["isa_features"]),
+                 d["compiler"], d["compiler_version"], canonical_json(d["libraries"]),
+                 canonical_json(d["target_json"]), time.time()),
+            )
+        return int(self.find_target(target))  # type: ignore[arg-type]
+
+    def target_info(self, target_id: int) -> TargetInfo:
+        row = self.conn.execute("SELECT * FROM targets WHERE id=?", (target_id,)).fetchone()
+        if row is None:
+            raise DatabaseError(f"no target with id {target_id}")
+        return _target_from_row(row)
+
+    def targets(self) -> list[tuple[int, TargetInfo]]:
+        return [(r["id"], _target_from_row(r)) for r in self.conn.execute("SELECT * FROM targets")]
+
+    def add_workload(
+        self, fingerprint: str, compiler: str, name: str, ir: str, meta: dict | None = None
+    ) -> int:
+        row = self.conn.execute("SELECT id FROM workloads WHERE fingerprint=?", (fingerprint,)).fetchone()
+        if row is not None:
+            return int(row[0])
+        with self._write() as c:
+            c.execute(
+                "INSERT OR IGNORE INTO workloads(fingerprint, compiler, name, ir, meta, created_at)"
+                " VALUES (?,?,?,?,?,?)",
+                (fingerprint, compiler, name, ir, canonical_json(meta or {}), time.time()),
+            )
+        return int(self.conn.execute("SELECT id FROM workloads WHERE fingerprint=?", (fingerprint,)).fetchone()[0])
+
+    def workload(self, fingerprint: str) -> dict[str, Any] | None:
+        row = self.conn.execute("SELECT * FROM workloads WHERE fingerprint=?", (fingerprint,)).fetchone()
+        return None if row is None else _workload_from_row(row)
+
+    def workload_by_id(self, workload_id: int) -> dict[str, Any]:
+        row = self.conn.execute("SELECT * FROM workloads WHERE id=?", (workload_id,)).fetchone()
+        if row is None:
+            raise DatabaseError(f"no workload with id {workload_id}")
+        return _workload_from_row(row)
+
+    def workloads(self, compiler: str | None = None) -> list[dict[str, Any]]:
+        sql, args = "SELECT * FROM workloads", ()
+        if compiler:
+            sql, args = sql + " WHERE compiler=?", (compiler,)
+        return [_workload_from_row(r) for r in self.conn.execute(sql + " ORDER BY id", args)]
+
+    def set_model(self, name: str, compiler: str, source: str, workloads: Sequence[tuple[int, int]]) -> int:
+        with self._write() as c:
+            c.execute(
+                "INSERT INTO models(name, compiler, source, updated_at) VALUES (?,?,?,?) "
+                "ON CONFLICT(name, compiler) DO UPDATE SET source=excluded.source, updated_at=excluded.updated_at",
+                (name, compiler, source, time.time()),
+            )
+            mid = int(c.execute("SELECT id FROM models WHERE name=? AND compiler=?", (name, compiler)).fetchone()[0])
+            c.execute("DELETE FROM model_workloads WHERE model_id=?", (mid,))
+            merged: dict[int, int] = {}
+            for wid, weight in workloads:
+                merged[wid] = merged.get(wid, 0) + int(weight)
+            c.executemany(
+                "INSERT INTO model_workloads(model_id, workload_id, weight) VALUES (?,?,?)",
+                [(mid, w, n) for w, n in merged.items()],
+            )
+        return mid
+
+    def model(self, name: str, compiler: str | None = None) -> dict[str, Any] | None:
+        """A model row with its workloads [(workload row, weight)], or None."""
+        sql, args = "SELECT * FROM models WHERE name=?", (name,)
+        if compiler:
+            sql, args = sql + " AND compiler=?", (name, compiler)
+        row = self.conn.execute(sql + " ORDER BY updated_at DESC", args).fetchone()
+        if row is None:
+            return None
+        parts = self.conn.execute(
+            "SELECT w.*, mw.weight FROM model_workloads mw JOIN workloads w ON w.id = mw.workload_id"
+            " WHERE mw.model_id=? ORDER BY w.id", (row["id"],),
+        ).fetchall()
+        return {
+            "id": row["id"], "name": row["name"], "compiler": row["compiler"], "source": row["source"],
+            "workloads": [(_workload_from_row(p), int(p["weight"])) for p in parts],
+        }
+
+    def models(self) -> list[dict[str, Any]]:
+        return [dict(r) for r in self.conn.execute("SELECT * FROM models ORDER BY name")]
+
+    # --- outcomes -----------------------------------------------------------------
+    def record(
+        self, workload_id: int, kind: str, config: Any, target_id: int, status: str,
+        samples: Sequence[float] = (), error: str = "", job_id: int | None = None,
+        source: str = "tune",
+    ) -> int:
+        if status not in STATUSES:
+            raise ValueError(f"unknown status {status!r}")
+        samples = [float(s) for s in samples]
+        median, spread = summarize(samples) if status == "ok" else (None, None)
+        if status == "ok" and median is None:
+            raise ValueError("an 'ok' outcome needs at least one sample")
+        text = canonical_json(config)
+        with self._write() as c:
+            fp = c.execute("SELECT fingerprint FROM workloads WHERE id=?", (workload_id,)).fetchone()
+            if fp is None:
+                raise DatabaseError(f"no workload with id {workload_id}")
+            key = config_key(fp[0], text)
+            c.execute(
+                "INSERT OR IGNORE INTO configs(key, workload_id, kind, config, created_at) VALUES (?,?,?,?,?)",
+                (key, workload_id, kind, text, time.time()),
+            )
+            cid = c.execute("SELECT id FROM configs WHERE key=?", (key,)).fetchone()[0]
+            cur = c.execute(
+                "INSERT INTO measurements(uid, config_id, target_id, job_id, status, samples, median,"
+                " spread, error, source, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (uuid.uuid4().hex, cid, target_id, job_id, status, canonical_json(samples), median,
+                 spread, error[:4000], source, time.time()),
+            )
+            return int(cur.lastrowid)
+
+    def best(self, workload_id: int, target_id: int, k: int = 1) -> list[BestRecord]:
+        rows = self.conn.execute(_BEST_SQL, (workload_id, target_id, k)).fetchall()
+        return [
+            BestRecord(
+                config_id=r[0], kind=r[1], config=parse_json(r[2], "config"), median=float(r[3]),
+                samples=parse_samples(r[4]), runs=int(r[5]),
+            )
+            for r in rows
+        ]
+
+    def best_for(self, fingerprint: str, target_id: int, k: int = 1) -> list[BestRecord]:
+        row = self.conn.execute("SELECT id FROM workloads WHERE fingerprint=?", (fingerprint,)).fetchone()
+        return [] if row is None else self.best(int(row[0]), target_id, k)
+
+    def default_latency(self, workload_id: int, target_id: int) -> float | None:
+        """Median latency of the compiler's default config of a workload, if measured."""
+        row = self.conn.execute(
+            "SELECT MIN(m.median) FROM configs c JOIN measurements m ON m.config_id=c.id"
+            " WHERE c.workload_id=? AND m.target_id=? AND c.kind='default' AND m.status='ok'",
+            (workload_id, target_id),
+        ).fetchone()
+        return None if row[0] is None else float(row[0])
+
+    def count(self, workload_id: int, target_id: int, source: str | None = "tune") -> int:
+        sql = ("SELECT COUNT(*) FROM measurements m JOIN configs c ON c.id=m.config_id"
+               " WHERE c.workload_id=? AND m.target_id=?")
+        args: tuple = (workload_id, target_id)
+        if source is not None:
+            sql, args = sql + " AND m.source=?", args + (source,)
+        return int(self.conn.execute(sql, args).fetchone()[0])
+
+    def outcomes(self, workload_id: int, target_id: int) -> list[dict[str, Any]]:
+        """Every measurement of a workload on a target, oldest first."""
+        rows = self.conn.execute(
+            "SELECT m.*, c.kind, c.config FROM measurements m JOIN configs c ON c.id=m.config_id"
+            " WHERE c.workload_id=? AND m.target_id=? ORDER BY m.id", (workload_id, target_id),
+        ).fetchall()
+        return [dict(r) for r in rows]
+
+    # --- jobs and tuned state -----------------------------------------------------
+    def start_job(self, spec: dict) -> int:
+        with self._write() as c:
+            cur = c.execute(
+                "INSERT INTO jobs(uid, started_at, status, spec, host) VALUES (?,?,?,?,?)",
+                (uuid.uuid4().hex, time.time(), "running", canonical_json(spec), socket.gethostname()),
+            )
+            return int(cur.lastrowid)
+
+    def finish_job(self, job_id: int, status: str) -> None:
+        with self._write() as c:
+            c.execute("UPDATE jobs SET status=?, finished_at=? WHERE id=?", (status, time.time(), job_id))
+
+    def mark_tuned(self, workload_id: int, target_id: int, trials: int, job_id: int | None) -> None:
+        with self._write() as c:
+            c.execute(
+                "INSERT INTO tuned(workload_id, target_id, trials, job_id, finished_at) VALUES (?,?,?,?,?)"
+                " ON CONFLICT(workload_id, target_id) DO UPDATE SET trials=excluded.trials,"
+                " job_id=excluded.job_id, finished_at=excluded.finished_at",
+                (workload_id, target_id, trials, job_id, time.time()),
+            )
+
+    def is_tuned(self, workload_id: int, target_id: int) -> bool:
+        return self.conn.execute(
+            "SELECT 1 FROM tuned WHERE workload_id=? AND target_id=?", (workload_id, target_id)
+        ).fetchone() is not None
+
+    def add_model_measurement(
+        self, model_id: int, target_id: int, tuned: Sequence[float], default: Sequence[float],
+        speedup: float, job_id: int | None = None,
+    ) -> int:
+        t_med, _ = summarize(list(tuned))
+        d_med, _ = summarize(list(default))
+        with self._write() as c:
+            cur = c.execute(
+                "INSERT INTO model_measurements(uid, model_id, target_id, job_id, tuned_samples,"
+                " default_samples, tuned_median, default_median, speedup, created_at)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (uuid.uuid4().hex, model_id, target_id, job_id, canonical_json(list(tuned)),
+                 canonical_json(list(default)), t_med, d_med, float(speedup), time.time()),
+            )
+            return int(cur.lastrowid)
+
+    def latest_model_measurement(self, model_id: int, target_id: int) -> dict[str, Any] | None:
+        row = self.conn.execute(
+            "SELECT * FROM model_measurements WHERE model_id=? AND target_id=? ORDER BY created_at DESC LIMIT 1",
+            (model_id, target_id),
+        ).fetchone()
+        return None if row is None else dict(row)
+
+    # --- whole-database operations ------------------------------------------------
+    def stats(self) -> dict[str, int]:
+        out = {}
+        for table, _ in _MERGE_ORDER:
+            out[table] = int(self.conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+        for status in STATUSES:
+            out[f"measurements_{status}"] = int(self.conn.execute(
+                "SELECT COUNT(*) FROM measurements WHERE status=?", (status,)).fetchone()[0])
+        return out
+
+    def check(self) -> list[str]:
+        problems = [r[0] for r in self.conn.execute("PRAGMA integrity_check") if r[0] != "ok"]
+        problems += [f"foreign key: {tuple(r)}" for r in self.conn.execute("PRAGMA foreign_key_check")]
+        for r in self.conn.execute("SELECT id, samples, status, median FROM measurements"):
+            try:
+                samples = parse_samples(r["samples"])
+                if r["status"] == "ok" and (not samples or r["median"] is None):
+                    problems.append(f"measurement {r['id']}: 'ok' without samples")
+            except DatabaseError as exc:
+                problems.append(f"measurement {r['id']}: {exc}")
+        for table, column in (("configs", "config"), ("workloads", "meta"), ("targets", "target_json")):
+            for r in self.conn.execute(f"SELECT id, {column} FROM {table}"):
+                try:
+                    parse_json(r[1], column)
+                except DatabaseError as exc:
+                    problems.append(f"{table} {r[0]}: {exc}")
+        for r in self.conn.execute("SELECT c.id, c.key, c.config, w.fingerprint FROM configs c JOIN workloads w ON w.id=c.workload_id"):
+            if config_key(r["fingerprint"], r["config"]) != r["key"]:
+                problems.append(f"configs {r['id']}: key does not match content")
+        return problems
+
+    def dump(self) -> Iterable[tuple[str, dict[str, Any]]]:
+        for table, _ in _MERGE_ORDER:
+            for row in self.conn.execute(f"SELECT * FROM {table}"):
+                yield table, dict(row)
+
+    def merge_from(self, other: TuningDatabase) -> dict[str, int]:
+        """Copy rows of `other` missing here, remapping ids by content keys and uids."""
+        added = {t: 0 for t, _ in _MERGE_ORDER}
+        ids: dict[str, dict[int, int]] = {t: {} for t, _ in _MERGE_ORDER}
+        refs = {"workload_id": "workloads", "target_id": "targets", "config_id": "configs",
+                "job_id": "jobs", "model_id": "models"}
+        with self._write() as c:
+            for table, row in other.dump():
+                row = dict(row)
+                old_id = row.pop("id", None)
+                for col, parent in refs.items():
+                    if col in row and row[col] is not None:
+                        if row[col] not in ids[parent]:
+                            raise DatabaseError(f"merge: {table} row refers to missing {parent} {row[col]}")
+                        row[col] = ids[parent][row[col]]
+                new_id = self._merge_row(c, table, row, added)
+                if old_id is not None and new_id is not None:
+                    ids[table][old_id] = new_id
+        return added
+
+    def _merge_row(self, c: sqlite3.Connection, table: str, row: dict[str, Any], added: dict[str, int]) -> int | None:
+        cols = ", ".join(row)
+        marks = ", ".join("?" for _ in row)
+        if table == "models":
+            found = c.execute("SELECT id FROM models WHERE name=? AND compiler=?", (row["name"], row["compiler"])).fetchone()
+            if found:
+                return int(found[0])
+        elif table in ("model_workloads", "tuned"):
+            cur = c.execute(f"INSERT OR IGNORE INTO {table}({cols}) VALUES ({marks})", tuple(row.values()))
+            added[table] += cur.rowcount
+            return None
+        else:
+            key = dict(_MERGE_ORDER)[table]
+            found = c.execute(f"SELECT id FROM {table} WHERE {key}=?", (row[key],)).fetchone()
+            if found:
+                return int(found[0])
+        cur = c.execute(f"INSERT INTO {table}({cols}) VALUES ({marks})", tuple(row.values()))
+        added[table] += 1
+        return int(cur.lastrowid)
+
+
+def _target_from_row(row: sqlite3.Row) -> TargetInfo:
+    return TargetInfo(
+        kind=row["kind"], device_model=row["device_model"],
+        isa_features=tuple(parse_json(row["isa_features"], "isa_features")),
+        compiler=row["compiler"], compiler_version=row["compiler_version"],
+        libraries=parse_json(row["libraries"], "libraries"),
+        target_json=parse_json(row["target_json"], "target_json"),
+    )
+
+
+def _workload_from_row(row: sqlite3.Row) -> dict[str, Any]:
+    d = dict(row)
+    d["meta"] = parse_json(d["meta"], "workload meta")
+    if "weight" in d:
+        d.pop("weight")
+    return d
+
+
+def dumps(value: Any) -> str:
+    """JSON text for CLI output."""
+    return json.dumps(value, indent=2, sort_keys=True)

@@ -1,0 +1,13 @@
+"""Errors that are the user's to fix: the CLI prints them as one line and exits non-zero."""
+
+from __future__ import annotations
+
+from autotune.db.records import DatabaseError
+
+
+class UserError(Exception):
+    """Bad input: an unknown model or target, a malformed job file, a wrong option."""
+
+
+# What the CLI reports as one line instead of a traceback.
+USER_ERRORS: tuple[type[BaseException], ...] = (UserError, DatabaseError)
