@@ -5,6 +5,14 @@ Listing names does not import torch; ``create`` imports the model's module on de
 
 from __future__ import annotations
 
-from autotune.zoo.base import SEED, UnknownModelError, ZooModel, create, names, register
+from autotune.zoo.base import (
+    SEED,
+    UnknownModelError,
+    ZooModel,
+    create,
+    names,
+    register,
+    seeded,
+)
 
-__all__ = ["SEED", "UnknownModelError", "ZooModel", "create", "names", "register"]
+__all__ = ["SEED", "UnknownModelError", "ZooModel", "create", "names", "register", "seeded"]

@@ -9,14 +9,16 @@ Usage::
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["UnknownModelError", "ZooModel", "create", "names", "register"]
+__all__ = ["SEED", "UnknownModelError", "ZooModel", "create", "names", "register", "seeded"]
 
 #: Built-in model name -> module that registers it (imported on first use, so that
 #: listing names does not import torch).
@@ -30,6 +32,16 @@ _FACTORIES: dict[str, Callable[[], ZooModel]] = {}
 
 #: Fixed seed every built-in factory uses, so weights (and IR fingerprints) are stable.
 SEED = 0
+
+
+@contextlib.contextmanager
+def seeded(seed: int = SEED) -> Iterator[None]:
+    """Seed torch's CPU RNG inside the block and restore the caller's RNG state after."""
+    import torch
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
 
 
 class UnknownModelError(ValueError):

@@ -11,7 +11,7 @@ import math
 import torch
 from torch import nn
 
-from autotune.zoo.base import SEED, ZooModel, register
+from autotune.zoo.base import ZooModel, register, seeded
 
 
 class SelfAttention(nn.Module):
@@ -94,9 +94,7 @@ class BertTiny(nn.Module):
 @register("bert-tiny")
 def bert_tiny() -> ZooModel:
     """Build the ``bert-tiny`` zoo model with seeded weights."""
-    torch.manual_seed(SEED)
-    module = BertTiny().eval()
-    ids = torch.randint(0, 1000, (1, 32), dtype=torch.int64)
-    return ZooModel(
-        "bert-tiny", module, (ids,), "BERT-style encoder: 2 layers, hidden 64, 2 heads, seq 32"
-    )
+    with seeded():
+        module = BertTiny().eval()
+        ids = torch.randint(0, 1000, (1, 32), dtype=torch.int64)
+    return ZooModel("bert-tiny", module, (ids,), "BERT-style encoder: 2 layers, hidden 64, 2 heads, seq 32")

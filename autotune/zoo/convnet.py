@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from autotune.zoo.base import SEED, ZooModel, register
+from autotune.zoo.base import ZooModel, register, seeded
 
 
 class BasicBlock(nn.Module):
@@ -62,9 +62,9 @@ def _randomize_bn(module: nn.Module) -> None:
 @register("convnet")
 def convnet() -> ZooModel:
     """Build the ``convnet`` zoo model with seeded weights."""
-    torch.manual_seed(SEED)
-    module = ConvNet()
-    _randomize_bn(module)
-    module.eval()
-    x = torch.randn(1, 3, 32, 32)
+    with seeded():
+        module = ConvNet()
+        _randomize_bn(module)
+        module.eval()
+        x = torch.randn(1, 3, 32, 32)
     return ZooModel("convnet", module, (x,), "ResNet-style: stem + 2 BasicBlocks, 1x3x32x32")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from autotune.zoo.base import SEED, ZooModel, register
+from autotune.zoo.base import ZooModel, register, seeded
 
 
 class MLP(nn.Module):
@@ -26,7 +26,7 @@ class MLP(nn.Module):
 @register("mlp")
 def mlp() -> ZooModel:
     """Build the ``mlp`` zoo model with seeded weights."""
-    torch.manual_seed(SEED)
-    module = MLP().eval()
-    x = torch.randn(8, 128)
+    with seeded():
+        module = MLP().eval()
+        x = torch.randn(8, 128)
     return ZooModel("mlp", module, (x,), "MLP 128-256-256-10, ReLU, batch 8")

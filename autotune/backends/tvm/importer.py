@@ -14,6 +14,7 @@ Usage::
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -38,7 +39,9 @@ def to_relax(model: torch.nn.Module, example_inputs: tuple[torch.Tensor, ...]) -
 
     inputs = tuple(example_inputs)
     model = model.eval()
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        # torch 2.13's export warns about its own deprecated LeafSpec use: not ours to fix.
+        warnings.filterwarnings("ignore", message=".*LeafSpec.*", category=FutureWarning)
         ep = torch.export.export(model, inputs)
         mod = from_exported_program(ep, keep_params_as_input=True, unwrap_unit_return_tuple=True)
     mod, params = relax.frontend.detach_params(mod)
@@ -47,9 +50,7 @@ def to_relax(model: torch.nn.Module, example_inputs: tuple[torch.Tensor, ...]) -
     weights = list(params.get("main", []))
     weight_vars = list(main.params[num_input:])
     if len(weights) != len(weight_vars):
-        raise RuntimeError(
-            f"relax import: {len(weight_vars)} weight parameters but {len(weights)} weights"
-        )
+        raise RuntimeError(f"relax import: {len(weight_vars)} weight parameters but {len(weights)} weights")
     if weight_vars:
         mod = relax.transform.BindParams("main", dict(zip(weight_vars, weights)))(mod)
     if len(mod["main"].params) != len(inputs):

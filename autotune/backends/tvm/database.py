@@ -1,0 +1,147 @@
+"""Our SQLite tuning database, seen by MetaSchedule as a `PyDatabase`.
+
+One adapter is bound to one target (device + compiler versions). MetaSchedule finds
+workloads by structural hash, which is our workload fingerprint. During tuning the
+adapter feeds the evolutionary search its best traces so far (so a resumed job warm
+starts); at compile time (`apply=True`) it answers "nothing tuned" when the compiler's
+default was measured faster than every tuned schedule, so the default is kept.
+
+Example::
+
+    with open_db(path) as db:
+        msdb = MetaScheduleDatabase(db, target)
+        with target, msdb, tvm.transform.PassContext(opt_level=3):
+            ...  # MetaScheduleApplyDatabase now reads our records
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import tvm
+from tvm.ir.utils import derived_object
+from tvm.s_tir.meta_schedule.arg_info import ArgInfo
+from tvm.s_tir.meta_schedule.database import PyDatabase, TuningRecord, Workload
+
+from autotune.backends.tvm.workload import fingerprint, target_info, target_json
+from autotune.db.sqlite import SQLiteDatabase
+
+FAILED_RUN_SECS = 1e9  # MetaSchedule's marker for a candidate that failed to run
+
+
+def task_name(mod: Any) -> str:
+    """A readable name for a PrimFunc module (its global symbol or function name)."""
+    for gv, func in mod.functions.items():
+        attrs = getattr(func, "attrs", None)
+        if attrs is not None and "global_symbol" in attrs and str(attrs["global_symbol"]) != "main":
+            return str(attrs["global_symbol"])
+        return str(gv.name_hint)
+    return "workload"
+
+
+def args_info_json(mod: Any) -> list[Any]:
+    """The argument description MetaSchedule stores next to a record."""
+    func = next(iter(mod.functions.values()))
+    return [a.as_json() for a in ArgInfo.from_prim_func(func)]
+
+
+def trace_json(record: TuningRecord) -> Any:
+    """The trace of a record (its decisions included) as plain JSON."""
+    return record.as_json()[0]
+
+
+@derived_object
+class MetaScheduleDatabase(PyDatabase):
+    """A PyDatabase over an autotune SQLite database, for one target."""
+
+    def __init__(
+        self, db: SQLiteDatabase, target: Any, job_id: int | None = None, apply: bool = False,
+        names: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__()
+        self.db = db
+        self.target = target
+        self.job_id = job_id
+        self.apply = apply
+        self.names = names or {}
+        info = target_info(target)
+        self.target_id = db.find_target(info) if db.readonly else db.target_id(info)
+        self._target_json = target_json(target)
+        self._ids: dict[str, int] = {}
+
+    # --- workloads ----------------------------------------------------------------
+    def workload_id(self, mod: Any, fp: str | None = None) -> int | None:
+        """Our id of a workload, or None when unknown."""
+        fp = fp or fingerprint(mod)
+        if fp not in self._ids:
+            row = self.db.conn.execute("SELECT id FROM workloads WHERE fingerprint=?", (fp,)).fetchone()
+            if row is None:
+                return None
+            self._ids[fp] = int(row[0])
+        return self._ids[fp]
+
+    def add_workload(self, mod: Any, name: str | None = None) -> int:
+        fp = fingerprint(mod)
+        wid = self.workload_id(mod, fp)
+        if wid is None:
+            wid = self.db.add_workload(
+                fp, "tvm", name or self.names.get(fp) or task_name(mod), tvm.ir.save_json(mod),
+                {"args_info": args_info_json(mod)},
+            )
+            self._ids[fp] = wid
+        return wid
+
+    def has_workload(self, mod: Any) -> bool:
+        return self.workload_id(mod) is not None
+
+    def commit_workload(self, mod: Any) -> Workload:
+        if not self.db.readonly:
+            self.add_workload(mod)
+        return Workload(mod)
+
+    # --- records ------------------------------------------------------------------
+    def commit_tuning_record(self, record: TuningRecord) -> None:
+        wid = self.add_workload(record.workload.mod)
+        secs = [float(s) for s in (record.run_secs or [])]
+        ok = bool(secs) and all(math.isfinite(s) and s < FAILED_RUN_SECS for s in secs)
+        self.db.record(
+            wid, "trace", {"trace": trace_json(record)}, self.target_id, "ok" if ok else "run_error",
+            secs if ok else [], job_id=self.job_id, source="tune",
+        )
+
+    def _to_record(self, workload: Workload, config: Any, samples: list[float]) -> TuningRecord:
+        return TuningRecord.from_json(
+            [config["trace"], samples, self._target_json, args_info_json(workload.mod)], workload
+        )
+
+    def get_top_k(self, workload: Workload, top_k: int) -> list[TuningRecord]:
+        if self.target_id is None or top_k <= 0:
+            return []
+        wid = self.workload_id(workload.mod)
+        if wid is None:
+            return []
+        ranked = self.db.best(wid, self.target_id, top_k + 1)
+        if self.apply and ranked and ranked[0].kind == "default":
+            return []  # the compiler's default beat every tuned schedule: keep it
+        ranked = [r for r in ranked if r.kind == "trace"][:top_k]
+        return [self._to_record(workload, r.config, r.samples) for r in ranked]
+
+    def get_all_tuning_records(self) -> list[TuningRecord]:
+        out: list[TuningRecord] = []
+        if self.target_id is None:
+            return out
+        for w in self.db.workloads("tvm"):
+            workload = Workload(tvm.ir.load_json(w["ir"]))
+            for r in self.db.best(w["id"], self.target_id, 1 << 30):
+                if r.kind == "trace":
+                    out.append(self._to_record(workload, r.config, r.samples))
+        return out
+
+    def __len__(self) -> int:
+        if self.target_id is None:
+            return 0
+        row = self.db.conn.execute(
+            "SELECT COUNT(*) FROM measurements WHERE target_id=? AND status='ok'", (self.target_id,)
+        ).fetchone()
+        return int(row[0])

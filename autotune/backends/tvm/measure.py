@@ -1,0 +1,121 @@
+"""Honest measurement of TVM workloads and models on this CPU.
+
+A latency is a median over repetitions after warm-up. Two versions (the compiler default
+and a tuned one) are compared interleaved, A B A B ..., in one process, and the speedup
+is the median of the paired ratios. A tuned workload's outputs are compared with the
+default's outputs on the same random inputs before it may become a best.
+
+Example::
+
+    default, tuned = build_func(mod, target), build_func(scheduled_mod, target)
+    args = random_args(mod)
+    same = outputs_match(default, tuned, args)
+    a, b = interleaved(time_func(default, args), time_func(tuned, args), rounds=15)
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import tvm
+from tvm.s_tir.meta_schedule.arg_info import ArgInfo
+
+
+def build_func(mod: Any, target: Any) -> Any:
+    """Build one (scheduled or default) TIR module in this process."""
+    from tvm.s_tir.transform import RemoveWeightLayoutRewriteBlock
+
+    mod = RemoveWeightLayoutRewriteBlock(skip_tensor_rewrite=True)(mod)
+    return tvm.compile(mod, target=target).jit()
+
+
+def apply_trace(mod: Any, trace_json: Any) -> Any:
+    """The module a stored trace schedules (decisions replayed, postprocessing kept)."""
+    sch = tvm.s_tir.Schedule(mod)
+    tvm.s_tir.schedule.Trace.apply_json_to_schedule(trace_json, sch)
+    return sch.mod
+
+
+def random_args(mod: Any, seed: int = 0) -> list[np.ndarray]:
+    """Random arguments for a PrimFunc module: floats in [-1, 1), integer inputs zero."""
+    rng = np.random.default_rng(seed)
+    func = next(iter(mod.functions.values()))
+    out = []
+    for info in ArgInfo.from_prim_func(func):
+        kind, dtype, shape = info.as_json()
+        shape = [int(s) for s in shape]
+        if "float" in dtype:
+            out.append(rng.uniform(-1.0, 1.0, size=shape).astype(dtype))
+        else:
+            out.append(np.zeros(shape, dtype=dtype))
+    return out
+
+
+def _entry(rt_mod: Any) -> Callable[..., Any]:
+    return rt_mod["main"]
+
+
+def run_func(rt_mod: Any, args: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Run a built TIR function on copies of args; return every argument afterwards."""
+    dev = tvm.cpu()
+    tensors = [tvm.runtime.tensor(a.copy(), dev) for a in args]
+    _entry(rt_mod)(*tensors)
+    return [t.numpy() for t in tensors]
+
+
+def outputs_match(reference: Any, candidate: Any, args: Sequence[np.ndarray], rtol: float = 1e-3) -> bool:
+    """Whether a candidate computes what the reference computes on the same inputs."""
+    want = run_func(reference, args)
+    got = run_func(candidate, args)
+    for w, g in zip(want, got):
+        if w.dtype.kind == "f":
+            scale = float(np.max(np.abs(w))) if w.size else 0.0
+            if not np.allclose(g, w, rtol=rtol, atol=rtol * max(scale, 1e-6), equal_nan=True):
+                return False
+        elif not np.array_equal(g, w):
+            return False
+    return True
+
+
+def time_func(rt_mod: Any, args: Sequence[np.ndarray], min_ms: float = 20.0) -> Callable[[], float]:
+    """A zero-argument timer: each call returns one sample (mean seconds of a batch of runs)."""
+    dev = tvm.cpu()
+    tensors = [tvm.runtime.tensor(a, dev) for a in args]
+    evaluator = rt_mod.time_evaluator("main", dev, number=1, repeat=1, min_repeat_ms=int(min_ms))
+    evaluator(*tensors)  # warm-up
+    return lambda: float(evaluator(*tensors).mean)
+
+
+def interleaved(a: Callable[[], float], b: Callable[[], float], rounds: int = 15) -> tuple[list[float], list[float]]:
+    """Samples of two timers taken alternately (A B B A ...) so that slow phases hit both."""
+    sa: list[float] = []
+    sb: list[float] = []
+    for i in range(rounds):
+        if i % 2 == 0:
+            sa.append(a())
+            sb.append(b())
+        else:
+            sb.append(b())
+            sa.append(a())
+    return sa, sb
+
+
+def paired_speedup(default: Sequence[float], tuned: Sequence[float]) -> float:
+    """Median of the per-round ratios default / tuned."""
+    return float(statistics.median(d / t for d, t in zip(default, tuned) if t > 0))
+
+
+def time_vm(executable: Any, inputs: Sequence[np.ndarray], min_ms: float = 50.0) -> Callable[[], float]:
+    """A timer for a whole Relax model's main function (one sample per call)."""
+    from tvm import relax
+
+    dev = tvm.cpu()
+    vm = relax.VirtualMachine(executable, dev)
+    args = [tvm.runtime.tensor(x, dev) for x in inputs]
+    vm.set_input("main", *args)
+    evaluator = vm.time_evaluator("invoke_stateful", dev, number=1, repeat=1, min_repeat_ms=int(min_ms))
+    evaluator("main")  # warm-up
+    return lambda: float(evaluator("main").mean)

@@ -1,0 +1,214 @@
+"""Tuning one model's TVM subgraphs into the database: plan, search, confirm, measure.
+
+The steps, in order, each committed to the database as it happens so that a killed job
+resumes where it stopped:
+
+1. import the model (torch.export -> Relax), fuse it as `compile_relax` will, and extract
+   MetaSchedule's tasks; record the workloads and the model's composition;
+2. measure each subgraph's default (untuned) latency, once per target;
+3. spread the model's trial budget over its subgraphs by their share of default time;
+4. run the search on each subgraph until its trials are spent (or the clock runs out);
+5. confirm each subgraph's best: outputs compared with the default's, then timed
+   interleaved against the default; a mismatch is recorded as a wrong result;
+6. time the whole model tuned vs TVM's default build, interleaved.
+
+Example::
+
+    tuner = ModelTuner(db, resolve_target("llvm"), job_id)
+    plan = tuner.prepare("mlp", "zoo:mlp", module, inputs)
+    tuner.tune(plan, trials=64, deadline=time.time() + 300)
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import tvm
+from tvm.s_tir import meta_schedule as ms
+
+from autotune.backends.tvm import importer, measure
+from autotune.backends.tvm.database import MetaScheduleDatabase
+from autotune.db.sqlite import SQLiteDatabase
+from autotune.search import base as search_base
+
+MIN_TRIALS_PER_SUBGRAPH = 8
+
+
+@dataclass
+class Subgraph:
+    """One fused subgraph (MetaSchedule task) of a model and its tuning state."""
+
+    task: Any
+    name: str
+    workload_id: int
+    weight: int
+    default_s: float = math.nan
+    trials: int = 0  # allotted by this job
+    done: int = 0  # measured so far (all jobs)
+
+
+@dataclass
+class ModelPlan:
+    name: str
+    mod: Any  # Relax module, weights bound, unfused
+    inputs: list[np.ndarray]
+    model_id: int
+    subgraphs: list[Subgraph] = field(default_factory=list)
+
+
+def allot(budget: int, shares: list[float], minimum: int = MIN_TRIALS_PER_SUBGRAPH) -> list[int]:
+    """Split a trial budget: a small floor each, the rest by share (sums to budget)."""
+    n = len(shares)
+    if n == 0:
+        return []
+    floor = min(minimum, budget // n)
+    rest = budget - floor * n
+    total = sum(shares) or 1.0
+    raw = [rest * s / total for s in shares]
+    out = [floor + int(r) for r in raw]
+    order = sorted(range(n), key=lambda i: raw[i] - int(raw[i]), reverse=True)
+    for i in order[: budget - sum(out)]:
+        out[i] += 1
+    return out
+
+
+class ModelTuner:
+    """Tunes the subgraphs of models for one target into one database."""
+
+    def __init__(
+        self, db: SQLiteDatabase, target: Any, job_id: int | None = None, search: str = "evolutionary",
+        trials_per_iter: int = 16, log: Callable[[str], None] = print, seed: int | None = None,
+    ) -> None:
+        self.db = db
+        self.target = target
+        self.job_id = job_id
+        self.msdb = MetaScheduleDatabase(db, target, job_id=job_id)
+        self.log = log
+        self._on_outcome: Callable[[int, str, float | None], None] | None = None
+        self.search = search_base.create(
+            search, msdb=self.msdb, target=target, trials_per_iter=trials_per_iter,
+            on_outcome=self._outcome, seed=seed,
+        )
+
+    def _outcome(self, wid: int, status: str, secs: float | None) -> None:
+        if self._on_outcome is not None:
+            self._on_outcome(wid, status, secs)
+
+    def close(self) -> None:
+        self.search.close()
+
+    # --- 1 and 2 ------------------------------------------------------------------
+    def prepare(self, name: str, source: str, module: Any, example_inputs: tuple) -> ModelPlan:
+        """Import a torch model, record its subgraphs, and measure their default latency."""
+        mod = importer.to_relax(module, example_inputs)
+        fused = importer.fuse(mod, self.target)
+        tasks = ms.relax_integration.extract_tasks(fused, self.target)
+        subgraphs = []
+        for task in tasks:
+            wmod = task.dispatched[0]
+            wid = self.msdb.add_workload(wmod, name=task.task_name)
+            subgraphs.append(Subgraph(task, task.task_name, wid, int(task.weight)))
+        model_id = self.db.set_model(name, "tvm", source, [(s.workload_id, s.weight) for s in subgraphs])
+        inputs = [x.detach().numpy() for x in example_inputs]
+        plan = ModelPlan(name, mod, inputs, model_id, subgraphs)
+        for sg in subgraphs:
+            sg.default_s = self.default_latency(sg)
+            sg.done = self.db.count(sg.workload_id, self.msdb.target_id, source="tune")
+        return plan
+
+    def default_latency(self, sg: Subgraph) -> float:
+        """The untuned subgraph's median latency: measured once per target, then read back."""
+        known = self.db.default_latency(sg.workload_id, self.msdb.target_id)
+        if known is not None:
+            return known
+        wmod = sg.task.dispatched[0]
+        rt = measure.build_func(wmod, self.target)
+        timer = measure.time_func(rt, measure.random_args(wmod))
+        samples = [timer() for _ in range(5)]
+        self.db.record(sg.workload_id, "default", {}, self.msdb.target_id, "ok", samples,
+                       job_id=self.job_id, source="default")
+        return float(np.median(samples))
+
+    # --- 3, 4 and 5 ---------------------------------------------------------------
+    def pending(self, plan: ModelPlan, trials: int, force: bool) -> list[Subgraph]:
+        """Allot the model's budget and return the subgraphs that still need work."""
+        tid = self.msdb.target_id
+        shares = [sg.default_s * sg.weight for sg in plan.subgraphs]
+        for sg, n in zip(plan.subgraphs, allot(trials, shares)):
+            sg.trials = n + (sg.done if force else 0)
+        return [sg for sg in plan.subgraphs if force or not self.db.is_tuned(sg.workload_id, tid)]
+
+    def tune(
+        self, plan: ModelPlan, trials: int, deadline: float, force: bool = False,
+        on_outcome: Callable[[int, str, float | None], None] | None = None,
+    ) -> bool:
+        """Search every pending subgraph; True when all of them finished in time."""
+        self._on_outcome = on_outcome
+        complete = True
+        for sg in self.pending(plan, trials, force):
+            while sg.done < sg.trials and time.time() < deadline:
+                n = self.search.run(sg.task, min(sg.trials - sg.done, 32))
+                sg.done += n
+                if n == 0:  # the design space has nothing new left to measure
+                    break
+            if sg.done < sg.trials and time.time() >= deadline:
+                complete = False
+                break
+            self.confirm(sg)
+            self.db.mark_tuned(sg.workload_id, self.msdb.target_id, sg.done, self.job_id)
+        self._on_outcome = None
+        return complete
+
+    def confirm(self, sg: Subgraph, candidates: int = 3, rounds: int = 10) -> float | None:
+        """Check the best schedules' outputs against the default and time them interleaved.
+
+        Returns the paired speedup over the default of the first that computes the same
+        results, or None when none does (each mismatch is stored as a wrong result).
+        """
+        tid = self.msdb.target_id
+        wmod = sg.task.dispatched[0]
+        default_rt = measure.build_func(wmod, self.target)
+        args = measure.random_args(wmod, seed=1)
+        for rec in self.db.best(sg.workload_id, tid, candidates + 1):
+            if rec.kind != "trace":
+                continue
+            try:
+                cand_rt = measure.build_func(measure.apply_trace(wmod, rec.config["trace"]), self.target)
+                same = measure.outputs_match(default_rt, cand_rt, args)
+            except Exception as exc:  # a trace that no longer applies or builds
+                self.db.record(sg.workload_id, "trace", rec.config, tid, "build_error",
+                               error=f"confirm: {exc}"[:2000], job_id=self.job_id, source="confirm")
+                continue
+            if not same:
+                self.db.record(sg.workload_id, "trace", rec.config, tid, "wrong_result",
+                               error="outputs differ from the default schedule's",
+                               job_id=self.job_id, source="confirm")
+                continue
+            d, t = measure.interleaved(measure.time_func(default_rt, args), measure.time_func(cand_rt, args), rounds)
+            self.db.record(sg.workload_id, "default", {}, tid, "ok", d, job_id=self.job_id, source="confirm")
+            self.db.record(sg.workload_id, "trace", rec.config, tid, "ok", t, job_id=self.job_id, source="confirm")
+            return measure.paired_speedup(d, t)
+        return None
+
+    # --- 6 ------------------------------------------------------------------------
+    def end_to_end(self, plan: ModelPlan, rounds: int = 10) -> dict[str, float]:
+        """Whole-model latency, tuned vs TVM's default build, interleaved; stored and returned."""
+        from autotune.backends.tvm.compile import compile as tuned_compile
+
+        default_ex = importer.build_default(plan.mod, self.target)
+        tuned_ex = tuned_compile(plan.mod, self.target, db=self.db)
+        want = importer.run(default_ex, plan.inputs)
+        got = importer.run(tuned_ex, plan.inputs)
+        for w, g in zip(want, got):
+            scale = float(np.max(np.abs(w))) if w.size else 1.0
+            if not np.allclose(g, w, rtol=1e-3, atol=1e-3 * max(scale, 1e-6)):
+                raise RuntimeError(f"{plan.name}: tuned outputs differ from the default build's")
+        d, t = measure.interleaved(measure.time_vm(default_ex, plan.inputs), measure.time_vm(tuned_ex, plan.inputs), rounds)
+        speedup = measure.paired_speedup(d, t)
+        self.db.add_model_measurement(plan.model_id, self.msdb.target_id, t, d, speedup, self.job_id)
+        return {"default_s": float(np.median(d)), "tuned_s": float(np.median(t)), "speedup": speedup}

@@ -1,0 +1,138 @@
+"""TVM workload identity: stable fingerprints of TIR modules and target descriptions.
+
+A workload fingerprint is TVM's structural hash (names ignored, structure and constants
+compared), which is what MetaSchedule itself uses to find a workload; it is the same in
+every process. The target row names the device, its ISA features and the versions of
+TVM, TVM-FFI and LLVM, so records never leak across compilers or machines.
+
+Example::
+
+    target = resolve_target("llvm")          # this CPU, mcpu and core count filled in
+    fp = fingerprint(prim_func_module)       # 'tvm:sh1:9f3c...'
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from functools import lru_cache
+from typing import Any
+
+from autotune.db.records import TargetInfo
+from autotune.errors import UserError
+
+FINGERPRINT_PREFIX = "tvm:sh1:"
+# The CPU flags that change what code a compiler may emit (others are left out of the key).
+_ISA_FLAGS = (
+    "sse4_1", "sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512cd",
+    "avx512dq", "avx512vl", "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_tile",
+    "amx_int8", "amx_bf16", "avx_vnni", "neon", "asimd", "sve", "sve2",
+)
+
+
+def fingerprint(mod: Any) -> str:
+    """Stable content hash of an IRModule (or PrimFunc) as MetaSchedule compares them."""
+    import tvm_ffi
+
+    return f"{FINGERPRINT_PREFIX}{tvm_ffi.structural_hash(mod) & 0xFFFFFFFFFFFFFFFF:016x}"
+
+
+def physical_cores() -> int:
+    """Physical cores available to this process (MetaSchedule's 'num-cores')."""
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        n = os.cpu_count() or 1
+    return max(1, n)
+
+
+def resolve_target(spec: str | dict | None = "llvm") -> Any:
+    """A tvm.target.Target from a job-file spec: 'llvm' means this CPU, fully described.
+
+    Accepts 'llvm' (or 'host'), JSON text or a dict of target attributes such as
+    {"kind": "llvm", "mcpu": "skylake"} (TVM 0.27 no longer parses '-mcpu=' strings).
+    """
+    import tvm
+
+    if spec is None or spec == "llvm" or spec == "host":
+        spec = {"kind": "llvm"}
+    if isinstance(spec, str) and spec.strip().startswith("{"):
+        try:
+            spec = json.loads(spec)
+        except ValueError as exc:
+            raise UserError(f"target {spec!r}: bad JSON ({exc})") from exc
+    try:
+        if isinstance(spec, dict):
+            attrs = dict(spec)
+            if attrs.get("kind") == "llvm":
+                attrs.setdefault("mcpu", host_cpu())
+                attrs.setdefault("num-cores", physical_cores())
+            target = tvm.target.Target(attrs)
+        else:
+            target = tvm.target.Target(str(spec))
+            if target.kind.name == "llvm" and "num-cores" not in target.export():
+                attrs = dict(target.export())
+                attrs["num-cores"] = physical_cores()
+                attrs["keys"] = list(attrs.get("keys", ()))
+                target = tvm.target.Target(attrs)
+    except Exception as exc:  # TVM raises its own error types for bad target text
+        raise UserError(f"unknown or invalid target {spec!r}: {str(exc).splitlines()[0]}") from exc
+    if target.kind.name != "llvm":
+        raise UserError(f"target kind {target.kind.name!r} is not supported yet (only llvm CPU targets)")
+    return target
+
+
+@lru_cache(maxsize=1)
+def host_cpu() -> str:
+    """LLVM's name for this CPU, e.g. 'znver4'."""
+    import tvm
+
+    return str(tvm.target.codegen.llvm_get_system_cpu())
+
+
+@lru_cache(maxsize=1)
+def _cpu_description() -> tuple[str, tuple[str, ...]]:
+    model, flags = platform.processor() or platform.machine(), ()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                key = key.strip()
+                if key == "model name" and model in ("", platform.machine(), platform.processor()):
+                    model = value.strip()
+                elif key in ("flags", "Features") and not flags:
+                    have = set(value.split())
+                    flags = tuple(sorted(f for f in _ISA_FLAGS if f in have))
+    except OSError:
+        pass
+    return model, flags
+
+
+def target_json(target: Any) -> dict[str, Any]:
+    """A target's attributes as plain JSON."""
+    return json.loads(json.dumps(dict(target.export()), default=list))
+
+
+@lru_cache(maxsize=8)
+def _versions() -> tuple[str, tuple[tuple[str, str], ...]]:
+    import tvm
+    import tvm_ffi
+
+    libs = {"tvm-ffi": str(tvm_ffi.__version__)}
+    llvm = tvm.support.libinfo().get("LLVM_VERSION")
+    if llvm:
+        libs["llvm"] = str(llvm)
+    return str(tvm.__version__), tuple(sorted(libs.items()))
+
+
+def target_info(target: Any) -> TargetInfo:
+    """The database description of a TVM target on this machine."""
+    model, flags = _cpu_description()
+    version, libs = _versions()
+    attrs = target_json(target)
+    return TargetInfo(
+        kind=target.kind.name, device_model=f"{model} ({attrs.get('mcpu', 'generic')})",
+        isa_features=flags, compiler="tvm", compiler_version=version, libraries=dict(libs),
+        target_json=attrs,
+    )

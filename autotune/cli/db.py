@@ -1,0 +1,155 @@
+"""`autotune db`: inspect, check, export, import and merge tuning databases.
+
+Usage::
+
+    autotune db stats [--json] [--db PATH]
+    autotune db check [--db PATH]
+    autotune db export --format metaschedule OUT_DIR [--target-id N] [--force] [--db PATH]
+    autotune db import --format metaschedule IN_DIR [--db PATH]
+    autotune db merge OTHER.sqlite [--db PATH]
+
+Read commands (stats, check, export) open the database read-only and never create it. Bad
+input ends in one line on stderr and a non-zero exit; a refused file is left untouched.
+TVM is imported only by export and import.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sqlite3
+import sys
+from pathlib import Path
+from typing import Any
+
+from autotune.db import SQLiteDatabase, default_path, open_db
+from autotune.db.records import STATUSES, DatabaseError
+from autotune.errors import UserError
+
+FORMATS = ("metaschedule",)
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--db", type=Path, default=None,
+                        help="the database file (default: $AUTOTUNE_DB or ~/.local/share/autotune/tuning.sqlite)")
+    parser = subparsers.add_parser("db", help="inspect, check, export, import and merge tuning databases",
+                                   description="Inspect, check, export, import and merge tuning databases.")
+    sub = parser.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+
+    p = sub.add_parser("stats", parents=[common], help="row counts, measurements by status, targets")
+    p.add_argument("--json", action="store_true", help="print the counts as JSON")
+    p.set_defaults(run=run, action=_stats)
+
+    p = sub.add_parser("check", parents=[common], help="integrity check and validation of every row")
+    p.set_defaults(run=run, action=_check)
+
+    p = sub.add_parser("export", parents=[common], help="write TVM results as a MetaSchedule JSON database")
+    p.add_argument("--format", choices=FORMATS, default="metaschedule")
+    p.add_argument("--target-id", type=int, default=None, help="only the records of this target (see stats)")
+    p.add_argument("--force", action="store_true", help="overwrite existing files in OUT_DIR")
+    p.add_argument("out_dir", type=Path, metavar="OUT_DIR")
+    p.set_defaults(run=run, action=_export)
+
+    p = sub.add_parser("import", parents=[common], help="read a MetaSchedule JSON database")
+    p.add_argument("--format", choices=FORMATS, default="metaschedule")
+    p.add_argument("in_dir", type=Path, metavar="IN_DIR",
+                   help="directory with database_workload.json and database_tuning_record.json")
+    p.set_defaults(run=run, action=_import)
+
+    p = sub.add_parser("merge", parents=[common], help="copy what another database has and this one lacks")
+    p.add_argument("other", type=Path, metavar="OTHER")
+    p.set_defaults(run=run, action=_merge)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    path = Path(args.db).expanduser() if args.db else default_path()
+    try:
+        return int(args.action(args, path) or 0)
+    except sqlite3.Error as exc:  # a corrupt file found after opening it
+        raise DatabaseError(f"{path}: unusable database ({exc})") from exc
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        raise UserError(f"{where}{exc.strerror or exc}") from exc
+
+
+def _stats(args: argparse.Namespace, path: Path) -> int:
+    with open_db(path, readonly=True) as db:
+        info = _collect_stats(db)
+    if args.json:
+        print(json.dumps(info, indent=2, sort_keys=True))
+        return 0
+    t = info["tables"]
+    print(f"database: {info['path']} (schema version {info['schema_version']})")
+    print(f"workloads: {t['workloads']}  models: {t['models']}  configs: {t['configs']}  "
+          f"jobs: {t['jobs']}  tuned: {t['tuned']}  model measurements: {t['model_measurements']}")
+    by_status = ", ".join(f"{s} {n}" for s, n in info["measurements"].items())
+    print(f"measurements: {t['measurements']} ({by_status})")
+    print(f"targets: {t['targets']}")
+    for tg in info["targets"]:
+        print(f"  [{tg['id']}] {tg['compiler']} {tg['compiler_version']}  {tg['kind']}  "
+              f"{tg['device_model']}  measurements: {tg['measurements']}")
+    return 0
+
+
+def _collect_stats(db: SQLiteDatabase) -> dict[str, Any]:
+    counts = db.stats()
+    tables = {k: v for k, v in counts.items() if not k.startswith("measurements_")}
+    per_target = dict(db.conn.execute("SELECT target_id, COUNT(*) FROM measurements GROUP BY target_id").fetchall())
+    targets = [
+        {"id": tid, "kind": t.kind, "device_model": t.device_model, "compiler": t.compiler,
+         "compiler_version": t.compiler_version, "measurements": int(per_target.get(tid, 0))}
+        for tid, t in db.targets()
+    ]
+    return {
+        "path": str(db.path), "schema_version": db.schema_version, "tables": tables,
+        "measurements": {s: counts[f"measurements_{s}"] for s in STATUSES}, "targets": targets,
+    }
+
+
+def _check(args: argparse.Namespace, path: Path) -> int:
+    with open_db(path, readonly=True) as db:
+        problems = db.check()
+    if problems:
+        for p in problems:
+            print(p)
+        print(f"{path}: {len(problems)} problem(s)", file=sys.stderr)
+        return 1
+    print(f"{path}: ok")
+    return 0
+
+
+def _export(args: argparse.Namespace, path: Path) -> int:
+    with open_db(path, readonly=True) as db:
+        from autotune.backends.tvm import msjson
+
+        n_workloads, n_records = msjson.export_ms(db, args.out_dir, target_id=args.target_id, overwrite=args.force)
+    print(f"exported {n_workloads} workloads and {n_records} records to {args.out_dir}")
+    return 0
+
+
+def _import(args: argparse.Namespace, path: Path) -> int:
+    if path.exists():  # refuse a bad database before the slow read, without writing to it
+        open_db(path, readonly=True).close()
+    from autotune.backends.tvm import msjson
+
+    log = msjson.read_ms(args.in_dir)  # everything validated before the database is opened
+    with open_db(path) as db:
+        counts = msjson.write_ms(db, log)
+    print(f"imported {counts['records']} records ({counts['ok']} ok, {counts['run_error']} failed; "
+          f"{counts['duplicates']} already present) of {counts['workloads']} workloads "
+          f"({counts['new_workloads']} new) on {counts['targets']} targets into {path}")
+    return 0
+
+
+def _merge(args: argparse.Namespace, path: Path) -> int:
+    other_path = Path(args.other).expanduser()
+    if path.exists() and other_path.exists() and path.resolve() == other_path.resolve():
+        raise UserError(f"{path}: cannot merge a database into itself")
+    with open_db(other_path, readonly=True) as other:
+        with open_db(path) as db:
+            added = db.merge_from(other)
+    parts = ", ".join(f"{table} {n}" for table, n in added.items() if n)
+    print(f"merged {other_path} into {path}: added {parts or 'nothing'}")
+    return 0

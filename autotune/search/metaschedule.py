@@ -1,0 +1,95 @@
+"""MetaSchedule's evolutionary search over a TVM subgraph's design space, on our database.
+
+The design space is MetaSchedule's post-order-apply space (multi-level tiling, unroll,
+vectorize, parallel); the search is its evolutionary strategy guided by its cost model;
+the database it reads and writes is ours (warm start from the best traces so far), and
+every outcome is committed by `RecordOutcomes`. Builds run in a persistent worker pool.
+
+Example::
+
+    search = create("evolutionary", msdb=msdb, target=target, on_outcome=bar_update)
+    search.run(extracted_task, trials=32)
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections.abc import Callable
+from typing import Any
+
+from tvm.s_tir import meta_schedule as ms
+
+from autotune.backends.tvm.builder import PersistentBuilder
+from autotune.backends.tvm.database import MetaScheduleDatabase
+from autotune.backends.tvm.fastimport import import_tensor_intrin
+from autotune.backends.tvm.recorder import RecordOutcomes
+from autotune.search.base import SubgraphSearch, register
+
+
+def quiet_metaschedule() -> None:
+    """MetaSchedule logs tables at INFO to the console; our progress bar replaces them."""
+    root = logging.getLogger("tvm.s_tir.meta_schedule")
+    root.setLevel(logging.WARNING)
+    for handler in root.handlers:
+        if isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler):
+            handler.setLevel(logging.WARNING)
+
+
+@register("evolutionary")
+class EvolutionarySearch(SubgraphSearch):
+    """MetaSchedule evolutionary search with XGBoost cost model, our builder and database."""
+
+    def __init__(
+        self, msdb: MetaScheduleDatabase, target: Any, trials_per_iter: int = 16,
+        on_outcome: Callable[[int, str, float | None], None] | None = None,
+        cost_model: str = "xgb", seed: int | None = None, build_timeout_s: float = 60.0,
+        run_timeout_s: float = 30.0,
+    ) -> None:
+        quiet_metaschedule()
+        import_tensor_intrin()  # TuneContext needs it; 23 s -> 3 s (see fastimport.py)
+        self.msdb = msdb
+        self.target = target
+        self.trials_per_iter = trials_per_iter
+        self.seed = seed
+        cores = int(target.export().get("num-cores", 1))
+        self.builder = PersistentBuilder(max_workers=cores, timeout_sec=build_timeout_s)
+        self.runner = ms.runner.LocalRunner(
+            timeout_sec=run_timeout_s,
+            evaluator_config=ms.runner.EvaluatorConfig(number=3, repeat=1, min_repeat_ms=40),
+        )
+        self.cost_model = ms.cost_model.CostModel.create(cost_model, num_tuning_cores=cores) \
+            if cost_model == "xgb" else ms.cost_model.CostModel.create(cost_model)
+        self.callbacks = [
+            RecordOutcomes(msdb, on_outcome),
+            ms.measure_callback.RemoveBuildArtifact(),
+            ms.measure_callback.UpdateCostModel(),
+        ]
+        self._workdir = tempfile.TemporaryDirectory(prefix="autotune-ms-")
+
+    def run(self, task: Any, trials: int) -> int:
+        """Measure up to `trials` new candidates of one extracted task."""
+        if trials <= 0:
+            return 0
+        contexts, weights = ms.relax_integration.extracted_tasks_to_tune_contexts(
+            [task], self._workdir.name, seed=self.seed,
+            num_threads=int(self.target.export().get("num-cores", 1)),
+        )
+        if not contexts:
+            return 0
+        quiet_metaschedule()  # creating contexts re-installs MetaSchedule's console handler
+        before = self.msdb.db.count(self.msdb.add_workload(contexts[0].mod), self.msdb.target_id)
+        ms.tune_tasks(
+            tasks=contexts, task_weights=weights, work_dir=self._workdir.name,
+            max_trials_global=trials, max_trials_per_task=trials,
+            num_trials_per_iter=min(self.trials_per_iter, trials),
+            builder=self.builder, runner=self.runner, database=self.msdb,
+            cost_model=self.cost_model, measure_callbacks=self.callbacks,
+            task_scheduler="round-robin",
+        )
+        after = self.msdb.db.count(self.msdb.add_workload(contexts[0].mod), self.msdb.target_id)
+        return after - before
+
+    def close(self) -> None:
+        self.builder.shutdown()
+        self._workdir.cleanup()
