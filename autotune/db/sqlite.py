@@ -265,6 +265,13 @@ class SQLiteDatabase(TuningDatabase):
                 (workload_id, target_id, trials, job_id, time.time()),
             )
 
+    def tuned_trials(self, workload_id: int, target_id: int) -> int | None:
+        """The trial budget a finished tuning of this workload met, or None if never finished."""
+        row = self.conn.execute(
+            "SELECT trials FROM tuned WHERE workload_id=? AND target_id=?", (workload_id, target_id)
+        ).fetchone()
+        return None if row is None else int(row[0])
+
     def is_tuned(self, workload_id: int, target_id: int) -> bool:
         return self.conn.execute(
             "SELECT 1 FROM tuned WHERE workload_id=? AND target_id=?", (workload_id, target_id)

@@ -116,7 +116,10 @@ def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     # TVM errors end with the message after a C++ backtrace; keep that line.
-    return (lines[-1] if lines else type(exc).__name__)[:300]
+    line = lines[-1] if lines else ""
+    if not line or line == "(not rendered)":  # ScheduleError: a trace that does not replay
+        line = f"{type(exc).__name__}: the trace does not apply to the workload"
+    return line[:300]
 
 
 def _workload_name(mod: Any) -> str:
@@ -137,13 +140,14 @@ def read_ms(path: str | os.PathLike | tuple | list) -> MSLog:
 
     Raises UserError naming the file and line of anything that does not load.
     """
+    wpath, rpath = ms_paths(path)
+    wlines, rlines = _lines(wpath), _lines(rpath)  # before the slow import of TVM
+
     import tvm
     from tvm.s_tir.meta_schedule.database import TuningRecord, Workload
 
     from autotune.backends.tvm.workload import fingerprint
 
-    wpath, rpath = ms_paths(path)
-    wlines, rlines = _lines(wpath), _lines(rpath)
     log = MSLog()
     ms_workloads = []
     for n, obj in wlines:
@@ -257,10 +261,6 @@ def export_ms(
     files are written next to their final place and moved in when complete. Existing files
     are refused unless `overwrite`.
     """
-    import tvm
-    from tvm.s_tir.meta_schedule.arg_info import ArgInfo
-    from tvm.s_tir.meta_schedule.database import JSONDatabase, TuningRecord
-
     out = Path(out_dir)
     wpath, rpath = ms_paths(out)
     if out.exists() and not out.is_dir():
@@ -286,6 +286,10 @@ def export_ms(
                 or (m["config_id"], m["target_id"]) in wrong):
             continue
         by_workload.setdefault(c["workload_id"], []).append((c, m))
+
+    import tvm  # only now: everything that can be refused quickly has been checked
+    from tvm.s_tir.meta_schedule.arg_info import ArgInfo
+    from tvm.s_tir.meta_schedule.database import JSONDatabase, TuningRecord
 
     out.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".autotune-export-", dir=out))

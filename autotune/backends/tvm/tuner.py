@@ -90,17 +90,26 @@ class ModelTuner:
         self.msdb = MetaScheduleDatabase(db, target, job_id=job_id)
         self.log = log
         self._on_outcome: Callable[[int, str, float | None], None] | None = None
-        self.search = search_base.create(
-            search, msdb=self.msdb, target=target, trials_per_iter=trials_per_iter,
-            on_outcome=self._outcome, seed=seed,
-        )
+        self._search_args = {"kind": search, "trials_per_iter": trials_per_iter, "seed": seed}
+        self._search: search_base.SubgraphSearch | None = None
+
+    @property
+    def search(self) -> search_base.SubgraphSearch:
+        """The subgraph search, started on first use (a job with nothing to tune needs none)."""
+        if self._search is None:
+            args = dict(self._search_args)
+            self._search = search_base.create(
+                args.pop("kind"), msdb=self.msdb, target=self.target, on_outcome=self._outcome, **args
+            )
+        return self._search
 
     def _outcome(self, wid: int, status: str, secs: float | None) -> None:
         if self._on_outcome is not None:
             self._on_outcome(wid, status, secs)
 
     def close(self) -> None:
-        self.search.close()
+        if self._search is not None:
+            self._search.close()
 
     # --- 1 and 2 ------------------------------------------------------------------
     def prepare(self, name: str, source: str, module: Any, example_inputs: tuple) -> ModelPlan:
@@ -141,7 +150,9 @@ class ModelTuner:
         shares = [sg.default_s * sg.weight for sg in plan.subgraphs]
         for sg, n in zip(plan.subgraphs, allot(trials, shares)):
             sg.trials = n + (sg.done if force else 0)
-        return [sg for sg in plan.subgraphs if force or not self.db.is_tuned(sg.workload_id, tid)]
+        # Tuned before with at least this many trials (or its space ran dry): nothing to do.
+        return [sg for sg in plan.subgraphs
+                if force or (self.db.tuned_trials(sg.workload_id, tid) or -1) < sg.trials]
 
     def tune(
         self, plan: ModelPlan, trials: int, deadline: float, force: bool = False,
@@ -160,7 +171,8 @@ class ModelTuner:
                 complete = False
                 break
             self.confirm(sg)
-            self.db.mark_tuned(sg.workload_id, self.msdb.target_id, sg.done, self.job_id)
+            # Record the allotment as met: also when the design space had nothing new left.
+            self.db.mark_tuned(sg.workload_id, self.msdb.target_id, max(sg.trials, sg.done), self.job_id)
         self._on_outcome = None
         return complete
 

@@ -1,0 +1,70 @@
+"""`autotune tune`: run a tuning job from a job file, or tune one model from the command line.
+
+    autotune tune examples/nightly.toml
+    autotune tune --model convnet --trials 64
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from autotune.errors import UserError
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("tune", help="tune models into the database (a nightly job or one model)")
+    p.add_argument("jobfile", nargs="?", help="job file (TOML) listing models, target and budgets")
+    p.add_argument("--model", action="append", help="model to tune: a zoo name or module:function (repeatable)")
+    p.add_argument("--trials", type=int, help="measured trials per model (overrides the job file)")
+    p.add_argument("--target", help="'llvm' (this CPU) or a JSON dict of TVM target attributes")
+    p.add_argument("--backend", default=None, choices=["tvm"], help="compiler backend (default tvm)")
+    p.add_argument("--db", help="database file (default: the job file's, else the embedded default)")
+    p.add_argument("--time-budget", type=float, help="wall-clock budget of the whole job, seconds")
+    p.add_argument("--force", action="store_true", help="tune again what is already tuned")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(run=run)
+
+
+def build_spec(args: argparse.Namespace):  # -> JobSpec
+    from autotune.jobs.jobfile import load_job, parse_job
+
+    if args.trials is not None and args.trials <= 0:
+        raise UserError("--trials must be a positive integer")
+    if args.time_budget is not None and args.time_budget <= 0:
+        raise UserError("--time-budget must be positive")
+    if args.jobfile:
+        spec = load_job(args.jobfile)
+        if args.model:
+            wanted = set(args.model)
+            missing = wanted - {m.name for m in spec.models}
+            if missing:
+                raise UserError(f"{args.jobfile}: no model(s) named {', '.join(sorted(missing))} in the job")
+            spec.models = [m for m in spec.models if m.name in wanted]
+    elif args.model:
+        job: dict = {}
+        if args.backend:
+            job["backend"] = args.backend
+        spec = parse_job({"job": job, "models": [{"name": m} for m in args.model]}, "command line")
+    else:
+        raise UserError("give a job file or --model NAME")
+    if args.trials is not None:
+        for m in spec.models:
+            m.trials = args.trials
+    if args.target is not None:
+        spec.target = args.target
+    if args.time_budget is not None:
+        spec.time_budget_s = args.time_budget
+    return spec
+
+
+def run(args: argparse.Namespace) -> int:
+    from autotune.search.driver import run_job
+
+    spec = build_spec(args)
+    report = run_job(spec, db_path=args.db, force=args.force, progress=not args.no_progress)
+    print(report.table())
+    if not report.ok:
+        print("autotune: some models failed (see above)", file=sys.stderr)
+        return 1
+    return 0

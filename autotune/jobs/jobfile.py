@@ -1,0 +1,147 @@
+"""The nightly job file: which models to tune, for which target, within which budgets.
+
+Example ``jobs.toml``::
+
+    [job]
+    target = "llvm"            # this CPU; or a JSON dict of TVM target attributes
+    trials = 64                # default trials per model
+    time_budget_s = 540        # wall clock for the whole job
+    # database = "tuning.sqlite"   # default: the embedded default database
+
+    [[models]]
+    name = "mlp"
+    trials = 32
+
+    [[models]]
+    name = "resnet-mine"
+    source = "mypkg.models:build"   # a function returning (torch module, example inputs)
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from autotune.errors import UserError
+
+_JOB_KEYS = {"target", "trials", "time_budget_s", "database", "backend", "search", "trials_per_iter"}
+_MODEL_KEYS = {"name", "source", "trials", "backend"}
+BACKENDS = ("tvm",)
+
+
+@dataclass
+class ModelEntry:
+    """One model of a job: a zoo name or a user `module:function` source."""
+
+    name: str
+    source: str
+    trials: int
+    backend: str = "tvm"
+
+
+@dataclass
+class JobSpec:
+    """A validated tuning job."""
+
+    models: list[ModelEntry]
+    target: Any = "llvm"
+    time_budget_s: float = 3600.0
+    database: str | None = None
+    search: str = "evolutionary"
+    trials_per_iter: int = 16
+    path: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return json.loads(json.dumps(asdict(self), default=str))
+
+
+def _positive_int(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise UserError(f"{where}: expected a positive integer, got {value!r}")
+    return value
+
+
+def _positive_number(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise UserError(f"{where}: expected a positive number, got {value!r}")
+    return float(value)
+
+
+def _backend(value: Any, where: str) -> str:
+    if value not in BACKENDS:
+        raise UserError(f"{where}: unknown backend {value!r}; known: {', '.join(BACKENDS)}")
+    return str(value)
+
+
+def parse_job(data: dict[str, Any], where: str = "job file", base_dir: Path | None = None) -> JobSpec:
+    """Validate the parsed TOML of a job file."""
+    unknown = set(data) - {"job", "models"}
+    if unknown:
+        raise UserError(f"{where}: unknown section(s) {', '.join(sorted(unknown))} (expected [job], [[models]])")
+    job = data.get("job", {})
+    if not isinstance(job, dict):
+        raise UserError(f"{where}: [job] must be a table")
+    bad = set(job) - _JOB_KEYS
+    if bad:
+        raise UserError(f"{where}: unknown [job] key(s) {', '.join(sorted(bad))}; known: {', '.join(sorted(_JOB_KEYS))}")
+    default_trials = _positive_int(job.get("trials", 64), f"{where}: [job] trials")
+    backend = _backend(job.get("backend", "tvm"), f"{where}: [job] backend")
+    target = job.get("target", "llvm")
+    if not isinstance(target, (str, dict)):
+        raise UserError(f"{where}: [job] target must be a string or a table, got {target!r}")
+    database = job.get("database")
+    if database is not None:
+        if not isinstance(database, str) or not database:
+            raise UserError(f"{where}: [job] database must be a path string")
+        if base_dir is not None and not Path(database).expanduser().is_absolute():
+            database = str(base_dir / database)
+    models = data.get("models")
+    if not isinstance(models, list) or not models:
+        raise UserError(f"{where}: no [[models]] listed")
+    entries = []
+    for i, m in enumerate(models):
+        w = f"{where}: models[{i}]"
+        if not isinstance(m, dict):
+            raise UserError(f"{w}: must be a table")
+        bad = set(m) - _MODEL_KEYS
+        if bad:
+            raise UserError(f"{w}: unknown key(s) {', '.join(sorted(bad))}; known: {', '.join(sorted(_MODEL_KEYS))}")
+        name = m.get("name")
+        if not isinstance(name, str) or not name:
+            raise UserError(f"{w}: needs a name")
+        source = m.get("source", name)
+        if not isinstance(source, str) or not source:
+            raise UserError(f"{w}: source must be a string")
+        trials = _positive_int(m.get("trials", default_trials), f"{w} trials")
+        entries.append(ModelEntry(name, source, trials, _backend(m.get("backend", backend), f"{w} backend")))
+    names = [e.name for e in entries]
+    if len(set(names)) != len(names):
+        raise UserError(f"{where}: a model is listed twice")
+    return JobSpec(
+        models=entries, target=target,
+        time_budget_s=_positive_number(job.get("time_budget_s", 3600), f"{where}: [job] time_budget_s"),
+        database=database, search=str(job.get("search", "evolutionary")),
+        trials_per_iter=_positive_int(job.get("trials_per_iter", 16), f"{where}: [job] trials_per_iter"),
+    )
+
+
+def load_job(path: str | Path) -> JobSpec:
+    """Read and validate a job file; every mistake is one UserError line."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such job file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path}: cannot read job file ({exc})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise UserError(f"{path}: malformed TOML ({exc})") from None
+    spec = parse_job(data, str(path), base_dir=path.resolve().parent)
+    spec.path = str(path)
+    return spec

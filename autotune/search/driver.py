@@ -1,0 +1,146 @@
+"""The driver of a tuning job: every model of a job file, within its budgets, resumable.
+
+For each model it asks the backend tuner to plan (import, subgraphs, default latencies),
+skips subgraphs already tuned for this target and compiler versions (unless forced),
+searches the rest until the trial budget or the job's clock runs out, and measures the
+model end to end, tuned vs default. All outcomes are committed as they happen; a killed
+job, run again, continues where it stopped.
+
+Example::
+
+    spec = load_job("examples/nightly.toml")
+    report = run_job(spec, db_path=None)     # None: the embedded default database
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from autotune.errors import UserError
+from autotune.jobs.jobfile import JobSpec
+
+
+@dataclass
+class ModelResult:
+    name: str
+    status: str  # 'tuned' | 'skipped' | 'partial' | 'failed'
+    subgraphs: int = 0
+    trials: int = 0
+    failures: int = 0
+    default_s: float | None = None
+    tuned_s: float | None = None
+    speedup: float | None = None
+    error: str = ""
+
+
+@dataclass
+class JobReport:
+    job_id: int
+    database: str
+    seconds: float
+    models: list[ModelResult] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(m.status != "failed" for m in self.models)
+
+    def table(self) -> str:
+        rows = [f"{'model':<14}{'status':<10}{'subgraphs':>10}{'trials':>8}{'failed':>8}"
+                f"{'default ms':>12}{'tuned ms':>10}{'speedup':>9}"]
+        for m in self.models:
+            f = (lambda v, s=1e3: f"{v * s:.3f}" if v is not None else "-")
+            rows.append(
+                f"{m.name:<14}{m.status:<10}{m.subgraphs:>10}{m.trials:>8}{m.failures:>8}"
+                f"{f(m.default_s):>12}{f(m.tuned_s):>10}{(f'{m.speedup:.2f}x' if m.speedup else '-'):>9}"
+            )
+            if m.error:
+                rows.append(f"  error: {m.error}")
+        rows.append(f"job {self.job_id} in {self.seconds:.0f} s, database {self.database}")
+        return "\n".join(rows)
+
+
+def _load_models(spec: JobSpec) -> list[tuple[Any, Any]]:
+    """Create every model before touching the database, so a bad name fails early."""
+    from autotune import zoo
+
+    out = []
+    for entry in spec.models:
+        try:
+            out.append((entry, zoo.create(entry.source)))
+        except ValueError as exc:  # UnknownModelError and bad user functions
+            raise UserError(f"model {entry.name!r}: {exc}") from None
+    return out
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def run_job(spec: JobSpec, db_path: str | None = None, force: bool = False, progress: bool = True) -> JobReport:
+    """Run a tuning job; returns its report (also stored in the database as it goes)."""
+    from tqdm import tqdm
+
+    from autotune.backends.tvm.tuner import ModelTuner
+    from autotune.backends.tvm.workload import resolve_target
+    from autotune.db import open_db
+
+    target = resolve_target(spec.target)
+    models = _load_models(spec)
+    db = open_db(db_path or spec.database)
+    started = time.time()
+    deadline = started + spec.time_budget_s
+    job_id = db.start_job(spec.as_dict() | {"force": force})
+    report = JobReport(job_id, str(db.path), 0.0)
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    tuner = ModelTuner(db, target, job_id, search=spec.search, trials_per_iter=spec.trials_per_iter)
+    status = "failed"
+    try:
+        for entry, model in models:
+            result = ModelResult(entry.name, "failed")
+            report.models.append(result)
+            try:
+                plan = tuner.prepare(entry.name, entry.source, model.module, model.example_inputs)
+                result.subgraphs = len(plan.subgraphs)
+                todo = tuner.pending(plan, entry.trials, force)
+                total = sum(max(0, sg.trials - sg.done) for sg in todo)
+                if not todo:
+                    result.status = "skipped"
+                else:
+                    bar = tqdm(total=total, desc=f"{entry.name:<10}", unit="trial", disable=not progress,
+                               file=sys.stderr, dynamic_ncols=True)
+
+                    def on_outcome(wid: int, st: str, secs: float | None, r: ModelResult = result, b: Any = bar) -> None:
+                        r.trials += 1
+                        r.failures += st != "ok"
+                        b.update(1)
+                        b.set_postfix(failed=r.failures, refresh=False)
+
+                    complete = tuner.tune(plan, entry.trials, deadline, force=force, on_outcome=on_outcome)
+                    bar.close()
+                    result.status = "tuned" if complete else "partial"
+                last = db.latest_model_measurement(plan.model_id, tuner.msdb.target_id)
+                if result.status != "skipped" or last is None:
+                    e2e = tuner.end_to_end(plan)
+                    result.default_s, result.tuned_s, result.speedup = e2e["default_s"], e2e["tuned_s"], e2e["speedup"]
+                else:
+                    result.default_s, result.tuned_s = last["default_median"], last["tuned_median"]
+                    result.speedup = last["speedup"]
+            except (KeyboardInterrupt, UserError):
+                raise
+            except Exception as exc:  # one model's failure must not end the nightly job
+                result.status, result.error = "failed", f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        status = "done"
+    except KeyboardInterrupt:
+        status = "interrupted"
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        tuner.close()
+        report.seconds = time.time() - started
+        db.finish_job(job_id, status)
+        db.close()
+    return report

@@ -1,0 +1,101 @@
+"""`autotune tune` and `autotune best` on bad input: one clear line, non-zero exit, no file touched."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+
+import pytest
+
+from autotune.jobs.jobfile import load_job
+from autotune.errors import UserError
+from tests.conftest import ROOT, run_cli
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def _one_line_error(r) -> None:
+    assert r.returncode != 0
+    assert "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def _digest(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_unknown_model_creates_no_database(tmp_path):
+    db = tmp_path / "t.sqlite"
+    r = run_cli("tune", "--model", "no-such-model", "--db", str(db))
+    _one_line_error(r)
+    assert "no-such-model" in r.stderr
+    assert not db.exists()
+
+
+def test_unknown_target(tmp_path):
+    r = run_cli("tune", "--model", "mlp", "--target", "no-such-target", "--db", str(tmp_path / "t.sqlite"))
+    _one_line_error(r)
+    assert "target" in r.stderr
+
+
+@pytest.mark.parametrize("content", [b"this is not a database at all", b"SQLite format 3\x00" + b"\xff" * 2000])
+def test_corrupt_database_is_refused_and_untouched(tmp_path, content):
+    db = tmp_path / "bad.sqlite"
+    db.write_bytes(content)
+    before = _digest(db)
+    for args in (["tune", "--model", "mlp", "--trials", "2"], ["best", "mlp"]):
+        r = run_cli(*args, "--db", str(db))
+        _one_line_error(r)
+    assert _digest(db) == before
+
+
+def test_newer_schema_is_refused_and_untouched(tmp_path):
+    from autotune.db import open_db
+
+    db = tmp_path / "new.sqlite"
+    open_db(db).close()
+    conn = sqlite3.connect(db)
+    conn.execute("UPDATE meta SET value='999' WHERE key='schema_version'")
+    conn.commit()
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    before = _digest(db)
+    r = run_cli("tune", "--model", "mlp", "--trials", "2", "--db", str(db))
+    _one_line_error(r)
+    assert "newer" in r.stderr
+    assert _digest(db) == before
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("[job\ntrials = 3", "malformed TOML"),
+        ("[job]\ntrials = 3\n", "no [[models]]"),
+        ("[job]\ntrials = -1\n[[models]]\nname = 'mlp'\n", "positive integer"),
+        ("[job]\ntrails = 3\n[[models]]\nname = 'mlp'\n", "unknown [job] key"),
+        ("[[models]]\nname = 'mlp'\ncolour = 'red'\n", "unknown key"),
+        ("[[models]]\nname = 'mlp'\n[[models]]\nname = 'mlp'\n", "listed twice"),
+        ("[job]\nbackend = 'gcc'\n[[models]]\nname = 'mlp'\n", "unknown backend"),
+    ],
+)
+def test_malformed_job_files(tmp_path, text, message):
+    path = tmp_path / "job.toml"
+    path.write_text(text)
+    with pytest.raises(UserError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        load_job(path)
+
+
+def test_malformed_job_file_on_the_command_line(tmp_path):
+    path = tmp_path / "job.toml"
+    path.write_text("[job\n")
+    r = run_cli("tune", str(path))
+    _one_line_error(r)
+    r = run_cli("tune", str(tmp_path / "missing.toml"))
+    _one_line_error(r)
+    assert "no such job file" in r.stderr
+
+
+def test_bundled_job_file_is_valid():
+    spec = load_job(ROOT / "examples" / "nightly.toml")
+    assert [m.name for m in spec.models] == ["mlp", "convnet", "bert-tiny"]
+    assert spec.time_budget_s <= 600
