@@ -63,14 +63,16 @@ def test_stats_text_and_json(tmp_path):
     res = cli("stats", "--json", "--db", path)
     info = json.loads(res.stdout)
     assert info["tables"]["measurements"] == 5 and info["tables"]["workloads"] == 2
-    assert info["measurements"] == {"ok": 2, "build_error": 1, "run_error": 0, "timeout": 1, "wrong_result": 1}
+    assert info["measurements"] == {"ok": 2, "build_error": 1, "run_error": 0, "timeout": 1,
+                                    "wrong_result": 1}
     assert [(t["device_model"], t["measurements"]) for t in info["targets"]] == [("test cpu", 5)]
     assert info["schema_version"] == 1
 
 
 def test_stats_imports_neither_tvm_nor_torch(tmp_path):
     path = make_db(tmp_path / "a.sqlite")
-    code = ("import sys; from autotune.cli.main import main; rc = main(['db', 'stats', '--db', sys.argv[1]]); "
+    code = ("import sys; from autotune.cli.main import main; "
+            "rc = main(['db', 'stats', '--db', sys.argv[1]]); "
             "heavy = [m for m in ('tvm', 'torch', 'jax') if m in sys.modules]; "
             "print('HEAVY', heavy); sys.exit(rc or bool(heavy))")
     res = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, cwd=ROOT,
@@ -123,7 +125,8 @@ def test_merge_twice_adds_nothing(tmp_path):
     # Into a new file: a copy.
     res = cli("merge", a, "--db", tmp_path / "new.sqlite")
     assert res.returncode == 0
-    assert json.loads(cli("stats", "--json", "--db", tmp_path / "new.sqlite").stdout)["tables"] == stats["tables"]
+    copied = json.loads(cli("stats", "--json", "--db", tmp_path / "new.sqlite").stdout)
+    assert copied["tables"] == stats["tables"]
     assert_refused(cli("merge", a, "--db", a), "itself")
 
 
@@ -199,7 +202,7 @@ def bad_file(tmp_path: Path, kind: str) -> Path:
     elif kind == "truncated":
         make_db(path)
         with SQLiteDatabase(path) as db:  # grow it past a few pages
-            w = db.add_workload("tvm:sh1:big", "tvm", "big", "x" * 50_000)
+            db.add_workload("tvm:sh1:big", "tvm", "big", "x" * 50_000)
         data = path.read_bytes()
         path.write_bytes(data[: len(data) // 3])
     elif kind == "newer":

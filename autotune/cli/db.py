@@ -32,7 +32,8 @@ FORMATS = ("metaschedule",)
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--db", type=Path, default=None,
-                        help="the database file (default: $AUTOTUNE_DB or ~/.local/share/autotune/tuning.sqlite)")
+                        help="the database file (default: $AUTOTUNE_DB or "
+                             "~/.local/share/autotune/tuning.sqlite)")
     parser = subparsers.add_parser("db", help="inspect, check, export, import and merge tuning databases",
                                    description="Inspect, check, export, import and merge tuning databases.")
     sub = parser.add_subparsers(dest="db_command", required=True, metavar="ACTION")
@@ -96,7 +97,8 @@ def _stats(args: argparse.Namespace, path: Path) -> int:
 def _collect_stats(db: SQLiteDatabase) -> dict[str, Any]:
     counts = db.stats()
     tables = {k: v for k, v in counts.items() if not k.startswith("measurements_")}
-    per_target = dict(db.conn.execute("SELECT target_id, COUNT(*) FROM measurements GROUP BY target_id").fetchall())
+    per_target = dict(db.conn.execute(
+        "SELECT target_id, COUNT(*) FROM measurements GROUP BY target_id").fetchall())
     targets = [
         {"id": tid, "kind": t.kind, "device_model": t.device_model, "compiler": t.compiler,
          "compiler_version": t.compiler_version, "measurements": int(per_target.get(tid, 0))}
@@ -124,7 +126,8 @@ def _export(args: argparse.Namespace, path: Path) -> int:
     with open_db(path, readonly=True) as db:
         from autotune.backends.tvm import msjson
 
-        n_workloads, n_records = msjson.export_ms(db, args.out_dir, target_id=args.target_id, overwrite=args.force)
+        n_workloads, n_records = msjson.export_ms(db, args.out_dir, target_id=args.target_id,
+                                                  overwrite=args.force)
     print(f"exported {n_workloads} workloads and {n_records} records to {args.out_dir}")
     return 0
 

@@ -19,6 +19,10 @@ class SubgraphSearch(abc.ABC):
     @abc.abstractmethod
     def run(self, task: Any, trials: int) -> int: ...
 
+    def space_size(self, task: Any) -> int | None:
+        """How many distinct candidates the subgraph has, when small and known; else None."""
+        return None
+
     def close(self) -> None:
         """Release worker processes."""
 

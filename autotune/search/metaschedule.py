@@ -56,7 +56,7 @@ class EvolutionarySearch(SubgraphSearch):
         self.builder = PersistentBuilder(max_workers=cores, timeout_sec=build_timeout_s)
         self.runner = ms.runner.LocalRunner(
             timeout_sec=run_timeout_s,
-            evaluator_config=ms.runner.EvaluatorConfig(number=3, repeat=1, min_repeat_ms=40),
+            evaluator_config=ms.runner.EvaluatorConfig(number=1, repeat=3, min_repeat_ms=15),
         )
         self.cost_model = ms.cost_model.CostModel.create(cost_model, num_tuning_cores=cores) \
             if cost_model == "xgb" else ms.cost_model.CostModel.create(cost_model)
@@ -66,19 +66,44 @@ class EvolutionarySearch(SubgraphSearch):
             ms.measure_callback.UpdateCostModel(),
         ]
         self._workdir = tempfile.TemporaryDirectory(prefix="autotune-ms-")
+        self._sizes: dict[str, int | None] = {}
+
+    def _contexts(self, task: Any, strategy: Any = "evolutionary") -> tuple[list[Any], list[float]]:
+        contexts, weights = ms.relax_integration.extracted_tasks_to_tune_contexts(
+            [task], self._workdir.name, strategy=strategy, seed=self.seed,
+            num_threads=int(self.target.export().get("num-cores", 1)),
+        )
+        quiet_metaschedule()  # creating contexts re-installs MetaSchedule's console handler
+        return contexts, weights
+
+    def space_size(self, task: Any) -> int | None:
+        """The number of distinct candidates when the design space samples nothing, else None.
+
+        Element-wise and data-movement subgraphs often have a single fixed schedule; an
+        evolutionary search would spend a minute discovering that nothing new is left.
+        """
+        key = task.task_name
+        if key not in self._sizes:
+            contexts, _ = self._contexts(task)
+            spaces = contexts[0].generate_design_space() if contexts else []
+            fixed = all(len(sp.trace.decisions) == 0 for sp in spaces)
+            self._sizes[key] = len(spaces) if fixed else None
+        return self._sizes[key]
 
     def run(self, task: Any, trials: int) -> int:
         """Measure up to `trials` new candidates of one extracted task."""
         if trials <= 0:
             return 0
-        contexts, weights = ms.relax_integration.extracted_tasks_to_tune_contexts(
-            [task], self._workdir.name, seed=self.seed,
-            num_threads=int(self.target.export().get("num-cores", 1)),
-        )
+        size = self.space_size(task)
+        if size is not None:  # a fixed space: measure its schedules once, no search
+            trials = min(trials, size)
+            contexts, weights = self._contexts(task, ms.search_strategy.ReplayTrace())
+        else:
+            contexts, weights = self._contexts(task)
         if not contexts:
             return 0
-        quiet_metaschedule()  # creating contexts re-installs MetaSchedule's console handler
-        before = self.msdb.db.count(self.msdb.add_workload(contexts[0].mod), self.msdb.target_id)
+        wid = self.msdb.add_workload(contexts[0].mod)
+        before = self.msdb.db.count(wid, self.msdb.target_id)
         ms.tune_tasks(
             tasks=contexts, task_weights=weights, work_dir=self._workdir.name,
             max_trials_global=trials, max_trials_per_task=trials,
@@ -87,8 +112,7 @@ class EvolutionarySearch(SubgraphSearch):
             cost_model=self.cost_model, measure_callbacks=self.callbacks,
             task_scheduler="round-robin",
         )
-        after = self.msdb.db.count(self.msdb.add_workload(contexts[0].mod), self.msdb.target_id)
-        return after - before
+        return self.msdb.db.count(wid, self.msdb.target_id) - before
 
     def close(self) -> None:
         self.builder.shutdown()

@@ -101,7 +101,8 @@ def test_concurrent_creation_of_a_new_file(tmp_path):
     """Processes that create and migrate the same new file at the same moment all succeed."""
     rounds = 25
     procs = [subprocess.Popen([sys.executable, "-c", OPENER, str(tmp_path), str(rounds)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(WORKERS)]
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(WORKERS)]
     time.sleep(1.0)  # let them start and wait
     for k in range(rounds):
         (tmp_path / f"go{k}").touch()

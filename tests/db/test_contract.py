@@ -35,7 +35,8 @@ def make_db(request, tmp_path):
 
 def target(n: int = 0, **kw) -> TargetInfo:
     d = dict(kind="llvm", device_model=f"cpu model {n}", isa_features=("avx2", "fma"), compiler="tvm",
-             compiler_version="0.27.0", libraries={"llvm": "17"}, target_json={"kind": "llvm", "num-cores": 2})
+             compiler_version="0.27.0", libraries={"llvm": "17"},
+             target_json={"kind": "llvm", "num-cores": 2})
     d.update(kw)
     return TargetInfo(**d)
 
@@ -196,7 +197,8 @@ def test_set_model_replaces_composition(make_db):
     m = db.set_model("mlp", "tvm", "zoo:mlp", [(w1, 1), (w2, 2), (w1, 1)])
     assert sorted((r["workload_id"], r["weight"]) for r in rows(db, "model_workloads")) == [(w1, 2), (w2, 2)]
     assert db.set_model("mlp", "tvm", "zoo:mlp", [(w2, 3)]) == m
-    assert [(r["model_id"], r["workload_id"], r["weight"]) for r in rows(db, "model_workloads")] == [(m, w2, 3)]
+    composition = [(r["model_id"], r["workload_id"], r["weight"]) for r in rows(db, "model_workloads")]
+    assert composition == [(m, w2, 3)]
     assert db.set_model("mlp", "xla", "zoo:mlp", [(w1, 1)]) != m  # one model per compiler
     assert len(rows(db, "models")) == 2
 

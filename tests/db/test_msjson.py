@@ -85,7 +85,8 @@ def ms_dir(tmp_path_factory) -> Path:
             secs = [base * (1 + 0.5 * i), base * (1.02 + 0.5 * i), base * (0.99 + 0.5 * i)]
             db.commit_tuning_record(ms.database.TuningRecord(tr, wl, secs, tvm.target.Target(TARGET_2), args))
         tr = traces(mod, 1, first_seed=100)[0]
-        db.commit_tuning_record(ms.database.TuningRecord(tr, wl, [base * 7], tvm.target.Target(TARGET_1), args))
+        db.commit_tuning_record(ms.database.TuningRecord(tr, wl, [base * 7], tvm.target.Target(TARGET_1),
+                                                         args))
         # What MetaSchedule commits for a failed build or run, and a record without a time.
         db.commit_tuning_record(ms.database.TuningRecord(tr, wl, [msjson.FAILED_RUN_SECS],
                                                          tvm.target.Target(TARGET_2), args))
@@ -221,11 +222,14 @@ def _bad_trace(lines):
 
 
 @pytest.mark.parametrize("case, which, edit, message", [
-    ("json", msjson.RECORD_FILE, lambda ls: ls[:2] + ["{not json"] + ls[2:], r"tuning_record.json:3: .*bad JSON"),
-    ("index", msjson.RECORD_FILE, lambda ls: ls + [json.dumps([7, json.loads(ls[0])[1]])], "index 7 out of range"),
+    ("json", msjson.RECORD_FILE, lambda ls: ls[:2] + ["{not json"] + ls[2:],
+     r"tuning_record.json:3: .*bad JSON"),
+    ("index", msjson.RECORD_FILE, lambda ls: ls + [json.dumps([7, json.loads(ls[0])[1]])],
+     "index 7 out of range"),
     ("shape", msjson.RECORD_FILE, lambda ls: ls + ["[1, 2, 3]"], "not a MetaSchedule tuning record"),
     ("trace", msjson.RECORD_FILE, _bad_trace, r"tuning_record.json:1: bad MetaSchedule tuning record"),
-    ("ir", msjson.WORKLOAD_FILE, lambda ls: ['["123", "bm90IElS"]'] + ls[1:], r"workload.json:1: bad MetaSchedule"),
+    ("ir", msjson.WORKLOAD_FILE, lambda ls: ['["123", "bm90IElS"]'] + ls[1:],
+     r"workload.json:1: bad MetaSchedule"),
     ("wshape", msjson.WORKLOAD_FILE, lambda ls: ['{"a": 1}'] + ls[1:], "not a MetaSchedule workload"),
 ])
 def test_bad_input_is_refused_before_writing(ms_dir, tmp_path, case, which, edit, message):

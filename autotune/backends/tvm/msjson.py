@@ -52,7 +52,10 @@ FAILED_RUN_SECS = 1e10
 _FAILED_THRESHOLD = 1e9
 SOURCE = "import"
 
-__all__ = ["MSLog", "RECORD_FILE", "WORKLOAD_FILE", "export_ms", "import_ms", "ms_paths", "read_ms"]
+__all__ = [
+    "FAILED_RUN_SECS", "MSLog", "RECORD_FILE", "WORKLOAD_FILE", "export_ms", "import_ms", "ms_paths", "read_ms",
+    "write_ms",
+]
 
 
 @dataclass
@@ -219,7 +222,8 @@ def write_ms(db: TuningDatabase, log: MSLog) -> dict[str, int]:
             try:
                 info = target_info(tvm.target.Target(r.target_json))
             except Exception as exc:
-                raise UserError(f"bad target in MetaSchedule record: {key[:200]} ({_first_line(exc)})") from exc
+                raise UserError(f"bad target in MetaSchedule record: {key[:200]} "
+                                f"({_first_line(exc)})") from exc
             tids[key] = db.target_id(info)
     counts["targets"] = len(set(tids.values()))
     existing = _imported(db)
@@ -277,8 +281,10 @@ def export_ms(
         if target_id not in targets:
             raise UserError(f"target {target_id} is not a TVM target")
         targets = {target_id: targets[target_id]}
-    workloads = sorted((w for w in tables["workloads"].values() if w["compiler"] == "tvm"), key=lambda w: w["id"])
-    wrong = {(m["config_id"], m["target_id"]) for m in tables["measurements"] if m["status"] == "wrong_result"}
+    workloads = sorted((w for w in tables["workloads"].values() if w["compiler"] == "tvm"),
+                       key=lambda w: w["id"])
+    wrong = {(m["config_id"], m["target_id"]) for m in tables["measurements"]
+             if m["status"] == "wrong_result"}
     by_workload: dict[int, list[tuple[dict, dict]]] = {}
     for m in sorted(tables["measurements"], key=lambda m: m["id"]):
         c = tables["configs"].get(m["config_id"])

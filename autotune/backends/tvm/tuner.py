@@ -147,8 +147,14 @@ class ModelTuner:
     def pending(self, plan: ModelPlan, trials: int, force: bool) -> list[Subgraph]:
         """Allot the model's budget and return the subgraphs that still need work."""
         tid = self.msdb.target_id
-        shares = [sg.default_s * sg.weight for sg in plan.subgraphs]
-        for sg, n in zip(plan.subgraphs, allot(trials, shares)):
+        # Subgraphs with a fixed schedule space get exactly its size; the rest share the budget.
+        sizes = [self.search.space_size(sg.task) for sg in plan.subgraphs]
+        budget = max(0, trials - sum(min(z, trials) for z in sizes if z is not None))
+        open_ = [sg for sg, z in zip(plan.subgraphs, sizes) if z is None]
+        shares = allot(budget, [sg.default_s * sg.weight for sg in open_])
+        allotted = dict(zip((id(sg) for sg in open_), shares))
+        for sg, size in zip(plan.subgraphs, sizes):
+            n = size if size is not None else allotted[id(sg)]
             sg.trials = n + (sg.done if force else 0)
         # Tuned before with at least this many trials (or its space ran dry): nothing to do.
         return [sg for sg in plan.subgraphs
@@ -162,14 +168,14 @@ class ModelTuner:
         self._on_outcome = on_outcome
         complete = True
         for sg in self.pending(plan, trials, force):
-            while sg.done < sg.trials and time.time() < deadline:
-                n = self.search.run(sg.task, min(sg.trials - sg.done, 32))
-                sg.done += n
-                if n == 0:  # the design space has nothing new left to measure
-                    break
-            if sg.done < sg.trials and time.time() >= deadline:
+            if time.time() >= deadline:
                 complete = False
                 break
+            wanted = sg.trials - sg.done
+            if wanted > 0:
+                # One search per subgraph: MetaSchedule stops early by itself when its design
+                # space has nothing new left, which then counts as tuned.
+                sg.done += self.search.run(sg.task, wanted)
             self.confirm(sg)
             # Record the allotment as met: also when the design space had nothing new left.
             self.db.mark_tuned(sg.workload_id, self.msdb.target_id, max(sg.trials, sg.done), self.job_id)
