@@ -74,6 +74,7 @@ def summary(db: Any, name: str, target: str | None) -> dict[str, Any]:
             "workload": w["name"], "fingerprint": w["fingerprint"], "weight": weight,
             "best_s": b.median if b else None, "default_s": default,
             "speedup": (default / b.median) if (b and default) else None,
+            "confirmed_speedup": db.confirmed_speedup(w["id"], tid),
             "tuned": db.is_tuned(w["id"], tid), "trials": db.count(w["id"], tid),
             "schedule": "default" if (b is None or b.kind == "default") else describe_trace(b.config),
         })
@@ -98,12 +99,16 @@ def run(args: argparse.Namespace) -> int:
     t = data["target"]
     print(f"{data['model']} on {t['device_model']} ({t['compiler']} {t['compiler_version']}, target {data['target_id']})")
     ms = (lambda v: f"{v * 1e6:.1f}" if v is not None else "-")
-    print(f"{'subgraph':<44}{'x':>3}{'best us':>10}{'default us':>12}{'speedup':>9}{'trials':>8}  schedule")
+    print(f"{'subgraph':<44}{'x':>3}{'best us':>10}{'default us':>12}{'speedup':>9}{'paired':>8}"
+          f"{'trials':>8}  schedule")
     for s in data["subgraphs"]:
         sched = s["schedule"] if isinstance(s["schedule"], str) else "; ".join(s["schedule"])
         sp = f"{s['speedup']:.2f}x" if s["speedup"] else "-"
+        paired = f"{s['confirmed_speedup']:.2f}x" if s["confirmed_speedup"] else "-"
         print(f"{s['workload'][:43]:<44}{s['weight']:>3}{ms(s['best_s']):>10}{ms(s['default_s']):>12}{sp:>9}"
-              f"{s['trials']:>8}  {sched}")
+              f"{paired:>8}{s['trials']:>8}  {sched}")
+    print("speedup: default over best median, both timed by the tuning runner; paired: the best "
+          "re-timed interleaved with the default after its outputs were checked")
     e = data["end_to_end"]
     if e:
         print(f"end to end: tuned {e['tuned_s'] * 1e3:.3f} ms vs default {e['default_s'] * 1e3:.3f} ms: "

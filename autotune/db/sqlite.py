@@ -30,7 +30,7 @@ from autotune.db.records import (
 _BEST_SQL = """
 SELECT c.id, c.kind, c.config, MIN(m.median) AS median, m.samples, COUNT(*) AS runs
 FROM configs c JOIN measurements m ON m.config_id = c.id
-WHERE c.workload_id = ? AND m.target_id = ? AND m.status = 'ok'
+WHERE c.workload_id = ? AND m.target_id = ? AND m.status = 'ok' AND m.source != 'confirm'
   AND NOT EXISTS (SELECT 1 FROM measurements w WHERE w.config_id = c.id
                   AND w.target_id = m.target_id AND w.status = 'wrong_result')
 GROUP BY c.id ORDER BY median ASC, c.id ASC LIMIT ?
@@ -222,10 +222,22 @@ class SQLiteDatabase(TuningDatabase):
         """Median latency of the compiler's default config of a workload, if measured."""
         row = self.conn.execute(
             "SELECT MIN(m.median) FROM configs c JOIN measurements m ON m.config_id=c.id"
-            " WHERE c.workload_id=? AND m.target_id=? AND c.kind='default' AND m.status='ok'",
+            " WHERE c.workload_id=? AND m.target_id=? AND c.kind='default' AND m.status='ok'"
+            " AND m.source != 'confirm'",
             (workload_id, target_id),
         ).fetchone()
         return None if row[0] is None else float(row[0])
+
+    def confirmed_speedup(self, workload_id: int, target_id: int) -> float | None:
+        """Default over tuned median of the latest confirmation (the two timed interleaved)."""
+        rows = self.conn.execute(
+            "SELECT c.kind, m.median FROM measurements m JOIN configs c ON c.id=m.config_id"
+            " WHERE c.workload_id=? AND m.target_id=? AND m.source='confirm' AND m.status='ok'"
+            " ORDER BY m.id DESC LIMIT 2", (workload_id, target_id),
+        ).fetchall()
+        if len(rows) == 2 and rows[0][0] == "trace" and rows[1][0] == "default" and rows[0][1]:
+            return float(rows[1][1]) / float(rows[0][1])
+        return None
 
     def count(self, workload_id: int, target_id: int, source: str | None = "tune") -> int:
         sql = ("SELECT COUNT(*) FROM measurements m JOIN configs c ON c.id=m.config_id"

@@ -19,6 +19,10 @@ class SubgraphSearch(abc.ABC):
     @abc.abstractmethod
     def run(self, task: Any, trials: int) -> int: ...
 
+    @abc.abstractmethod
+    def measure(self, mod: Any) -> tuple[str, list[float], str]:
+        """Time one module the way candidates are timed: (status, seconds, error text)."""
+
     def space_size(self, task: Any) -> int | None:
         """How many distinct candidates the subgraph has, when small and known; else None."""
         return None

@@ -114,6 +114,24 @@ class EvolutionarySearch(SubgraphSearch):
         )
         return self.msdb.db.count(wid, self.msdb.target_id) - before
 
+    def measure(self, mod: Any) -> tuple[str, list[float], str]:
+        """Build and time one module exactly as candidates are: (status, seconds, error)."""
+        from tvm.s_tir.meta_schedule.arg_info import ArgInfo
+        from tvm.s_tir.meta_schedule.builder import BuilderInput
+        from tvm.s_tir.meta_schedule.runner import RunnerInput
+
+        from autotune.backends.tvm.recorder import classify
+
+        built = self.builder.build([BuilderInput(mod, self.target)])[0]
+        if built.error_msg:
+            return classify(built.error_msg, None, []), [], str(built.error_msg)
+        func = next(iter(mod.functions.values()))
+        args = ArgInfo.from_prim_func(func)
+        ran = self.runner.run([RunnerInput(built.artifact_path, self.target.kind.name, args)])[0].result()
+        secs = [float(x) for x in (ran.run_secs or [])]
+        status = classify(None, ran.error_msg, secs)
+        return status, secs if status == "ok" else [], str(ran.error_msg or "")
+
     def close(self) -> None:
         self.builder.shutdown()
         self._workdir.cleanup()

@@ -131,14 +131,22 @@ class ModelTuner:
         return plan
 
     def default_latency(self, sg: Subgraph) -> float:
-        """The untuned subgraph's median latency: measured once per target, then read back."""
+        """The untuned subgraph's median latency: measured once per target, then read back.
+
+        Timed like the candidates (same builder and runner), so that they compare. When the
+        runner's random inputs crash it (gathers with out-of-range indices), it is timed in
+        this process on safe inputs instead.
+        """
         known = self.db.default_latency(sg.workload_id, self.msdb.target_id)
         if known is not None:
             return known
         wmod = sg.task.dispatched[0]
-        rt = measure.build_func(wmod, self.target)
-        timer = measure.time_func(rt, measure.random_args(wmod))
-        samples = [timer() for _ in range(5)]
+        status, samples, error = self.search.measure(wmod)
+        if status != "ok":
+            self.db.record(sg.workload_id, "default", {}, self.msdb.target_id, status, error=error,
+                           job_id=self.job_id, source="default")
+            timer = measure.time_func(measure.build_func(wmod, self.target), measure.random_args(wmod))
+            samples = [timer() for _ in range(3)]
         self.db.record(sg.workload_id, "default", {}, self.msdb.target_id, "ok", samples,
                        job_id=self.job_id, source="default")
         return float(np.median(samples))
