@@ -17,8 +17,12 @@ def run_cli(*args: str, timeout: float = 600, env: dict | None = None) -> subpro
     full_env = dict(os.environ)
     full_env.update(env or {})
     return subprocess.run(
-        [sys.executable, "-m", "autotune.cli.main", *args], capture_output=True, text=True,
-        timeout=timeout, env=full_env, cwd=ROOT,
+        [sys.executable, "-m", "autotune.cli.main", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=full_env,
+        cwd=ROOT,
     )
 
 

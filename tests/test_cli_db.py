@@ -23,8 +23,14 @@ def cli(*args: str | Path, env: dict | None = None) -> subprocess.CompletedProce
     full_env = {k: v for k, v in os.environ.items() if k != "AUTOTUNE_DB"}
     full_env["PYTHONPATH"] = os.pathsep.join([str(ROOT), full_env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     full_env.update(env or {})
-    return subprocess.run([sys.executable, "-m", "autotune.cli.main", "db", *map(str, args)],
-                          capture_output=True, text=True, timeout=240, env=full_env, cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "autotune.cli.main", "db", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env=full_env,
+        cwd=ROOT,
+    )
 
 
 def digest(path: Path) -> str:
@@ -63,20 +69,28 @@ def test_stats_text_and_json(tmp_path):
     res = cli("stats", "--json", "--db", path)
     info = json.loads(res.stdout)
     assert info["tables"]["measurements"] == 5 and info["tables"]["workloads"] == 2
-    assert info["measurements"] == {"ok": 2, "build_error": 1, "run_error": 0, "timeout": 1,
-                                    "wrong_result": 1}
+    assert info["measurements"] == {
+        "ok": 2,
+        "build_error": 1,
+        "run_error": 0,
+        "timeout": 1,
+        "wrong_result": 1,
+    }
     assert [(t["device_model"], t["measurements"]) for t in info["targets"]] == [("test cpu", 5)]
     assert info["schema_version"] == 1
 
 
 def test_stats_imports_neither_tvm_nor_torch(tmp_path):
     path = make_db(tmp_path / "a.sqlite")
-    code = ("import sys; from autotune.cli.main import main; "
-            "rc = main(['db', 'stats', '--db', sys.argv[1]]); "
-            "heavy = [m for m in ('tvm', 'torch', 'jax') if m in sys.modules]; "
-            "print('HEAVY', heavy); sys.exit(rc or bool(heavy))")
-    res = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, cwd=ROOT,
-                         timeout=120)
+    code = (
+        "import sys; from autotune.cli.main import main; "
+        "rc = main(['db', 'stats', '--db', sys.argv[1]]); "
+        "heavy = [m for m in ('tvm', 'torch', 'jax') if m in sys.modules]; "
+        "print('HEAVY', heavy); sys.exit(rc or bool(heavy))"
+    )
+    res = subprocess.run(
+        [sys.executable, "-c", code, str(path)], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
     assert res.returncode == 0, res.stdout + res.stderr
     assert "HEAVY []" in res.stdout
 
@@ -216,12 +230,19 @@ def bad_file(tmp_path: Path, kind: str) -> Path:
 
 
 COMMANDS = [
-    ("stats",), ("stats", "--json"), ("check",), ("export", "{out}"), ("import", "{ms}"), ("merge", "{good}"),
+    ("stats",),
+    ("stats", "--json"),
+    ("check",),
+    ("export", "{out}"),
+    ("import", "{ms}"),
+    ("merge", "{good}"),
 ]
 
 
-@pytest.mark.parametrize("kind, message", [("text", "not an SQLite database"), ("truncated", "malformed"),
-                                           ("newer", "schema version 999")])
+@pytest.mark.parametrize(
+    "kind, message",
+    [("text", "not an SQLite database"), ("truncated", "malformed"), ("newer", "schema version 999")],
+)
 def test_bad_database_file_is_refused_and_untouched(tmp_path, kind, message):
     path = bad_file(tmp_path, kind)
     good = make_db(tmp_path / "good.sqlite")

@@ -7,8 +7,8 @@ import sqlite3
 
 import pytest
 
-from autotune.jobs.jobfile import load_job
 from autotune.errors import UserError
+from autotune.jobs.jobfile import load_job
 from tests.conftest import ROOT, run_cli
 
 pytestmark = pytest.mark.timeout(300)
@@ -38,7 +38,9 @@ def test_unknown_target(tmp_path):
     assert "target" in r.stderr
 
 
-@pytest.mark.parametrize("content", [b"this is not a database at all", b"SQLite format 3\x00" + b"\xff" * 2000])
+@pytest.mark.parametrize(
+    "content", [b"this is not a database at all", b"SQLite format 3\x00" + b"\xff" * 2000]
+)
 def test_corrupt_database_is_refused_and_untouched(tmp_path, content):
     db = tmp_path / "bad.sqlite"
     db.write_bytes(content)

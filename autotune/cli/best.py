@@ -1,7 +1,7 @@
 """`autotune best MODEL`: a model's best schedule per subgraph, and its end-to-end speedup.
 
-    autotune best convnet
-    autotune best convnet --json
+autotune best convnet
+autotune best convnet --json
 """
 
 from __future__ import annotations
@@ -16,8 +16,11 @@ from autotune.errors import UserError
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("best", help="print a model's best schedules from the database")
     p.add_argument("model", help="model name as tuned (e.g. convnet)")
-    p.add_argument("--target", help="target id in the database, 'llvm' for this CPU, or a JSON dict "
-                   "(default: the target the model was last measured on)")
+    p.add_argument(
+        "--target",
+        help="target id in the database, 'llvm' for this CPU, or a JSON dict "
+        "(default: the target the model was last measured on)",
+    )
     p.add_argument("--db", help="database file (default: the embedded default)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(run=run)
@@ -41,7 +44,9 @@ def _resolve_target(db: Any, model: dict, spec: str | None) -> int:
         row = db.conn.execute(
             "SELECT m.target_id FROM measurements m JOIN configs c ON c.id=m.config_id"
             " JOIN model_workloads mw ON mw.workload_id=c.workload_id WHERE mw.model_id=?"
-            " ORDER BY m.created_at DESC LIMIT 1", (model["id"],)).fetchone()
+            " ORDER BY m.created_at DESC LIMIT 1",
+            (model["id"],),
+        ).fetchone()
         if row is None:
             raise UserError(f"model {model['name']!r} has no measurements yet")
         return int(row[0])
@@ -70,19 +75,32 @@ def summary(db: Any, name: str, target: str | None) -> dict[str, Any]:
         best = db.best(w["id"], tid, 1)
         default = db.default_latency(w["id"], tid)
         b = best[0] if best else None
-        subgraphs.append({
-            "workload": w["name"], "fingerprint": w["fingerprint"], "weight": weight,
-            "best_s": b.median if b else None, "default_s": default,
-            "speedup": (default / b.median) if (b and default) else None,
-            "confirmed_speedup": db.confirmed_speedup(w["id"], tid),
-            "tuned": db.is_tuned(w["id"], tid), "trials": db.count(w["id"], tid),
-            "schedule": "default" if (b is None or b.kind == "default") else describe_trace(b.config),
-        })
+        subgraphs.append(
+            {
+                "workload": w["name"],
+                "fingerprint": w["fingerprint"],
+                "weight": weight,
+                "best_s": b.median if b else None,
+                "default_s": default,
+                "speedup": (default / b.median) if (b and default) else None,
+                "confirmed_speedup": db.confirmed_speedup(w["id"], tid),
+                "tuned": db.is_tuned(w["id"], tid),
+                "trials": db.count(w["id"], tid),
+                "schedule": "default" if (b is None or b.kind == "default") else describe_trace(b.config),
+            }
+        )
     e2e = db.latest_model_measurement(model["id"], tid)
     return {
-        "model": name, "target_id": tid, "target": info.as_dict(), "subgraphs": subgraphs,
-        "end_to_end": None if e2e is None else {
-            "default_s": e2e["default_median"], "tuned_s": e2e["tuned_median"], "speedup": e2e["speedup"],
+        "model": name,
+        "target_id": tid,
+        "target": info.as_dict(),
+        "subgraphs": subgraphs,
+        "end_to_end": None
+        if e2e is None
+        else {
+            "default_s": e2e["default_median"],
+            "tuned_s": e2e["tuned_median"],
+            "speedup": e2e["speedup"],
             "measured_at": e2e["created_at"],
         },
     }
@@ -97,22 +115,33 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(data, indent=2))
         return 0
     t = data["target"]
-    print(f"{data['model']} on {t['device_model']} ({t['compiler']} {t['compiler_version']}, target {data['target_id']})")
-    ms = (lambda v: f"{v * 1e6:.1f}" if v is not None else "-")
-    print(f"{'subgraph':<44}{'x':>3}{'best us':>10}{'default us':>12}{'speedup':>9}{'paired':>8}"
-          f"{'trials':>8}  schedule")
+    print(
+        f"{data['model']} on {t['device_model']} "
+        f"({t['compiler']} {t['compiler_version']}, target {data['target_id']})"
+    )
+    ms = lambda v: f"{v * 1e6:.1f}" if v is not None else "-"
+    print(
+        f"{'subgraph':<44}{'x':>3}{'best us':>10}{'default us':>12}{'speedup':>9}{'paired':>8}"
+        f"{'trials':>8}  schedule"
+    )
     for s in data["subgraphs"]:
         sched = s["schedule"] if isinstance(s["schedule"], str) else "; ".join(s["schedule"])
         sp = f"{s['speedup']:.2f}x" if s["speedup"] else "-"
         paired = f"{s['confirmed_speedup']:.2f}x" if s["confirmed_speedup"] else "-"
-        print(f"{s['workload'][:43]:<44}{s['weight']:>3}{ms(s['best_s']):>10}{ms(s['default_s']):>12}{sp:>9}"
-              f"{paired:>8}{s['trials']:>8}  {sched}")
-    print("speedup: default over best median, both timed by the tuning runner; paired: the best "
-          "re-timed interleaved with the default after its outputs were checked")
+        print(
+            f"{s['workload'][:43]:<44}{s['weight']:>3}{ms(s['best_s']):>10}{ms(s['default_s']):>12}{sp:>9}"
+            f"{paired:>8}{s['trials']:>8}  {sched}"
+        )
+    print(
+        "speedup: default over best median, both timed by the tuning runner; paired: the best "
+        "re-timed interleaved with the default after its outputs were checked"
+    )
     e = data["end_to_end"]
     if e:
-        print(f"end to end: tuned {e['tuned_s'] * 1e3:.3f} ms vs default {e['default_s'] * 1e3:.3f} ms: "
-              f"{e['speedup']:.2f}x (median of paired ratios, interleaved)")
+        print(
+            f"end to end: tuned {e['tuned_s'] * 1e3:.3f} ms vs default {e['default_s'] * 1e3:.3f} ms: "
+            f"{e['speedup']:.2f}x (median of paired ratios, interleaved)"
+        )
     else:
         print("end to end: not measured yet")
     return 0

@@ -31,11 +31,17 @@ FORMATS = ("metaschedule",)
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--db", type=Path, default=None,
-                        help="the database file (default: $AUTOTUNE_DB or "
-                             "~/.local/share/autotune/tuning.sqlite)")
-    parser = subparsers.add_parser("db", help="inspect, check, export, import and merge tuning databases",
-                                   description="Inspect, check, export, import and merge tuning databases.")
+    common.add_argument(
+        "--db",
+        type=Path,
+        default=None,
+        help="the database file (default: $AUTOTUNE_DB or ~/.local/share/autotune/tuning.sqlite)",
+    )
+    parser = subparsers.add_parser(
+        "db",
+        help="inspect, check, export, import and merge tuning databases",
+        description="Inspect, check, export, import and merge tuning databases.",
+    )
     sub = parser.add_subparsers(dest="db_command", required=True, metavar="ACTION")
 
     p = sub.add_parser("stats", parents=[common], help="row counts, measurements by status, targets")
@@ -54,8 +60,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
     p = sub.add_parser("import", parents=[common], help="read a MetaSchedule JSON database")
     p.add_argument("--format", choices=FORMATS, default="metaschedule")
-    p.add_argument("in_dir", type=Path, metavar="IN_DIR",
-                   help="directory with database_workload.json and database_tuning_record.json")
+    p.add_argument(
+        "in_dir",
+        type=Path,
+        metavar="IN_DIR",
+        help="directory with database_workload.json and database_tuning_record.json",
+    )
     p.set_defaults(run=run, action=_import)
 
     p = sub.add_parser("merge", parents=[common], help="copy what another database has and this one lacks")
@@ -83,30 +93,44 @@ def _stats(args: argparse.Namespace, path: Path) -> int:
         return 0
     t = info["tables"]
     print(f"database: {info['path']} (schema version {info['schema_version']})")
-    print(f"workloads: {t['workloads']}  models: {t['models']}  configs: {t['configs']}  "
-          f"jobs: {t['jobs']}  tuned: {t['tuned']}  model measurements: {t['model_measurements']}")
+    print(
+        f"workloads: {t['workloads']}  models: {t['models']}  configs: {t['configs']}  "
+        f"jobs: {t['jobs']}  tuned: {t['tuned']}  model measurements: {t['model_measurements']}"
+    )
     by_status = ", ".join(f"{s} {n}" for s, n in info["measurements"].items())
     print(f"measurements: {t['measurements']} ({by_status})")
     print(f"targets: {t['targets']}")
     for tg in info["targets"]:
-        print(f"  [{tg['id']}] {tg['compiler']} {tg['compiler_version']}  {tg['kind']}  "
-              f"{tg['device_model']}  measurements: {tg['measurements']}")
+        print(
+            f"  [{tg['id']}] {tg['compiler']} {tg['compiler_version']}  {tg['kind']}  "
+            f"{tg['device_model']}  measurements: {tg['measurements']}"
+        )
     return 0
 
 
 def _collect_stats(db: SQLiteDatabase) -> dict[str, Any]:
     counts = db.stats()
     tables = {k: v for k, v in counts.items() if not k.startswith("measurements_")}
-    per_target = dict(db.conn.execute(
-        "SELECT target_id, COUNT(*) FROM measurements GROUP BY target_id").fetchall())
+    per_target = dict(
+        db.conn.execute("SELECT target_id, COUNT(*) FROM measurements GROUP BY target_id").fetchall()
+    )
     targets = [
-        {"id": tid, "kind": t.kind, "device_model": t.device_model, "compiler": t.compiler,
-         "compiler_version": t.compiler_version, "measurements": int(per_target.get(tid, 0))}
+        {
+            "id": tid,
+            "kind": t.kind,
+            "device_model": t.device_model,
+            "compiler": t.compiler,
+            "compiler_version": t.compiler_version,
+            "measurements": int(per_target.get(tid, 0)),
+        }
         for tid, t in db.targets()
     ]
     return {
-        "path": str(db.path), "schema_version": db.schema_version, "tables": tables,
-        "measurements": {s: counts[f"measurements_{s}"] for s in STATUSES}, "targets": targets,
+        "path": str(db.path),
+        "schema_version": db.schema_version,
+        "tables": tables,
+        "measurements": {s: counts[f"measurements_{s}"] for s in STATUSES},
+        "targets": targets,
     }
 
 
@@ -126,8 +150,9 @@ def _export(args: argparse.Namespace, path: Path) -> int:
     with open_db(path, readonly=True) as db:
         from autotune.backends.tvm import msjson
 
-        n_workloads, n_records = msjson.export_ms(db, args.out_dir, target_id=args.target_id,
-                                                  overwrite=args.force)
+        n_workloads, n_records = msjson.export_ms(
+            db, args.out_dir, target_id=args.target_id, overwrite=args.force
+        )
     print(f"exported {n_workloads} workloads and {n_records} records to {args.out_dir}")
     return 0
 
@@ -140,9 +165,11 @@ def _import(args: argparse.Namespace, path: Path) -> int:
     log = msjson.read_ms(args.in_dir)  # everything validated before the database is opened
     with open_db(path) as db:
         counts = msjson.write_ms(db, log)
-    print(f"imported {counts['records']} records ({counts['ok']} ok, {counts['run_error']} failed; "
-          f"{counts['duplicates']} already present) of {counts['workloads']} workloads "
-          f"({counts['new_workloads']} new) on {counts['targets']} targets into {path}")
+    print(
+        f"imported {counts['records']} records ({counts['ok']} ok, {counts['run_error']} failed; "
+        f"{counts['duplicates']} already present) of {counts['workloads']} workloads "
+        f"({counts['new_workloads']} new) on {counts['targets']} targets into {path}"
+    )
     return 0
 
 
@@ -150,9 +177,8 @@ def _merge(args: argparse.Namespace, path: Path) -> int:
     other_path = Path(args.other).expanduser()
     if path.exists() and other_path.exists() and path.resolve() == other_path.resolve():
         raise UserError(f"{path}: cannot merge a database into itself")
-    with open_db(other_path, readonly=True) as other:
-        with open_db(path) as db:
-            added = db.merge_from(other)
+    with open_db(other_path, readonly=True) as other, open_db(path) as db:
+        added = db.merge_from(other)
     parts = ", ".join(f"{table} {n}" for table, n in added.items() if n)
     print(f"merged {other_path} into {path}: added {parts or 'nothing'}")
     return 0

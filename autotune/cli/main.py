@@ -22,7 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="autotune", description="Learned autotuner for TVM and XLA with a shared tuning database."
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name, module in SUBCOMMANDS.items():
+    for module in SUBCOMMANDS.values():
         importlib.import_module(module).add_parser(sub)
     return parser
 

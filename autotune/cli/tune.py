@@ -1,7 +1,7 @@
 """`autotune tune`: run a tuning job from a job file, or tune one model from the command line.
 
-    autotune tune examples/nightly.toml
-    autotune tune --model convnet --trials 64
+autotune tune examples/nightly.toml
+autotune tune --model convnet --trials 64
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ from autotune.errors import UserError
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("tune", help="tune models into the database (a nightly job or one model)")
     p.add_argument("jobfile", nargs="?", help="job file (TOML) listing models, target and budgets")
-    p.add_argument("--model", action="append", help="model to tune: a zoo name or module:function (repeatable)")
+    p.add_argument(
+        "--model", action="append", help="model to tune: a zoo name or module:function (repeatable)"
+    )
     p.add_argument("--trials", type=int, help="measured trials per model (overrides the job file)")
     p.add_argument("--target", help="'llvm' (this CPU) or a JSON dict of TVM target attributes")
     p.add_argument("--backend", default=None, choices=["tvm"], help="compiler backend (default tvm)")

@@ -17,8 +17,16 @@ from autotune.db.records import BestRecord, DatabaseError, TargetInfo
 from autotune.db.sqlite import SQLiteDatabase
 
 __all__ = [
-    "BestRecord", "DatabaseError", "SQLiteDatabase", "TargetInfo", "TuningDatabase",
-    "create", "default_path", "kinds", "open_db", "register",
+    "BestRecord",
+    "DatabaseError",
+    "SQLiteDatabase",
+    "TargetInfo",
+    "TuningDatabase",
+    "create",
+    "default_path",
+    "kinds",
+    "open_db",
+    "register",
 ]
 
 

@@ -59,8 +59,15 @@ class TuningDatabase(abc.ABC):
     # --- outcomes -----------------------------------------------------------------
     @abc.abstractmethod
     def record(
-        self, workload_id: int, kind: str, config: Any, target_id: int, status: str,
-        samples: Sequence[float] = (), error: str = "", job_id: int | None = None,
+        self,
+        workload_id: int,
+        kind: str,
+        config: Any,
+        target_id: int,
+        status: str,
+        samples: Sequence[float] = (),
+        error: str = "",
+        job_id: int | None = None,
         source: str = "tune",
     ) -> int:
         """Store one measured outcome (the config is added if new); returns the measurement id."""
@@ -92,8 +99,13 @@ class TuningDatabase(abc.ABC):
 
     @abc.abstractmethod
     def add_model_measurement(
-        self, model_id: int, target_id: int, tuned: Sequence[float], default: Sequence[float],
-        speedup: float, job_id: int | None = None,
+        self,
+        model_id: int,
+        target_id: int,
+        tuned: Sequence[float],
+        default: Sequence[float],
+        speedup: float,
+        job_id: int | None = None,
     ) -> int: ...
 
     @abc.abstractmethod

@@ -85,8 +85,11 @@ def connect(path: str | os.PathLike, readonly: bool = False) -> sqlite3.Connecti
         path.parent.mkdir(parents=True, exist_ok=True)
     mode = "ro" if readonly else "rwc"
     conn = sqlite3.connect(
-        f"file:{path}?mode={mode}", uri=True, timeout=BUSY_TIMEOUT_MS / 1000,
-        isolation_level=None, check_same_thread=False,
+        f"file:{path}?mode={mode}",
+        uri=True,
+        timeout=BUSY_TIMEOUT_MS / 1000,
+        isolation_level=None,
+        check_same_thread=False,
     )
     conn.row_factory = sqlite3.Row
     conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")

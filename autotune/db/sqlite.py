@@ -23,8 +23,15 @@ from typing import Any
 from autotune.db import schema
 from autotune.db.base import TuningDatabase, register
 from autotune.db.records import (
-    STATUSES, BestRecord, DatabaseError, TargetInfo, canonical_json, config_key, parse_json,
-    parse_samples, summarize,
+    STATUSES,
+    BestRecord,
+    DatabaseError,
+    TargetInfo,
+    canonical_json,
+    config_key,
+    parse_json,
+    parse_samples,
+    summarize,
 )
 
 _BEST_SQL = """
@@ -38,8 +45,14 @@ GROUP BY c.id ORDER BY median ASC, c.id ASC LIMIT ?
 
 # Tables in dependency order, with the column that identifies a row across databases.
 _MERGE_ORDER = [
-    ("targets", "key"), ("workloads", "fingerprint"), ("models", None), ("model_workloads", None),
-    ("configs", "key"), ("jobs", "uid"), ("measurements", "uid"), ("tuned", None),
+    ("targets", "key"),
+    ("workloads", "fingerprint"),
+    ("models", None),
+    ("model_workloads", None),
+    ("configs", "key"),
+    ("jobs", "uid"),
+    ("measurements", "uid"),
+    ("tuned", None),
     ("model_measurements", "uid"),
 ]
 
@@ -90,9 +103,17 @@ class SQLiteDatabase(TuningDatabase):
             c.execute(
                 "INSERT OR IGNORE INTO targets(key, kind, device_model, isa_features, compiler,"
                 " compiler_version, libraries, target_json, created_at) VALUES (?,?,?,?,?,?,?,?,?)",
-                (target.key, d["kind"], d["device_model"], canonical_json(d["isa_features"]),
-                 d["compiler"], d["compiler_version"], canonical_json(d["libraries"]),
-                 canonical_json(d["target_json"]), time.time()),
+                (
+                    target.key,
+                    d["kind"],
+                    d["device_model"],
+                    canonical_json(d["isa_features"]),
+                    d["compiler"],
+                    d["compiler_version"],
+                    canonical_json(d["libraries"]),
+                    canonical_json(d["target_json"]),
+                    time.time(),
+                ),
             )
         return int(self.find_target(target))  # type: ignore[arg-type]
 
@@ -117,7 +138,9 @@ class SQLiteDatabase(TuningDatabase):
                 " VALUES (?,?,?,?,?,?)",
                 (fingerprint, compiler, name, ir, canonical_json(meta or {}), time.time()),
             )
-        return int(self.conn.execute("SELECT id FROM workloads WHERE fingerprint=?", (fingerprint,)).fetchone()[0])
+        return int(
+            self.conn.execute("SELECT id FROM workloads WHERE fingerprint=?", (fingerprint,)).fetchone()[0]
+        )
 
     def workload(self, fingerprint: str) -> dict[str, Any] | None:
         row = self.conn.execute("SELECT * FROM workloads WHERE fingerprint=?", (fingerprint,)).fetchone()
@@ -139,10 +162,13 @@ class SQLiteDatabase(TuningDatabase):
         with self._write() as c:
             c.execute(
                 "INSERT INTO models(name, compiler, source, updated_at) VALUES (?,?,?,?) "
-                "ON CONFLICT(name, compiler) DO UPDATE SET source=excluded.source, updated_at=excluded.updated_at",
+                "ON CONFLICT(name, compiler) DO UPDATE SET source=excluded.source,"
+                " updated_at=excluded.updated_at",
                 (name, compiler, source, time.time()),
             )
-            mid = int(c.execute("SELECT id FROM models WHERE name=? AND compiler=?", (name, compiler)).fetchone()[0])
+            mid = int(
+                c.execute("SELECT id FROM models WHERE name=? AND compiler=?", (name, compiler)).fetchone()[0]
+            )
             c.execute("DELETE FROM model_workloads WHERE model_id=?", (mid,))
             merged: dict[int, int] = {}
             for wid, weight in workloads:
@@ -163,10 +189,14 @@ class SQLiteDatabase(TuningDatabase):
             return None
         parts = self.conn.execute(
             "SELECT w.*, mw.weight FROM model_workloads mw JOIN workloads w ON w.id = mw.workload_id"
-            " WHERE mw.model_id=? ORDER BY w.id", (row["id"],),
+            " WHERE mw.model_id=? ORDER BY w.id",
+            (row["id"],),
         ).fetchall()
         return {
-            "id": row["id"], "name": row["name"], "compiler": row["compiler"], "source": row["source"],
+            "id": row["id"],
+            "name": row["name"],
+            "compiler": row["compiler"],
+            "source": row["source"],
             "workloads": [(_workload_from_row(p), int(p["weight"])) for p in parts],
         }
 
@@ -175,8 +205,15 @@ class SQLiteDatabase(TuningDatabase):
 
     # --- outcomes -----------------------------------------------------------------
     def record(
-        self, workload_id: int, kind: str, config: Any, target_id: int, status: str,
-        samples: Sequence[float] = (), error: str = "", job_id: int | None = None,
+        self,
+        workload_id: int,
+        kind: str,
+        config: Any,
+        target_id: int,
+        status: str,
+        samples: Sequence[float] = (),
+        error: str = "",
+        job_id: int | None = None,
         source: str = "tune",
     ) -> int:
         if status not in STATUSES:
@@ -192,15 +229,27 @@ class SQLiteDatabase(TuningDatabase):
                 raise DatabaseError(f"no workload with id {workload_id}")
             key = config_key(fp[0], text)
             c.execute(
-                "INSERT OR IGNORE INTO configs(key, workload_id, kind, config, created_at) VALUES (?,?,?,?,?)",
+                "INSERT OR IGNORE INTO configs(key, workload_id, kind, config, created_at)"
+                " VALUES (?,?,?,?,?)",
                 (key, workload_id, kind, text, time.time()),
             )
             cid = c.execute("SELECT id FROM configs WHERE key=?", (key,)).fetchone()[0]
             cur = c.execute(
                 "INSERT INTO measurements(uid, config_id, target_id, job_id, status, samples, median,"
                 " spread, error, source, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (uuid.uuid4().hex, cid, target_id, job_id, status, canonical_json(samples), median,
-                 spread, error[:4000], source, time.time()),
+                (
+                    uuid.uuid4().hex,
+                    cid,
+                    target_id,
+                    job_id,
+                    status,
+                    canonical_json(samples),
+                    median,
+                    spread,
+                    error[:4000],
+                    source,
+                    time.time(),
+                ),
             )
             return int(cur.lastrowid)
 
@@ -208,8 +257,12 @@ class SQLiteDatabase(TuningDatabase):
         rows = self.conn.execute(_BEST_SQL, (workload_id, target_id, k)).fetchall()
         return [
             BestRecord(
-                config_id=r[0], kind=r[1], config=parse_json(r[2], "config"), median=float(r[3]),
-                samples=parse_samples(r[4]), runs=int(r[5]),
+                config_id=r[0],
+                kind=r[1],
+                config=parse_json(r[2], "config"),
+                median=float(r[3]),
+                samples=parse_samples(r[4]),
+                runs=int(r[5]),
             )
             for r in rows
         ]
@@ -233,15 +286,18 @@ class SQLiteDatabase(TuningDatabase):
         rows = self.conn.execute(
             "SELECT c.kind, m.median FROM measurements m JOIN configs c ON c.id=m.config_id"
             " WHERE c.workload_id=? AND m.target_id=? AND m.source='confirm' AND m.status='ok'"
-            " ORDER BY m.id DESC LIMIT 2", (workload_id, target_id),
+            " ORDER BY m.id DESC LIMIT 2",
+            (workload_id, target_id),
         ).fetchall()
         if len(rows) == 2 and rows[0][0] == "trace" and rows[1][0] == "default" and rows[0][1]:
             return float(rows[1][1]) / float(rows[0][1])
         return None
 
     def count(self, workload_id: int, target_id: int, source: str | None = "tune") -> int:
-        sql = ("SELECT COUNT(*) FROM measurements m JOIN configs c ON c.id=m.config_id"
-               " WHERE c.workload_id=? AND m.target_id=?")
+        sql = (
+            "SELECT COUNT(*) FROM measurements m JOIN configs c ON c.id=m.config_id"
+            " WHERE c.workload_id=? AND m.target_id=?"
+        )
         args: tuple = (workload_id, target_id)
         if source is not None:
             sql, args = sql + " AND m.source=?", args + (source,)
@@ -251,7 +307,8 @@ class SQLiteDatabase(TuningDatabase):
         """Every measurement of a workload on a target, oldest first."""
         rows = self.conn.execute(
             "SELECT m.*, c.kind, c.config FROM measurements m JOIN configs c ON c.id=m.config_id"
-            " WHERE c.workload_id=? AND m.target_id=? ORDER BY m.id", (workload_id, target_id),
+            " WHERE c.workload_id=? AND m.target_id=? ORDER BY m.id",
+            (workload_id, target_id),
         ).fetchall()
         return [dict(r) for r in rows]
 
@@ -285,13 +342,21 @@ class SQLiteDatabase(TuningDatabase):
         return None if row is None else int(row[0])
 
     def is_tuned(self, workload_id: int, target_id: int) -> bool:
-        return self.conn.execute(
-            "SELECT 1 FROM tuned WHERE workload_id=? AND target_id=?", (workload_id, target_id)
-        ).fetchone() is not None
+        return (
+            self.conn.execute(
+                "SELECT 1 FROM tuned WHERE workload_id=? AND target_id=?", (workload_id, target_id)
+            ).fetchone()
+            is not None
+        )
 
     def add_model_measurement(
-        self, model_id: int, target_id: int, tuned: Sequence[float], default: Sequence[float],
-        speedup: float, job_id: int | None = None,
+        self,
+        model_id: int,
+        target_id: int,
+        tuned: Sequence[float],
+        default: Sequence[float],
+        speedup: float,
+        job_id: int | None = None,
     ) -> int:
         t_med, _ = summarize(list(tuned))
         d_med, _ = summarize(list(default))
@@ -300,14 +365,25 @@ class SQLiteDatabase(TuningDatabase):
                 "INSERT INTO model_measurements(uid, model_id, target_id, job_id, tuned_samples,"
                 " default_samples, tuned_median, default_median, speedup, created_at)"
                 " VALUES (?,?,?,?,?,?,?,?,?,?)",
-                (uuid.uuid4().hex, model_id, target_id, job_id, canonical_json(list(tuned)),
-                 canonical_json(list(default)), t_med, d_med, float(speedup), time.time()),
+                (
+                    uuid.uuid4().hex,
+                    model_id,
+                    target_id,
+                    job_id,
+                    canonical_json(list(tuned)),
+                    canonical_json(list(default)),
+                    t_med,
+                    d_med,
+                    float(speedup),
+                    time.time(),
+                ),
             )
             return int(cur.lastrowid)
 
     def latest_model_measurement(self, model_id: int, target_id: int) -> dict[str, Any] | None:
         row = self.conn.execute(
-            "SELECT * FROM model_measurements WHERE model_id=? AND target_id=? ORDER BY created_at DESC LIMIT 1",
+            "SELECT * FROM model_measurements WHERE model_id=? AND target_id=?"
+            " ORDER BY created_at DESC LIMIT 1",
             (model_id, target_id),
         ).fetchone()
         return None if row is None else dict(row)
@@ -318,8 +394,9 @@ class SQLiteDatabase(TuningDatabase):
         for table, _ in _MERGE_ORDER:
             out[table] = int(self.conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
         for status in STATUSES:
-            out[f"measurements_{status}"] = int(self.conn.execute(
-                "SELECT COUNT(*) FROM measurements WHERE status=?", (status,)).fetchone()[0])
+            out[f"measurements_{status}"] = int(
+                self.conn.execute("SELECT COUNT(*) FROM measurements WHERE status=?", (status,)).fetchone()[0]
+            )
         return out
 
     def check(self) -> list[str]:
@@ -338,7 +415,10 @@ class SQLiteDatabase(TuningDatabase):
                     parse_json(r[1], column)
                 except DatabaseError as exc:
                     problems.append(f"{table} {r[0]}: {exc}")
-        for r in self.conn.execute("SELECT c.id, c.key, c.config, w.fingerprint FROM configs c JOIN workloads w ON w.id=c.workload_id"):
+        for r in self.conn.execute(
+            "SELECT c.id, c.key, c.config, w.fingerprint FROM configs c"
+            " JOIN workloads w ON w.id=c.workload_id"
+        ):
             if config_key(r["fingerprint"], r["config"]) != r["key"]:
                 problems.append(f"configs {r['id']}: key does not match content")
         return problems
@@ -352,8 +432,13 @@ class SQLiteDatabase(TuningDatabase):
         """Copy rows of `other` missing here, remapping ids by content keys and uids."""
         added = {t: 0 for t, _ in _MERGE_ORDER}
         ids: dict[str, dict[int, int]] = {t: {} for t, _ in _MERGE_ORDER}
-        refs = {"workload_id": "workloads", "target_id": "targets", "config_id": "configs",
-                "job_id": "jobs", "model_id": "models"}
+        refs = {
+            "workload_id": "workloads",
+            "target_id": "targets",
+            "config_id": "configs",
+            "job_id": "jobs",
+            "model_id": "models",
+        }
         with self._write() as c:
             for table, row in other.dump():
                 row = dict(row)
@@ -368,11 +453,15 @@ class SQLiteDatabase(TuningDatabase):
                     ids[table][old_id] = new_id
         return added
 
-    def _merge_row(self, c: sqlite3.Connection, table: str, row: dict[str, Any], added: dict[str, int]) -> int | None:
+    def _merge_row(
+        self, c: sqlite3.Connection, table: str, row: dict[str, Any], added: dict[str, int]
+    ) -> int | None:
         cols = ", ".join(row)
         marks = ", ".join("?" for _ in row)
         if table == "models":
-            found = c.execute("SELECT id FROM models WHERE name=? AND compiler=?", (row["name"], row["compiler"])).fetchone()
+            found = c.execute(
+                "SELECT id FROM models WHERE name=? AND compiler=?", (row["name"], row["compiler"])
+            ).fetchone()
             if found:
                 return int(found[0])
         elif table in ("model_workloads", "tuned"):
@@ -391,9 +480,11 @@ class SQLiteDatabase(TuningDatabase):
 
 def _target_from_row(row: sqlite3.Row) -> TargetInfo:
     return TargetInfo(
-        kind=row["kind"], device_model=row["device_model"],
+        kind=row["kind"],
+        device_model=row["device_model"],
         isa_features=tuple(parse_json(row["isa_features"], "isa_features")),
-        compiler=row["compiler"], compiler_version=row["compiler_version"],
+        compiler=row["compiler"],
+        compiler_version=row["compiler_version"],
         libraries=parse_json(row["libraries"], "libraries"),
         target_json=parse_json(row["target_json"], "target_json"),
     )

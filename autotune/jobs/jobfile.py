@@ -81,13 +81,17 @@ def parse_job(data: dict[str, Any], where: str = "job file", base_dir: Path | No
     """Validate the parsed TOML of a job file."""
     unknown = set(data) - {"job", "models"}
     if unknown:
-        raise UserError(f"{where}: unknown section(s) {', '.join(sorted(unknown))} (expected [job], [[models]])")
+        raise UserError(
+            f"{where}: unknown section(s) {', '.join(sorted(unknown))} (expected [job], [[models]])"
+        )
     job = data.get("job", {})
     if not isinstance(job, dict):
         raise UserError(f"{where}: [job] must be a table")
     bad = set(job) - _JOB_KEYS
     if bad:
-        raise UserError(f"{where}: unknown [job] key(s) {', '.join(sorted(bad))}; known: {', '.join(sorted(_JOB_KEYS))}")
+        raise UserError(
+            f"{where}: unknown [job] key(s) {', '.join(sorted(bad))}; known: {', '.join(sorted(_JOB_KEYS))}"
+        )
     default_trials = _positive_int(job.get("trials", 64), f"{where}: [job] trials")
     backend = _backend(job.get("backend", "tvm"), f"{where}: [job] backend")
     target = job.get("target", "llvm")
@@ -109,7 +113,9 @@ def parse_job(data: dict[str, Any], where: str = "job file", base_dir: Path | No
             raise UserError(f"{w}: must be a table")
         bad = set(m) - _MODEL_KEYS
         if bad:
-            raise UserError(f"{w}: unknown key(s) {', '.join(sorted(bad))}; known: {', '.join(sorted(_MODEL_KEYS))}")
+            raise UserError(
+                f"{w}: unknown key(s) {', '.join(sorted(bad))}; known: {', '.join(sorted(_MODEL_KEYS))}"
+            )
         name = m.get("name")
         if not isinstance(name, str) or not name:
             raise UserError(f"{w}: needs a name")
@@ -122,9 +128,11 @@ def parse_job(data: dict[str, Any], where: str = "job file", base_dir: Path | No
     if len(set(names)) != len(names):
         raise UserError(f"{where}: a model is listed twice")
     return JobSpec(
-        models=entries, target=target,
+        models=entries,
+        target=target,
         time_budget_s=_positive_number(job.get("time_budget_s", 3600), f"{where}: [job] time_budget_s"),
-        database=database, search=str(job.get("search", "evolutionary")),
+        database=database,
+        search=str(job.get("search", "evolutionary")),
         trials_per_iter=_positive_int(job.get("trials_per_iter", 16), f"{where}: [job] trials_per_iter"),
     )
 

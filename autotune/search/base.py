@@ -27,7 +27,7 @@ class SubgraphSearch(abc.ABC):
         """How many distinct candidates the subgraph has, when small and known; else None."""
         return None
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook
         """Release worker processes."""
 
 

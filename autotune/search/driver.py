@@ -49,10 +49,12 @@ class JobReport:
         return all(m.status != "failed" for m in self.models)
 
     def table(self) -> str:
-        rows = [f"{'model':<14}{'status':<10}{'subgraphs':>10}{'trials':>8}{'failed':>8}"
-                f"{'default ms':>12}{'tuned ms':>10}{'speedup':>9}"]
+        rows = [
+            f"{'model':<14}{'status':<10}{'subgraphs':>10}{'trials':>8}{'failed':>8}"
+            f"{'default ms':>12}{'tuned ms':>10}{'speedup':>9}"
+        ]
         for m in self.models:
-            f = (lambda v, s=1e3: f"{v * s:.3f}" if v is not None else "-")
+            f = lambda v, s=1e3: f"{v * s:.3f}" if v is not None else "-"
             rows.append(
                 f"{m.name:<14}{m.status:<10}{m.subgraphs:>10}{m.trials:>8}{m.failures:>8}"
                 f"{f(m.default_s):>12}{f(m.tuned_s):>10}{(f'{m.speedup:.2f}x' if m.speedup else '-'):>9}"
@@ -80,7 +82,9 @@ def _raise_interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-def run_job(spec: JobSpec, db_path: str | None = None, force: bool = False, progress: bool = True) -> JobReport:
+def run_job(
+    spec: JobSpec, db_path: str | None = None, force: bool = False, progress: bool = True
+) -> JobReport:
     """Run a tuning job; returns its report (also stored in the database as it goes)."""
     from tqdm import tqdm
 
@@ -110,10 +114,18 @@ def run_job(spec: JobSpec, db_path: str | None = None, force: bool = False, prog
                 if not todo:
                     result.status = "skipped"
                 else:
-                    bar = tqdm(total=total, desc=f"{entry.name:<10}", unit="trial", disable=not progress,
-                               file=sys.stderr, dynamic_ncols=True)
+                    bar = tqdm(
+                        total=total,
+                        desc=f"{entry.name:<10}",
+                        unit="trial",
+                        disable=not progress,
+                        file=sys.stderr,
+                        dynamic_ncols=True,
+                    )
 
-                    def on_outcome(wid: int, st: str, secs: float | None, r: ModelResult = result, b: Any = bar) -> None:
+                    def on_outcome(
+                        wid: int, st: str, secs: float | None, r: ModelResult = result, b: Any = bar
+                    ) -> None:
                         r.trials += 1
                         r.failures += st != "ok"
                         b.update(1)
@@ -125,14 +137,21 @@ def run_job(spec: JobSpec, db_path: str | None = None, force: bool = False, prog
                 last = db.latest_model_measurement(plan.model_id, tuner.msdb.target_id)
                 if result.status != "skipped" or last is None:
                     e2e = tuner.end_to_end(plan)
-                    result.default_s, result.tuned_s, result.speedup = e2e["default_s"], e2e["tuned_s"], e2e["speedup"]
+                    result.default_s, result.tuned_s, result.speedup = (
+                        e2e["default_s"],
+                        e2e["tuned_s"],
+                        e2e["speedup"],
+                    )
                 else:
                     result.default_s, result.tuned_s = last["default_median"], last["tuned_median"]
                     result.speedup = last["speedup"]
             except (KeyboardInterrupt, UserError):
                 raise
             except Exception as exc:  # one model's failure must not end the nightly job
-                result.status, result.error = "failed", f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+                result.status, result.error = (
+                    "failed",
+                    f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
+                )
         status = "done"
     except KeyboardInterrupt:
         status = "interrupted"

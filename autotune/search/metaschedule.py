@@ -41,9 +41,14 @@ class EvolutionarySearch(SubgraphSearch):
     """MetaSchedule evolutionary search with XGBoost cost model, our builder and database."""
 
     def __init__(
-        self, msdb: MetaScheduleDatabase, target: Any, trials_per_iter: int = 16,
+        self,
+        msdb: MetaScheduleDatabase,
+        target: Any,
+        trials_per_iter: int = 16,
         on_outcome: Callable[[int, str, float | None], None] | None = None,
-        cost_model: str = "xgb", seed: int | None = None, build_timeout_s: float = 60.0,
+        cost_model: str = "xgb",
+        seed: int | None = None,
+        build_timeout_s: float = 60.0,
         run_timeout_s: float = 30.0,
     ) -> None:
         quiet_metaschedule()
@@ -58,8 +63,11 @@ class EvolutionarySearch(SubgraphSearch):
             timeout_sec=run_timeout_s,
             evaluator_config=ms.runner.EvaluatorConfig(number=1, repeat=3, min_repeat_ms=15),
         )
-        self.cost_model = ms.cost_model.CostModel.create(cost_model, num_tuning_cores=cores) \
-            if cost_model == "xgb" else ms.cost_model.CostModel.create(cost_model)
+        self.cost_model = (
+            ms.cost_model.CostModel.create(cost_model, num_tuning_cores=cores)
+            if cost_model == "xgb"
+            else ms.cost_model.CostModel.create(cost_model)
+        )
         self.callbacks = [
             RecordOutcomes(msdb, on_outcome),
             ms.measure_callback.RemoveBuildArtifact(),
@@ -70,7 +78,10 @@ class EvolutionarySearch(SubgraphSearch):
 
     def _contexts(self, task: Any, strategy: Any = "evolutionary") -> tuple[list[Any], list[float]]:
         contexts, weights = ms.relax_integration.extracted_tasks_to_tune_contexts(
-            [task], self._workdir.name, strategy=strategy, seed=self.seed,
+            [task],
+            self._workdir.name,
+            strategy=strategy,
+            seed=self.seed,
             num_threads=int(self.target.export().get("num-cores", 1)),
         )
         quiet_metaschedule()  # creating contexts re-installs MetaSchedule's console handler
@@ -105,11 +116,17 @@ class EvolutionarySearch(SubgraphSearch):
         wid = self.msdb.add_workload(contexts[0].mod)
         before = self.msdb.db.count(wid, self.msdb.target_id)
         ms.tune_tasks(
-            tasks=contexts, task_weights=weights, work_dir=self._workdir.name,
-            max_trials_global=trials, max_trials_per_task=trials,
+            tasks=contexts,
+            task_weights=weights,
+            work_dir=self._workdir.name,
+            max_trials_global=trials,
+            max_trials_per_task=trials,
             num_trials_per_iter=min(self.trials_per_iter, trials),
-            builder=self.builder, runner=self.runner, database=self.msdb,
-            cost_model=self.cost_model, measure_callbacks=self.callbacks,
+            builder=self.builder,
+            runner=self.runner,
+            database=self.msdb,
+            cost_model=self.cost_model,
+            measure_callbacks=self.callbacks,
             task_scheduler="round-robin",
         )
         return self.msdb.db.count(wid, self.msdb.target_id) - before

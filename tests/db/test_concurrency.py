@@ -45,8 +45,12 @@ def test_concurrent_writers_lose_nothing(tmp_path):
     path = tmp_path / "shared.sqlite"
     go = tmp_path / "go"
     procs = [
-        subprocess.Popen([sys.executable, "-c", WORKER, str(path), str(go), str(me), str(RECORDS)],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", WORKER, str(path), str(go), str(me), str(RECORDS)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for me in range(WORKERS)
     ]
     deadline = time.time() + 120
@@ -65,8 +69,10 @@ def test_concurrent_writers_lose_nothing(tmp_path):
         assert stats["targets"] == 1
         assert stats["workloads"] == WORKERS + 1
         assert stats["configs"] == WORKERS * 17 * 2  # per worker: 17 traces, each on both workloads
-        per_status = {s: stats[f"measurements_{s}"] for s in ("ok", "build_error", "run_error", "timeout",
-                                                               "wrong_result")}
+        per_status = {
+            s: stats[f"measurements_{s}"]
+            for s in ("ok", "build_error", "run_error", "timeout", "wrong_result")
+        }
         expected = {s: 0 for s in per_status}
         cycle = ["ok", "ok", "ok", "build_error", "run_error", "timeout", "wrong_result"]
         for i in range(RECORDS):
@@ -100,9 +106,15 @@ print("\n".join(failures))
 def test_concurrent_creation_of_a_new_file(tmp_path):
     """Processes that create and migrate the same new file at the same moment all succeed."""
     rounds = 25
-    procs = [subprocess.Popen([sys.executable, "-c", OPENER, str(tmp_path), str(rounds)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for _ in range(WORKERS)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", OPENER, str(tmp_path), str(rounds)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(WORKERS)
+    ]
     time.sleep(1.0)  # let them start and wait
     for k in range(rounds):
         (tmp_path / f"go{k}").touch()

@@ -34,9 +34,15 @@ def make_db(request, tmp_path):
 
 
 def target(n: int = 0, **kw) -> TargetInfo:
-    d = dict(kind="llvm", device_model=f"cpu model {n}", isa_features=("avx2", "fma"), compiler="tvm",
-             compiler_version="0.27.0", libraries={"llvm": "17"},
-             target_json={"kind": "llvm", "num-cores": 2})
+    d = dict(
+        kind="llvm",
+        device_model=f"cpu model {n}",
+        isa_features=("avx2", "fma"),
+        compiler="tvm",
+        compiler_version="0.27.0",
+        libraries={"llvm": "17"},
+        target_json={"kind": "llvm", "num-cores": 2},
+    )
     d.update(kw)
     return TargetInfo(**d)
 
@@ -58,8 +64,10 @@ def content(db) -> dict[str, list]:
         "targets": sorted(tg.values()),
         "workloads": sorted(wl.values()),
         "configs": sorted(cfg.values()),
-        "measurements": sorted((r["uid"], cfg[r["config_id"]], tg[r["target_id"]], r["status"], r["samples"])
-                               for r in rows(db, "measurements")),
+        "measurements": sorted(
+            (r["uid"], cfg[r["config_id"]], tg[r["target_id"]], r["status"], r["samples"])
+            for r in rows(db, "measurements")
+        ),
         "tuned": sorted((wl[r["workload_id"]], tg[r["target_id"]]) for r in rows(db, "tuned")),
     }
 

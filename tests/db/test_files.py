@@ -64,7 +64,7 @@ def test_refuses_a_corrupted_file(tmp_path, readonly, damage):
     if damage == "truncated":
         data = data[: len(data) // 2]
     else:  # header intact, the schema pages overwritten
-        data = data[:100] + bytes(range(256)) * 40 + data[100 + 256 * 40:]
+        data = data[:100] + bytes(range(256)) * 40 + data[100 + 256 * 40 :]
     path.write_bytes(data)
     assert "malformed" in refused(path, readonly)
 

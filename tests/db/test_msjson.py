@@ -9,16 +9,16 @@ from pathlib import Path
 import pytest
 
 tvm = pytest.importorskip("tvm")
-import tvm_ffi  # noqa: E402
-from tvm import te  # noqa: E402
-from tvm.s_tir import Schedule  # noqa: E402
-from tvm.s_tir import meta_schedule as ms  # noqa: E402
+import tvm_ffi
+from tvm import te
+from tvm.s_tir import Schedule
+from tvm.s_tir import meta_schedule as ms
 
-from autotune.backends.tvm import msjson  # noqa: E402
-from autotune.backends.tvm.workload import fingerprint, target_info  # noqa: E402
-from autotune.db import SQLiteDatabase  # noqa: E402
-from autotune.db.records import canonical_json  # noqa: E402
-from autotune.errors import UserError  # noqa: E402
+from autotune.backends.tvm import msjson
+from autotune.backends.tvm.workload import fingerprint, target_info
+from autotune.db import SQLiteDatabase
+from autotune.db.records import canonical_json
+from autotune.errors import UserError
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -85,11 +85,13 @@ def ms_dir(tmp_path_factory) -> Path:
             secs = [base * (1 + 0.5 * i), base * (1.02 + 0.5 * i), base * (0.99 + 0.5 * i)]
             db.commit_tuning_record(ms.database.TuningRecord(tr, wl, secs, tvm.target.Target(TARGET_2), args))
         tr = traces(mod, 1, first_seed=100)[0]
-        db.commit_tuning_record(ms.database.TuningRecord(tr, wl, [base * 7], tvm.target.Target(TARGET_1),
-                                                         args))
+        db.commit_tuning_record(
+            ms.database.TuningRecord(tr, wl, [base * 7], tvm.target.Target(TARGET_1), args)
+        )
         # What MetaSchedule commits for a failed build or run, and a record without a time.
-        db.commit_tuning_record(ms.database.TuningRecord(tr, wl, [msjson.FAILED_RUN_SECS],
-                                                         tvm.target.Target(TARGET_2), args))
+        db.commit_tuning_record(
+            ms.database.TuningRecord(tr, wl, [msjson.FAILED_RUN_SECS], tvm.target.Target(TARGET_2), args)
+        )
         db.commit_tuning_record(ms.database.TuningRecord(tr, wl, None, tvm.target.Target(TARGET_2), args))
     db.commit_workload(matmul(16))  # a workload nobody tuned yet
     return d
@@ -107,8 +109,13 @@ def load(d: Path) -> tuple[list, list]:
 
 def record_key(wls, index, rec) -> tuple:
     trace, secs, target, args = rec.as_json()
-    return (fingerprint(wls[index].mod), canonical_json(trace), tuple(secs), canonical_json(target),
-            canonical_json(args))
+    return (
+        fingerprint(wls[index].mod),
+        canonical_json(trace),
+        tuple(secs),
+        canonical_json(target),
+        canonical_json(args),
+    )
 
 
 def ok_keys(d: Path) -> list:
@@ -125,8 +132,15 @@ def test_round_trip(ms_dir, tmp_path):
     original_files = {p.name: p.read_bytes() for p in ms_dir.iterdir()}
     with SQLiteDatabase(tmp_path / "t.sqlite") as db:
         counts = msjson.import_ms(db, ms_dir)
-        assert counts == {"workloads": 3, "new_workloads": 3, "targets": 2, "records": 18, "ok": 14,
-                          "run_error": 4, "duplicates": 0}
+        assert counts == {
+            "workloads": 3,
+            "new_workloads": 3,
+            "targets": 2,
+            "records": 18,
+            "ok": 14,
+            "run_error": 4,
+            "duplicates": 0,
+        }
         assert {p.name: p.read_bytes() for p in ms_dir.iterdir()} == original_files  # input untouched
         # Our rows follow the TVM backend's convention.
         fp = fingerprint(matmul(32))
@@ -170,8 +184,11 @@ def test_round_trip(ms_dir, tmp_path):
     assert ok_keys(out) == ok_keys(ms_dir)
     # In fact byte for byte what MetaSchedule wrote (less the failed records).
     assert (out / msjson.WORKLOAD_FILE).read_bytes() == original_files[msjson.WORKLOAD_FILE]
-    ok_lines = [ln for ln in original_files[msjson.RECORD_FILE].decode().splitlines()
-                if "[10000000000]" not in ln and "]],null," not in ln]
+    ok_lines = [
+        ln
+        for ln in original_files[msjson.RECORD_FILE].decode().splitlines()
+        if "[10000000000]" not in ln and "]],null," not in ln
+    ]
     assert sorted((out / msjson.RECORD_FILE).read_text().splitlines()) == sorted(ok_lines)
 
     # MetaSchedule itself loads the export and ranks it the same way.
@@ -221,17 +238,32 @@ def _bad_trace(lines):
     return [json.dumps([index, body])] + lines[1:]
 
 
-@pytest.mark.parametrize("case, which, edit, message", [
-    ("json", msjson.RECORD_FILE, lambda ls: ls[:2] + ["{not json"] + ls[2:],
-     r"tuning_record.json:3: .*bad JSON"),
-    ("index", msjson.RECORD_FILE, lambda ls: ls + [json.dumps([7, json.loads(ls[0])[1]])],
-     "index 7 out of range"),
-    ("shape", msjson.RECORD_FILE, lambda ls: ls + ["[1, 2, 3]"], "not a MetaSchedule tuning record"),
-    ("trace", msjson.RECORD_FILE, _bad_trace, r"tuning_record.json:1: bad MetaSchedule tuning record"),
-    ("ir", msjson.WORKLOAD_FILE, lambda ls: ['["123", "bm90IElS"]'] + ls[1:],
-     r"workload.json:1: bad MetaSchedule"),
-    ("wshape", msjson.WORKLOAD_FILE, lambda ls: ['{"a": 1}'] + ls[1:], "not a MetaSchedule workload"),
-])
+@pytest.mark.parametrize(
+    "case, which, edit, message",
+    [
+        (
+            "json",
+            msjson.RECORD_FILE,
+            lambda ls: ls[:2] + ["{not json"] + ls[2:],
+            r"tuning_record.json:3: .*bad JSON",
+        ),
+        (
+            "index",
+            msjson.RECORD_FILE,
+            lambda ls: ls + [json.dumps([7, json.loads(ls[0])[1]])],
+            "index 7 out of range",
+        ),
+        ("shape", msjson.RECORD_FILE, lambda ls: ls + ["[1, 2, 3]"], "not a MetaSchedule tuning record"),
+        ("trace", msjson.RECORD_FILE, _bad_trace, r"tuning_record.json:1: bad MetaSchedule tuning record"),
+        (
+            "ir",
+            msjson.WORKLOAD_FILE,
+            lambda ls: ['["123", "bm90IElS"]'] + ls[1:],
+            r"workload.json:1: bad MetaSchedule",
+        ),
+        ("wshape", msjson.WORKLOAD_FILE, lambda ls: ['{"a": 1}'] + ls[1:], "not a MetaSchedule workload"),
+    ],
+)
 def test_bad_input_is_refused_before_writing(ms_dir, tmp_path, case, which, edit, message):
     bad = _broken(ms_dir, tmp_path / case, which, edit)
     path = tmp_path / "t.sqlite"

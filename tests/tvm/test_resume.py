@@ -32,9 +32,22 @@ def _tune_count(path) -> int:
 def test_sigkill_then_resume(tmp_path):
     db = tmp_path / "tuning.sqlite"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "autotune.cli.main", "tune", "--model", "mlp", "--trials", str(TRIALS),
-         "--db", str(db), "--no-progress"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "autotune.cli.main",
+            "tune",
+            "--model",
+            "mlp",
+            "--trials",
+            str(TRIALS),
+            "--db",
+            str(db),
+            "--no-progress",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     deadline = time.time() + 300
     while time.time() < deadline and _tune_count(db) < 8 and proc.poll() is None:

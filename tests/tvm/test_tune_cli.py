@@ -31,7 +31,7 @@ def test_every_trial_and_default_is_recorded(tuned_db):
         assert db.check() == []
         model = db.model("mlp")
         assert model is not None and len(model["workloads"]) == 3
-        (tid, _), = db.targets()
+        ((tid, _),) = db.targets()
         tune = sum(db.count(w["id"], tid, source="tune") for w, _ in model["workloads"])
         assert tune == TRIALS
         for w, _ in model["workloads"]:

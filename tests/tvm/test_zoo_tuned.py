@@ -24,8 +24,12 @@ def test_tuned_model_matches_torch(tmp_path, name, trials):
     assert r.returncode == 0, r.stderr[-3000:]
     with open_db(db, readonly=True) as store:
         model = store.model(name)
-        (tid, _), = store.targets()
-        tuned = [w for w, _ in model["workloads"] if store.best(w["id"], tid) and store.best(w["id"], tid)[0].kind == "trace"]
+        ((tid, _),) = store.targets()
+        tuned = [
+            w
+            for w, _ in model["workloads"]
+            if store.best(w["id"], tid) and store.best(w["id"], tid)[0].kind == "trace"
+        ]
         assert tuned, "no subgraph got a tuned schedule"
         assert store.check() == []
 

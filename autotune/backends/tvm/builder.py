@@ -44,9 +44,7 @@ def build_and_export(mod: Any, target: Any) -> str:
 class PersistentBuilder(PyBuilder):
     """Builds candidates in a long-lived pool of worker processes."""
 
-    def __init__(
-        self, max_workers: int | None = None, timeout_sec: float = 60.0, max_uses: int = 64
-    ) -> None:
+    def __init__(self, max_workers: int | None = None, timeout_sec: float = 60.0, max_uses: int = 64) -> None:
         super().__init__()
         self.max_workers = max_workers or physical_cores()
         self.timeout_sec = timeout_sec
@@ -56,7 +54,8 @@ class PersistentBuilder(PyBuilder):
     def _executor(self) -> PopenPoolExecutor:
         if self._pool is None:
             self._pool = PopenPoolExecutor(
-                max_workers=self.max_workers, timeout=self.timeout_sec,
+                max_workers=self.max_workers,
+                timeout=self.timeout_sec,
                 maximum_process_uses=self.max_uses,
             )
         return self._pool

@@ -21,8 +21,10 @@ from autotune.db import default_path
 from autotune.db.sqlite import SQLiteDatabase
 
 
-def compile(  # noqa: A001 - mirrors tvm.compile
-    mod: Any, target: Any = "llvm", db: str | os.PathLike | SQLiteDatabase | None = None,
+def compile(
+    mod: Any,
+    target: Any = "llvm",
+    db: str | os.PathLike | SQLiteDatabase | None = None,
     params: dict | None = None,
 ) -> Any:
     """`tvm.compile` for a Relax module, with the database's best schedules applied."""

@@ -56,7 +56,11 @@ class MetaScheduleDatabase(PyDatabase):
     """A PyDatabase over an autotune SQLite database, for one target."""
 
     def __init__(
-        self, db: SQLiteDatabase, target: Any, job_id: int | None = None, apply: bool = False,
+        self,
+        db: SQLiteDatabase,
+        target: Any,
+        job_id: int | None = None,
+        apply: bool = False,
         names: dict[str, str] | None = None,
     ) -> None:
         super().__init__()
@@ -86,7 +90,10 @@ class MetaScheduleDatabase(PyDatabase):
         wid = self.workload_id(mod, fp)
         if wid is None:
             wid = self.db.add_workload(
-                fp, "tvm", name or self.names.get(fp) or task_name(mod), tvm.ir.save_json(mod),
+                fp,
+                "tvm",
+                name or self.names.get(fp) or task_name(mod),
+                tvm.ir.save_json(mod),
                 {"args_info": args_info_json(mod)},
             )
             self._ids[fp] = wid
@@ -106,8 +113,14 @@ class MetaScheduleDatabase(PyDatabase):
         secs = [float(s) for s in (record.run_secs or [])]
         ok = bool(secs) and all(math.isfinite(s) and s < FAILED_RUN_SECS for s in secs)
         self.db.record(
-            wid, "trace", {"trace": trace_json(record)}, self.target_id, "ok" if ok else "run_error",
-            secs if ok else [], job_id=self.job_id, source="tune",
+            wid,
+            "trace",
+            {"trace": trace_json(record)},
+            self.target_id,
+            "ok" if ok else "run_error",
+            secs if ok else [],
+            job_id=self.job_id,
+            source="tune",
         )
 
     def _to_record(self, workload: Workload, config: Any, samples: list[float]) -> TuningRecord:

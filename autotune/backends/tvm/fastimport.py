@@ -23,7 +23,9 @@ def import_tensor_intrin() -> None:
 
     def getmodule(obj: Any, _filename: str | None = None) -> Any:
         if inspect.isframe(obj) or inspect.iscode(obj) or inspect.istraceback(obj):
-            code = obj if inspect.iscode(obj) else (obj.f_code if inspect.isframe(obj) else obj.tb_frame.f_code)
+            code = (
+                obj if inspect.iscode(obj) else (obj.f_code if inspect.isframe(obj) else obj.tb_frame.f_code)
+            )
             key = _filename or code.co_filename
             if key not in cache:
                 cache[key] = original(obj, _filename)

@@ -89,7 +89,9 @@ def time_func(rt_mod: Any, args: Sequence[np.ndarray], min_ms: float = 20.0) -> 
     return lambda: float(evaluator(*tensors).mean)
 
 
-def interleaved(a: Callable[[], float], b: Callable[[], float], rounds: int = 15) -> tuple[list[float], list[float]]:
+def interleaved(
+    a: Callable[[], float], b: Callable[[], float], rounds: int = 15
+) -> tuple[list[float], list[float]]:
     """Samples of two timers taken alternately (A B B A ...) so that slow phases hit both."""
     sa: list[float] = []
     sb: list[float] = []

@@ -53,7 +53,14 @@ _FAILED_THRESHOLD = 1e9
 SOURCE = "import"
 
 __all__ = [
-    "FAILED_RUN_SECS", "MSLog", "RECORD_FILE", "WORKLOAD_FILE", "export_ms", "import_ms", "ms_paths", "read_ms",
+    "FAILED_RUN_SECS",
+    "RECORD_FILE",
+    "WORKLOAD_FILE",
+    "MSLog",
+    "export_ms",
+    "import_ms",
+    "ms_paths",
+    "read_ms",
     "write_ms",
 ]
 
@@ -166,13 +173,20 @@ def read_ms(path: str | os.PathLike | tuple | list) -> MSLog:
         log.workloads.append(MSWorkload(fingerprint(mod), _workload_name(mod), ir))
     for n, obj in rlines:
         where = f"{rpath}:{n}"
-        if not (isinstance(obj, list) and len(obj) == 2 and isinstance(obj[0], int)
-                and not isinstance(obj[0], bool) and isinstance(obj[1], list)):
+        if not (
+            isinstance(obj, list)
+            and len(obj) == 2
+            and isinstance(obj[0], int)
+            and not isinstance(obj[0], bool)
+            and isinstance(obj[1], list)
+        ):
             raise UserError(f"{where}: not a MetaSchedule tuning record ([workload index, record] expected)")
         index, body = obj
         if not 0 <= index < len(ms_workloads):
-            raise UserError(f"{where}: workload index {index} out of range (the workload file has "
-                            f"{len(ms_workloads)} workloads)")
+            raise UserError(
+                f"{where}: workload index {index} out of range (the workload file has "
+                f"{len(ms_workloads)} workloads)"
+            )
         try:
             rec = TuningRecord.from_json(body, ms_workloads[index])  # replays the trace: validates it
             trace, run_secs, target, args_info = (list(rec.as_json()) + [None] * 4)[:4]
@@ -206,8 +220,15 @@ def write_ms(db: TuningDatabase, log: MSLog) -> dict[str, int]:
 
     from autotune.backends.tvm.workload import target_info
 
-    counts = {"workloads": 0, "new_workloads": 0, "targets": 0, "records": 0, "ok": 0,
-              "run_error": 0, "duplicates": 0}
+    counts = {
+        "workloads": 0,
+        "new_workloads": 0,
+        "targets": 0,
+        "records": 0,
+        "ok": 0,
+        "run_error": 0,
+        "duplicates": 0,
+    }
     wids: list[int] = []
     for w in log.workloads:
         if db.workload(w.fingerprint) is None:
@@ -222,8 +243,9 @@ def write_ms(db: TuningDatabase, log: MSLog) -> dict[str, int]:
             try:
                 info = target_info(tvm.target.Target(r.target_json))
             except Exception as exc:
-                raise UserError(f"bad target in MetaSchedule record: {key[:200]} "
-                                f"({_first_line(exc)})") from exc
+                raise UserError(
+                    f"bad target in MetaSchedule record: {key[:200]} ({_first_line(exc)})"
+                ) from exc
             tids[key] = db.target_id(info)
     counts["targets"] = len(set(tids.values()))
     existing = _imported(db)
@@ -256,7 +278,10 @@ def _imported(db: TuningDatabase) -> Counter:
 
 
 def export_ms(
-    db: TuningDatabase, out_dir: str | os.PathLike, target_id: int | None = None, overwrite: bool = False,
+    db: TuningDatabase,
+    out_dir: str | os.PathLike,
+    target_id: int | None = None,
+    overwrite: bool = False,
 ) -> tuple[int, int]:
     """Write our TVM results as a MetaSchedule JSON database in out_dir; returns (workloads, records).
 
@@ -281,15 +306,22 @@ def export_ms(
         if target_id not in targets:
             raise UserError(f"target {target_id} is not a TVM target")
         targets = {target_id: targets[target_id]}
-    workloads = sorted((w for w in tables["workloads"].values() if w["compiler"] == "tvm"),
-                       key=lambda w: w["id"])
-    wrong = {(m["config_id"], m["target_id"]) for m in tables["measurements"]
-             if m["status"] == "wrong_result"}
+    workloads = sorted(
+        (w for w in tables["workloads"].values() if w["compiler"] == "tvm"), key=lambda w: w["id"]
+    )
+    wrong = {
+        (m["config_id"], m["target_id"]) for m in tables["measurements"] if m["status"] == "wrong_result"
+    }
     by_workload: dict[int, list[tuple[dict, dict]]] = {}
     for m in sorted(tables["measurements"], key=lambda m: m["id"]):
         c = tables["configs"].get(m["config_id"])
-        if (c is None or c["kind"] != "trace" or m["status"] != "ok" or m["target_id"] not in targets
-                or (m["config_id"], m["target_id"]) in wrong):
+        if (
+            c is None
+            or c["kind"] != "trace"
+            or m["status"] != "ok"
+            or m["target_id"] not in targets
+            or (m["config_id"], m["target_id"]) in wrong
+        ):
             continue
         by_workload.setdefault(c["workload_id"], []).append((c, m))
 
@@ -323,8 +355,9 @@ def export_ms(
                 try:
                     msdb.commit_tuning_record(TuningRecord.from_json(body, ms_wl))
                 except Exception as exc:
-                    raise DatabaseError(f"config {c['id']} of {what}: trace does not replay: "
-                                        f"{_first_line(exc)}") from exc
+                    raise DatabaseError(
+                        f"config {c['id']} of {what}: trace does not replay: {_first_line(exc)}"
+                    ) from exc
                 n_records += 1
         del msdb
         n_workloads = sum(1 for ln in open(tmp / WORKLOAD_FILE, encoding="utf-8") if ln.strip())

@@ -45,8 +45,12 @@ class RecordOutcomes(PyMeasureCallback):
         self.on_outcome = on_outcome
 
     def apply(
-        self, task_scheduler: Any, task_id: int, measure_candidates: list[Any],
-        builder_results: list[Any], runner_results: list[Any],
+        self,
+        task_scheduler: Any,
+        task_id: int,
+        measure_candidates: list[Any],
+        builder_results: list[Any],
+        runner_results: list[Any],
     ) -> None:
         mod = task_scheduler.tasks_[task_id].ctx.mod
         wid = self.msdb.add_workload(mod)
@@ -57,8 +61,15 @@ class RecordOutcomes(PyMeasureCallback):
             record = TuningRecord(cand.sch.trace, workload, None, self.msdb.target, cand.args_info)
             error = built.error_msg or ran.error_msg or ""
             self.msdb.db.record(
-                wid, "trace", {"trace": trace_json(record)}, self.msdb.target_id, status,
-                secs if status == "ok" else [], error=str(error), job_id=self.msdb.job_id, source="tune",
+                wid,
+                "trace",
+                {"trace": trace_json(record)},
+                self.msdb.target_id,
+                status,
+                secs if status == "ok" else [],
+                error=str(error),
+                job_id=self.msdb.job_id,
+                source="tune",
             )
             if self.on_outcome is not None:
                 self.on_outcome(wid, status, min(secs) if status == "ok" else None)

@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import tvm
 from tvm.s_tir import meta_schedule as ms
 
 from autotune.backends.tvm import importer, measure
@@ -81,8 +80,14 @@ class ModelTuner:
     """Tunes the subgraphs of models for one target into one database."""
 
     def __init__(
-        self, db: SQLiteDatabase, target: Any, job_id: int | None = None, search: str = "evolutionary",
-        trials_per_iter: int = 16, log: Callable[[str], None] = print, seed: int | None = None,
+        self,
+        db: SQLiteDatabase,
+        target: Any,
+        job_id: int | None = None,
+        search: str = "evolutionary",
+        trials_per_iter: int = 16,
+        log: Callable[[str], None] = print,
+        seed: int | None = None,
     ) -> None:
         self.db = db
         self.target = target
@@ -143,12 +148,28 @@ class ModelTuner:
         wmod = sg.task.dispatched[0]
         status, samples, error = self.search.measure(wmod)
         if status != "ok":
-            self.db.record(sg.workload_id, "default", {}, self.msdb.target_id, status, error=error,
-                           job_id=self.job_id, source="default")
+            self.db.record(
+                sg.workload_id,
+                "default",
+                {},
+                self.msdb.target_id,
+                status,
+                error=error,
+                job_id=self.job_id,
+                source="default",
+            )
             timer = measure.time_func(measure.build_func(wmod, self.target), measure.random_args(wmod))
             samples = [timer() for _ in range(3)]
-        self.db.record(sg.workload_id, "default", {}, self.msdb.target_id, "ok", samples,
-                       job_id=self.job_id, source="default")
+        self.db.record(
+            sg.workload_id,
+            "default",
+            {},
+            self.msdb.target_id,
+            "ok",
+            samples,
+            job_id=self.job_id,
+            source="default",
+        )
         return float(np.median(samples))
 
     # --- 3, 4 and 5 ---------------------------------------------------------------
@@ -165,11 +186,18 @@ class ModelTuner:
             n = size if size is not None else allotted[id(sg)]
             sg.trials = n + (sg.done if force else 0)
         # Tuned before with at least this many trials (or its space ran dry): nothing to do.
-        return [sg for sg in plan.subgraphs
-                if force or (self.db.tuned_trials(sg.workload_id, tid) or -1) < sg.trials]
+        return [
+            sg
+            for sg in plan.subgraphs
+            if force or (self.db.tuned_trials(sg.workload_id, tid) or -1) < sg.trials
+        ]
 
     def tune(
-        self, plan: ModelPlan, trials: int, deadline: float, force: bool = False,
+        self,
+        plan: ModelPlan,
+        trials: int,
+        deadline: float,
+        force: bool = False,
         on_outcome: Callable[[int, str, float | None], None] | None = None,
     ) -> bool:
         """Search every pending subgraph; True when all of them finished in time."""
@@ -207,17 +235,36 @@ class ModelTuner:
                 cand_rt = measure.build_func(measure.apply_trace(wmod, rec.config["trace"]), self.target)
                 same = measure.outputs_match(default_rt, cand_rt, args)
             except Exception as exc:  # a trace that no longer applies or builds
-                self.db.record(sg.workload_id, "trace", rec.config, tid, "build_error",
-                               error=f"confirm: {exc}"[:2000], job_id=self.job_id, source="confirm")
+                self.db.record(
+                    sg.workload_id,
+                    "trace",
+                    rec.config,
+                    tid,
+                    "build_error",
+                    error=f"confirm: {exc}"[:2000],
+                    job_id=self.job_id,
+                    source="confirm",
+                )
                 continue
             if not same:
-                self.db.record(sg.workload_id, "trace", rec.config, tid, "wrong_result",
-                               error="outputs differ from the default schedule's",
-                               job_id=self.job_id, source="confirm")
+                self.db.record(
+                    sg.workload_id,
+                    "trace",
+                    rec.config,
+                    tid,
+                    "wrong_result",
+                    error="outputs differ from the default schedule's",
+                    job_id=self.job_id,
+                    source="confirm",
+                )
                 continue
-            d, t = measure.interleaved(measure.time_func(default_rt, args), measure.time_func(cand_rt, args), rounds)
+            d, t = measure.interleaved(
+                measure.time_func(default_rt, args), measure.time_func(cand_rt, args), rounds
+            )
             self.db.record(sg.workload_id, "default", {}, tid, "ok", d, job_id=self.job_id, source="confirm")
-            self.db.record(sg.workload_id, "trace", rec.config, tid, "ok", t, job_id=self.job_id, source="confirm")
+            self.db.record(
+                sg.workload_id, "trace", rec.config, tid, "ok", t, job_id=self.job_id, source="confirm"
+            )
             return measure.paired_speedup(d, t)
         return None
 
@@ -234,7 +281,9 @@ class ModelTuner:
             scale = float(np.max(np.abs(w))) if w.size else 1.0
             if not np.allclose(g, w, rtol=1e-3, atol=1e-3 * max(scale, 1e-6)):
                 raise RuntimeError(f"{plan.name}: tuned outputs differ from the default build's")
-        d, t = measure.interleaved(measure.time_vm(default_ex, plan.inputs), measure.time_vm(tuned_ex, plan.inputs), rounds)
+        d, t = measure.interleaved(
+            measure.time_vm(default_ex, plan.inputs), measure.time_vm(tuned_ex, plan.inputs), rounds
+        )
         speedup = measure.paired_speedup(d, t)
         self.db.add_model_measurement(plan.model_id, self.msdb.target_id, t, d, speedup, self.job_id)
         return {"default_s": float(np.median(d)), "tuned_s": float(np.median(t)), "speedup": speedup}

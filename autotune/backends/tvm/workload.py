@@ -25,9 +25,28 @@ from autotune.errors import UserError
 FINGERPRINT_PREFIX = "tvm:sh1:"
 # The CPU flags that change what code a compiler may emit (others are left out of the key).
 _ISA_FLAGS = (
-    "sse4_1", "sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512cd",
-    "avx512dq", "avx512vl", "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_tile",
-    "amx_int8", "amx_bf16", "avx_vnni", "neon", "asimd", "sve", "sve2",
+    "sse4_1",
+    "sse4_2",
+    "avx",
+    "avx2",
+    "fma",
+    "f16c",
+    "avx512f",
+    "avx512bw",
+    "avx512cd",
+    "avx512dq",
+    "avx512vl",
+    "avx512_vnni",
+    "avx512_bf16",
+    "avx512_fp16",
+    "amx_tile",
+    "amx_int8",
+    "amx_bf16",
+    "avx_vnni",
+    "neon",
+    "asimd",
+    "sve",
+    "sve2",
 )
 
 
@@ -132,7 +151,11 @@ def target_info(target: Any) -> TargetInfo:
     version, libs = _versions()
     attrs = target_json(target)
     return TargetInfo(
-        kind=target.kind.name, device_model=f"{model} ({attrs.get('mcpu', 'generic')})",
-        isa_features=flags, compiler="tvm", compiler_version=version, libraries=dict(libs),
+        kind=target.kind.name,
+        device_model=f"{model} ({attrs.get('mcpu', 'generic')})",
+        isa_features=flags,
+        compiler="tvm",
+        compiler_version=version,
+        libraries=dict(libs),
         target_json=attrs,
     )
