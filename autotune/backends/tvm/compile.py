@@ -33,8 +33,7 @@ def compile(
 
     from autotune.backends.tvm.database import MetaScheduleDatabase
 
-    if not hasattr(target, "kind"):
-        target = resolve_target(target)
+    target = resolve_target(target)
     store, owned = _open(db)
     if store is None:
         return tvm.compile(mod, target)

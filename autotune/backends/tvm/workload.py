@@ -66,40 +66,45 @@ def physical_cores() -> int:
     return max(1, n)
 
 
-def resolve_target(spec: str | dict | None = "llvm") -> Any:
-    """A tvm.target.Target from a job-file spec: 'llvm' means this CPU, fully described.
+def resolve_target(spec: Any = "llvm") -> Any:
+    """A tvm.target.Target for this CPU, fully described: mcpu and num-cores filled in.
 
-    Accepts 'llvm' (or 'host'), JSON text or a dict of target attributes such as
-    {"kind": "llvm", "mcpu": "skylake"} (TVM 0.27 no longer parses '-mcpu=' strings).
+    Accepts 'llvm' (or 'host'), a kind name, JSON text, a dict of target attributes such as
+    {"kind": "llvm", "mcpu": "skylake"} (TVM 0.27 no longer parses '-mcpu=' strings), or a
+    tvm Target. Records are keyed by the full description, so tuning and compiling with
+    `Target("llvm")` both resolve to the same target.
     """
     import tvm
 
-    if spec is None or spec == "llvm" or spec == "host":
-        spec = {"kind": "llvm"}
+    if spec is None or spec == "host":
+        spec = "llvm"
     if isinstance(spec, str) and spec.strip().startswith("{"):
         try:
             spec = json.loads(spec)
         except ValueError as exc:
             raise UserError(f"target {spec!r}: bad JSON ({exc})") from exc
     try:
-        if isinstance(spec, dict):
-            attrs = dict(spec)
-            if attrs.get("kind") == "llvm":
-                attrs.setdefault("mcpu", host_cpu())
-                attrs.setdefault("num-cores", physical_cores())
-            target = tvm.target.Target(attrs)
-        else:
-            target = tvm.target.Target(str(spec))
-            if target.kind.name == "llvm" and "num-cores" not in target.export():
-                attrs = dict(target.export())
-                attrs["num-cores"] = physical_cores()
-                attrs["keys"] = list(attrs.get("keys", ()))
-                target = tvm.target.Target(attrs)
+        if isinstance(spec, str):
+            spec = tvm.target.Target(spec)
+        attrs = target_json(spec) if hasattr(spec, "export") else dict(spec)
+        if attrs.get("kind") == "llvm":
+            attrs.setdefault("mtriple", host_triple())
+            attrs.setdefault("mcpu", host_cpu())
+            attrs.setdefault("num-cores", physical_cores())
+        target = tvm.target.Target(attrs)
     except Exception as exc:  # TVM raises its own error types for bad target text
         raise UserError(f"unknown or invalid target {spec!r}: {str(exc).splitlines()[0]}") from exc
     if target.kind.name != "llvm":
         raise UserError(f"target kind {target.kind.name!r} is not supported yet (only llvm CPU targets)")
     return target
+
+
+@lru_cache(maxsize=1)
+def host_triple() -> str:
+    """The LLVM target triple TVM compiles for by default here."""
+    import tvm
+
+    return str(tvm.target.Target("llvm").export().get("mtriple", ""))
 
 
 @lru_cache(maxsize=1)
