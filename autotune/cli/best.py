@@ -42,8 +42,8 @@ def describe_trace(config: Any) -> list[str]:
 def _resolve_target(db: Any, model: dict, spec: str | None) -> int:
     if spec is None:
         row = db.conn.execute(
-            "SELECT m.target_id FROM measurements m JOIN configs c ON c.id=m.config_id"
-            " JOIN model_workloads mw ON mw.workload_id=c.workload_id WHERE mw.model_id=?"
+            "SELECT m.target_id FROM model_workloads mw CROSS JOIN configs c ON mw.workload_id=c.workload_id"
+            " CROSS JOIN measurements m ON c.id=m.config_id WHERE mw.model_id=?"
             " ORDER BY m.created_at DESC LIMIT 1",
             (model["id"],),
         ).fetchone()
@@ -86,7 +86,9 @@ def summary(db: Any, name: str, target: str | None) -> dict[str, Any]:
                 "confirmed_speedup": db.confirmed_speedup(w["id"], tid),
                 "tuned": db.is_tuned(w["id"], tid),
                 "trials": db.count(w["id"], tid),
-                "schedule": "default" if (b is None or b.kind == "default") else describe_trace(b.config),
+                "schedule": "default"
+                if (b is None or b.kind == "default")
+                else (describe_trace(b.config) or "fixed (the design space samples nothing)"),
             }
         )
     e2e = db.latest_model_measurement(model["id"], tid)

@@ -35,9 +35,11 @@ from autotune.db.records import (
 )
 from autotune.db.sqlite_maintenance import SQLiteMaintenance
 
+# Joins drive from configs (CROSS JOIN fixes SQLite's join order): the planner otherwise scans
+# every measurement of the target, 80 ms at 100,000 records instead of 0.2 ms.
 _BEST_SQL = """
 SELECT c.id, c.kind, c.config, MIN(m.median) AS median, m.samples, COUNT(*) AS runs
-FROM configs c JOIN measurements m ON m.config_id = c.id
+FROM configs c CROSS JOIN measurements m ON m.config_id = c.id
 WHERE c.workload_id = ? AND m.target_id = ? AND m.status = 'ok' AND m.source != 'confirm'
   AND NOT EXISTS (SELECT 1 FROM measurements w WHERE w.config_id = c.id
                   AND w.target_id = m.target_id AND w.status = 'wrong_result')
@@ -264,7 +266,7 @@ class SQLiteDatabase(SQLiteMaintenance, TuningDatabase):
     def default_latency(self, workload_id: int, target_id: int) -> float | None:
         """Median latency of the compiler's default config of a workload, if measured."""
         row = self.conn.execute(
-            "SELECT MIN(m.median) FROM configs c JOIN measurements m ON m.config_id=c.id"
+            "SELECT MIN(m.median) FROM configs c CROSS JOIN measurements m ON m.config_id=c.id"
             " WHERE c.workload_id=? AND m.target_id=? AND c.kind='default' AND m.status='ok'"
             " AND m.source != 'confirm'",
             (workload_id, target_id),
@@ -274,7 +276,7 @@ class SQLiteDatabase(SQLiteMaintenance, TuningDatabase):
     def confirmed_speedup(self, workload_id: int, target_id: int) -> float | None:
         """Default over tuned median of the latest confirmation (the two timed interleaved)."""
         rows = self.conn.execute(
-            "SELECT c.kind, m.median FROM measurements m JOIN configs c ON c.id=m.config_id"
+            "SELECT c.kind, m.median FROM configs c CROSS JOIN measurements m ON c.id=m.config_id"
             " WHERE c.workload_id=? AND m.target_id=? AND m.source='confirm' AND m.status='ok'"
             " ORDER BY m.id DESC LIMIT 2",
             (workload_id, target_id),
@@ -285,7 +287,7 @@ class SQLiteDatabase(SQLiteMaintenance, TuningDatabase):
 
     def count(self, workload_id: int, target_id: int, source: str | None = "tune") -> int:
         sql = (
-            "SELECT COUNT(*) FROM measurements m JOIN configs c ON c.id=m.config_id"
+            "SELECT COUNT(*) FROM configs c CROSS JOIN measurements m ON c.id=m.config_id"
             " WHERE c.workload_id=? AND m.target_id=?"
         )
         args: tuple = (workload_id, target_id)
@@ -296,7 +298,7 @@ class SQLiteDatabase(SQLiteMaintenance, TuningDatabase):
     def outcomes(self, workload_id: int, target_id: int) -> list[dict[str, Any]]:
         """Every measurement of a workload on a target, oldest first."""
         rows = self.conn.execute(
-            "SELECT m.*, c.kind, c.config FROM measurements m JOIN configs c ON c.id=m.config_id"
+            "SELECT m.*, c.kind, c.config FROM configs c CROSS JOIN measurements m ON c.id=m.config_id"
             " WHERE c.workload_id=? AND m.target_id=? ORDER BY m.id",
             (workload_id, target_id),
         ).fetchall()
