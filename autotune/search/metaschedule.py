@@ -14,6 +14,8 @@ Example::
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from typing import Any
@@ -144,7 +146,11 @@ class EvolutionarySearch(SubgraphSearch):
             return classify(built.error_msg, None, []), [], str(built.error_msg)
         func = next(iter(mod.functions.values()))
         args = ArgInfo.from_prim_func(func)
-        ran = self.runner.run([RunnerInput(built.artifact_path, self.target.kind.name, args)])[0].result()
+        device = "cpu" if self.target.kind.name == "llvm" else self.target.kind.name
+        try:
+            ran = self.runner.run([RunnerInput(built.artifact_path, device, args)])[0].result()
+        finally:
+            shutil.rmtree(os.path.dirname(built.artifact_path), ignore_errors=True)
         secs = [float(x) for x in (ran.run_secs or [])]
         status = classify(None, ran.error_msg, secs)
         return status, secs if status == "ok" else [], str(ran.error_msg or "")

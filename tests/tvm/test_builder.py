@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+
 import pytest
 from tvm.s_tir.meta_schedule.builder import BuilderInput
 from tvm.script import ir as I
@@ -47,5 +50,7 @@ def test_good_and_bad_candidates_in_one_batch_and_pool_survives():
         assert results[1].error_msg and results[1].artifact_path is None
         again = builder.build([BuilderInput(Add, target)])  # the pool still works
         assert again[0].error_msg is None
+        for r in (results[0], again[0]):
+            shutil.rmtree(os.path.dirname(r.artifact_path))
     finally:
         builder.shutdown()

@@ -34,6 +34,13 @@ def test_every_trial_and_default_is_recorded(tuned_db):
         ((tid, _),) = db.targets()
         tune = sum(db.count(w["id"], tid, source="tune") for w, _ in model["workloads"])
         assert tune == TRIALS
+        # Defaults are timed by the same runner as the candidates, without failures.
+        assert [
+            o["status"]
+            for w, _ in model["workloads"]
+            for o in db.outcomes(w["id"], tid)
+            if o["source"] == "default"
+        ] == ["ok"] * 3
         for w, _ in model["workloads"]:
             assert db.default_latency(w["id"], tid) is not None
             assert db.tuned_trials(w["id"], tid) is not None
