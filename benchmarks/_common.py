@@ -58,8 +58,11 @@ def machine() -> dict[str, Any]:
     except OSError:
         load = (float("nan"),) * 3
     return {
-        "cpu": model, "cores_available": len(os.sched_getaffinity(0)), "python": platform.python_version(),
-        "loadavg_at_start": [round(x, 2) for x in load], "host": platform.node(),
+        "cpu": model,
+        "cores_available": len(os.sched_getaffinity(0)),
+        "python": platform.python_version(),
+        "loadavg_at_start": [round(x, 2) for x in load],
+        "host": platform.node(),
     }
 
 
@@ -94,8 +97,13 @@ def write_result(name: str, method: str, results: dict[str, Any], text: str, arg
     doc = {
         "benchmark": name,
         "date": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "command": " ".join([os.path.relpath(PYTHON, ROOT) if PYTHON.startswith(str(ROOT)) else PYTHON,
-                             f"benchmarks/{name}.py", *argv]),
+        "command": " ".join(
+            [
+                os.path.relpath(PYTHON, ROOT) if PYTHON.startswith(str(ROOT)) else PYTHON,
+                f"benchmarks/{name.removesuffix('-quick')}.py",
+                *argv,
+            ]
+        ),
         "machine": machine(),
         "versions": versions(),
         "method": method,
@@ -124,9 +132,15 @@ def versions() -> dict[str, str]:
         except Exception:  # noqa: BLE001 - best effort
             out[pkg] = "?"
     try:
-        out["autotune_git"] = subprocess.run(
-            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=10,
-        ).stdout.strip() + " (+ uncommitted changes)"
+        out["autotune_git"] = (
+            subprocess.run(
+                ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+                capture_output=True,
+                text=True,
+                timeout=10,
+            ).stdout.strip()
+            + " (+ uncommitted changes)"
+        )
     except Exception:  # noqa: BLE001
         pass
     return out

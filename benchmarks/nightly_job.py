@@ -1,14 +1,13 @@
 """The bundled nightly job end to end: wall clock of a first run and of a re-run with nothing to do.
 
-    .venv/bin/python benchmarks/nightly_job.py            # examples/nightly.toml into a fresh database
-    .venv/bin/python benchmarks/nightly_job.py --quick    # a one-model job (mlp, 8 trials) instead
-    .venv/bin/python benchmarks/nightly_job.py --job path/to/jobs.toml
+.venv/bin/python benchmarks/nightly_job.py            # examples/nightly.toml into a fresh database
+.venv/bin/python benchmarks/nightly_job.py --quick    # a one-model job (mlp, 8 trials) instead
+.venv/bin/python benchmarks/nightly_job.py --job path/to/jobs.toml
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import subprocess
@@ -20,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _common as C  # noqa: E402
+import _common as C
 
 NAME = "nightly_job"
 TARGET_S = 600.0
@@ -48,7 +47,7 @@ def parse_table(stdout: str) -> list[dict[str, Any]]:
     start = next((i for i, ln in enumerate(lines) if ln.startswith("model") and "speedup" in ln), None)
     if start is None:
         return rows
-    for ln in lines[start + 1:]:
+    for ln in lines[start + 1 :]:
         if ln.startswith("job ") or not ln.strip():
             break
         if ln.startswith("  error:"):
@@ -58,8 +57,18 @@ def parse_table(stdout: str) -> list[dict[str, Any]]:
         parts = ln.split()
         if len(parts) < 8:
             continue
-        rows.append({"model": parts[0], "status": parts[1], "subgraphs": parts[2], "trials": parts[3],
-                     "failed": parts[4], "default_ms": parts[5], "tuned_ms": parts[6], "speedup": parts[7]})
+        rows.append(
+            {
+                "model": parts[0],
+                "status": parts[1],
+                "subgraphs": parts[2],
+                "trials": parts[3],
+                "failed": parts[4],
+                "default_ms": parts[5],
+                "tuned_ms": parts[6],
+                "speedup": parts[7],
+            }
+        )
     return rows
 
 
@@ -69,9 +78,14 @@ def run_tune(job: Path, db: Path, log: Path) -> dict[str, Any]:
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=C.ROOT)
     wall = time.perf_counter() - t0
     log.write_text(f"$ {' '.join(cmd)}\n--- stdout\n{proc.stdout}\n--- stderr\n{proc.stderr}")
-    return {"command": " ".join(os.path.relpath(c, C.ROOT) if c.startswith(str(C.ROOT)) else c for c in cmd),
-            "rc": proc.returncode, "wall_s": wall, "stdout": proc.stdout, "stderr_tail": proc.stderr[-3000:],
-            "rows": parse_table(proc.stdout)}
+    return {
+        "command": " ".join(os.path.relpath(c, C.ROOT) if c.startswith(str(C.ROOT)) else c for c in cmd),
+        "rc": proc.returncode,
+        "wall_s": wall,
+        "stdout": proc.stdout,
+        "stderr_tail": proc.stderr[-3000:],
+        "rows": parse_table(proc.stdout),
+    }
 
 
 def main(argv: list[str]) -> int:
@@ -79,29 +93,39 @@ def main(argv: list[str]) -> int:
     p.add_argument("--job", default=str(C.ROOT / "examples" / "nightly.toml"), help="job file to run")
     p.add_argument("--quick", action="store_true", help="a one-model job (mlp, 8 trials, 180 s budget)")
     p.add_argument("--keep", action="store_true", help="keep the temporary database and logs")
-    p.add_argument("--max-resumes", type=int, default=2,
-                   help="re-runs allowed to finish models the first run left 'partial' (default 2)")
+    p.add_argument(
+        "--max-resumes",
+        type=int,
+        default=2,
+        help="re-runs allowed to finish models the first run left 'partial' (default 2)",
+    )
     args = p.parse_args(argv)
 
     tmp = Path(tempfile.mkdtemp(prefix="autotune-nightly-"))
     job = Path(args.job)
     if args.quick:
         job = tmp / "quick.toml"
-        job.write_text('[job]\ntarget = "llvm"\ntrials = 8\ntime_budget_s = 180\n\n[[models]]\nname = "mlp"\n')
+        job.write_text(
+            '[job]\ntarget = "llvm"\ntrials = 8\ntime_budget_s = 180\n\n[[models]]\nname = "mlp"\n'
+        )
     spec = tomllib.loads(job.read_text())
     models = [m["name"] for m in spec.get("models", [])]
     budget = spec.get("job", {}).get("time_budget_s", 3600)
     db = tmp / "nightly.sqlite"
-    res: dict[str, Any] = {"job_file": os.path.relpath(job, C.ROOT) if not args.quick else "quick (generated)",
-                           "job": spec, "target_s": TARGET_S}
+    res: dict[str, Any] = {
+        "job_file": os.path.relpath(job, C.ROOT) if not args.quick else "quick (generated)",
+        "job": spec,
+        "target_s": TARGET_S,
+    }
     try:
         print(f"first run: autotune tune {job.name} --db {db} --no-progress ...", flush=True)
         res["first"] = run_tune(job, db, tmp / "first.log")
         print(f"  rc {res['first']['rc']}, {res['first']['wall_s']:.0f} s", flush=True)
         res["best"] = {}
         for m in models:
-            proc = subprocess.run([C.AUTOTUNE_CLI, "best", m, "--db", str(db)], capture_output=True, text=True,
-                                  cwd=C.ROOT)
+            proc = subprocess.run(
+                [C.AUTOTUNE_CLI, "best", m, "--db", str(db)], capture_output=True, text=True, cwd=C.ROOT
+            )
             res["best"][m] = {"rc": proc.returncode, "stdout": proc.stdout, "stderr": proc.stderr[-2000:]}
         from autotune.db import open_db
 
@@ -109,7 +133,9 @@ def main(argv: list[str]) -> int:
             res["db_stats"] = d.stats()
         res["resumes"] = []
         last = res["first"]
-        while any(row["status"] == "partial" for row in last["rows"]) and len(res["resumes"]) < args.max_resumes:
+        while (
+            any(row["status"] == "partial" for row in last["rows"]) and len(res["resumes"]) < args.max_resumes
+        ):
             print(f"resume run {len(res['resumes']) + 1} (models left partial) ...", flush=True)
             last = run_tune(job, db, tmp / f"resume{len(res['resumes']) + 1}.log")
             res["resumes"].append(last)
@@ -126,30 +152,53 @@ def main(argv: list[str]) -> int:
             shutil.rmtree(tmp, ignore_errors=True)
 
     f, r = res["first"], res["rerun"]
-    method = (METHOD.replace("TARGET_S", f"{TARGET_S:.0f}").replace("BUDGET", f"{budget:g}")
-              .replace("MAX_RESUMES", str(args.max_resumes)))
+    method = (
+        METHOD.replace("TARGET_S", f"{TARGET_S:.0f}")
+        .replace("BUDGET", f"{budget:g}")
+        .replace("MAX_RESUMES", str(args.max_resumes))
+    )
     cols = ["model", "status", "subgraphs", "trials", "failed", "default_ms", "tuned_ms", "speedup"]
     skipped = all(row["status"] == "skipped" for row in r["rows"]) and len(r["rows"]) == len(models)
-    text = "\n".join([
-        C.wrap(method), "",
-        f"job file: {res['job_file']} (models: {', '.join(models)}; time_budget_s {budget:g})",
-        f"first run: {f['wall_s']:.1f} s wall (rc {f['rc']}) -> "
-        f"{'under' if f['wall_s'] < TARGET_S else 'OVER'} the {TARGET_S:.0f} s target", "",
-        C.table(cols, [[row.get(c, "") for c in cols] for row in f["rows"]]), "",
-        *[f"resume run {i + 1}: {x['wall_s']:.1f} s wall (rc {x['rc']})\n"
-          + C.table(cols, [[row.get(c, "") for c in cols] for row in x["rows"]]) + "\n"
-          for i, x in enumerate(res["resumes"])],
-        f"re-run: {r['wall_s']:.1f} s wall (rc {r['rc']}); every model skipped: {'yes' if skipped else 'NO'}", "",
-        C.table(cols, [[row.get(c, "") for c in cols] for row in r["rows"]]), "",
-        "database after the first run: " + ", ".join(f"{k} {v}" for k, v in res["db_stats"].items() if v), "",
-        *[f"$ autotune best {m} --db FRESH   (rc {b['rc']})\n{b['stdout'].rstrip() or b['stderr'].rstrip()}\n"
-          for m, b in res["best"].items()],
-    ])
+    text = "\n".join(
+        [
+            C.wrap(method),
+            "",
+            f"job file: {res['job_file']} (models: {', '.join(models)}; time_budget_s {budget:g})",
+            f"first run: {f['wall_s']:.1f} s wall (rc {f['rc']}) -> "
+            f"{'under' if f['wall_s'] < TARGET_S else 'OVER'} the {TARGET_S:.0f} s target",
+            "",
+            C.table(cols, [[row.get(c, "") for c in cols] for row in f["rows"]]),
+            "",
+            *[
+                f"resume run {i + 1}: {x['wall_s']:.1f} s wall (rc {x['rc']})\n"
+                + C.table(cols, [[row.get(c, "") for c in cols] for row in x["rows"]])
+                + "\n"
+                for i, x in enumerate(res["resumes"])
+            ],
+            f"re-run: {r['wall_s']:.1f} s wall (rc {r['rc']}); "
+            f"every model skipped: {'yes' if skipped else 'NO'}",
+            "",
+            C.table(cols, [[row.get(c, "") for c in cols] for row in r["rows"]]),
+            "",
+            "database after the first run: " + ", ".join(f"{k} {v}" for k, v in res["db_stats"].items() if v),
+            "",
+            *[
+                f"$ autotune best {m} --db FRESH   (rc {b['rc']})\n"
+                f"{b['stdout'].rstrip() or b['stderr'].rstrip()}\n"
+                for m, b in res["best"].items()
+            ],
+        ]
+    )
     if f["rc"] != 0 or r["rc"] != 0:
-        text += "\nstderr tail of the first run:\n" + f["stderr_tail"] + "\nstderr tail of the re-run:\n" + r["stderr_tail"]
+        text += (
+            "\nstderr tail of the first run:\n"
+            + f["stderr_tail"]
+            + "\nstderr tail of the re-run:\n"
+            + r["stderr_tail"]
+        )
     print()
     print(text)
-    out = C.write_result(NAME, method, res, text, argv)
+    out = C.write_result(NAME + ("-quick" if args.quick else ""), method, res, text, argv)
     print(f"\nwrote {os.path.relpath(out, C.ROOT)}")
     return 0 if f["rc"] == 0 and r["rc"] == 0 and all(x["rc"] == 0 for x in res["resumes"]) else 1
 

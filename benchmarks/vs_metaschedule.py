@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _common as C  # noqa: E402
+import _common as C
 
 NAME = "vs_metaschedule"
 
@@ -66,6 +66,7 @@ BUILD_NOTE_RAISED = (
     "--stock-build-timeout 30 to reproduce)."
 )
 
+
 # --------------------------------------------------------------------------------------
 # workers (fresh subprocesses)
 # --------------------------------------------------------------------------------------
@@ -94,12 +95,19 @@ def worker_ours(model: str, trials: int, db_path: str) -> dict[str, Any]:
     db.finish_job(job_id, "done")
     per_task = {sg.name: db.count(sg.workload_id, tuner.msdb.target_id) for sg in plan.subgraphs}
     db.close()
-    return {"tune_s": tune_s, "complete": complete, "tasks": len(plan.subgraphs), "trials_measured": counts["trials"],
-            "failed": counts["failed"], "trials_per_task": per_task}
+    return {
+        "tune_s": tune_s,
+        "complete": complete,
+        "tasks": len(plan.subgraphs),
+        "trials_measured": counts["trials"],
+        "failed": counts["failed"],
+        "trials_per_task": per_task,
+    }
 
 
-def worker_stock(model: str, trials: int, work_dir: str, build_timeout: float = 30.0,
-                 trials_per_iter: int = 64) -> dict[str, Any]:
+def worker_stock(
+    model: str, trials: int, work_dir: str, build_timeout: float = 30.0, trials_per_iter: int = 64
+) -> dict[str, Any]:
     from tvm.s_tir import meta_schedule as ms
 
     from autotune import zoo
@@ -114,8 +122,16 @@ def worker_stock(model: str, trials: int, work_dir: str, build_timeout: float = 
     # "local" is LocalBuilder() with its 30 s per-build timeout; the only change we allow is that timeout.
     builder = "local" if build_timeout == 30.0 else ms.builder.LocalBuilder(timeout_sec=build_timeout)
     db = ms.relax_integration.tune_relax(
-        fused, None, target, work_dir, max_trials_global=trials,
-        builder=builder, runner="local", database="json", cost_model="xgb", num_trials_per_iter=trials_per_iter,
+        fused,
+        None,
+        target,
+        work_dir,
+        max_trials_global=trials,
+        builder=builder,
+        runner="local",
+        database="json",
+        cost_model="xgb",
+        num_trials_per_iter=trials_per_iter,
     )
     tune_s = time.perf_counter() - t0
     ntasks = len(ms.relax_integration.extract_tasks(fused, target))
@@ -137,17 +153,39 @@ def worker_stock(model: str, trials: int, work_dir: str, build_timeout: float = 
                 failed += 1
             per_task[f"workload#{idx}"] = per_task.get(f"workload#{idx}", 0) + 1
     del db
-    return {"tune_s": tune_s, "tasks": ntasks, "workloads_in_db": len(workloads), "trials_measured": records,
-            "failed": failed, "trials_per_task": per_task}
+    return {
+        "tune_s": tune_s,
+        "tasks": ntasks,
+        "workloads_in_db": len(workloads),
+        "trials_measured": records,
+        "failed": failed,
+        "trials_per_task": per_task,
+    }
 
 
-def run_worker(kind: str, model: str, trials: int, path: str, log: Path, build_timeout: float,
-               stock_per_iter: int) -> dict[str, Any]:
+def run_worker(
+    kind: str, model: str, trials: int, path: str, log: Path, build_timeout: float, stock_per_iter: int
+) -> dict[str, Any]:
     """Run one tuner in a fresh interpreter; returns its own result plus the whole-process time."""
     out = Path(path).with_suffix(".result.json") if kind == "ours" else Path(path) / "result.json"
-    cmd = [C.PYTHON, __file__, "--worker", kind, "--model", model, "--trials", str(trials),
-           "--path", path, "--result", str(out), "--stock-build-timeout", str(build_timeout),
-           "--stock-trials-per-iter", str(stock_per_iter)]
+    cmd = [
+        C.PYTHON,
+        __file__,
+        "--worker",
+        kind,
+        "--model",
+        model,
+        "--trials",
+        str(trials),
+        "--path",
+        path,
+        "--result",
+        str(out),
+        "--stock-build-timeout",
+        str(build_timeout),
+        "--stock-trials-per-iter",
+        str(stock_per_iter),
+    ]
     t0 = time.perf_counter()
     with open(log, "w") as f:
         proc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, cwd=C.ROOT)
@@ -221,8 +259,10 @@ def compare(model: str, ours_db: str, stock_dir: str, rounds: int, min_ms: float
         compile_s[key] = time.perf_counter() - t0
 
     with open_db(ours_db, readonly=True) as odb:
-        applied = {"ours": count_applied(MetaScheduleDatabase(odb, target, apply=True), mod, target),
-                   "stock MS": count_applied(stock_db, mod, target)}
+        applied = {
+            "ours": count_applied(MetaScheduleDatabase(odb, target, apply=True), mod, target),
+            "stock MS": count_applied(stock_db, mod, target),
+        }
 
     correct: dict[str, dict[str, Any]] = {}
     for key, ex in builds.items():
@@ -238,11 +278,14 @@ def compare(model: str, ours_db: str, stock_dir: str, rounds: int, min_ms: float
     keys = list(timers)
     samples: dict[str, list[float]] = {k: [] for k in keys}
     for r in range(rounds):
-        order = keys[r % len(keys):] + keys[: r % len(keys)]
+        order = keys[r % len(keys) :] + keys[: r % len(keys)]
         for k in order:
             samples[k].append(timers[k]())
     return {
-        "compile_s": compile_s, "applied": applied, "correct": correct, "samples_s": samples,
+        "compile_s": compile_s,
+        "applied": applied,
+        "correct": correct,
+        "samples_s": samples,
         "median_s": {k: C.median(v) for k, v in samples.items()},
         "speedup_vs_default": {k: C.paired_ratio(samples["default"], v) for k, v in samples.items()},
         "ours_vs_stock": C.paired_ratio(samples["stock MS"], samples["ours"]),
@@ -257,13 +300,21 @@ def main(argv: list[str]) -> int:
     p.add_argument("--min-ms", type=float, default=50.0, help="minimum ms per latency sample")
     p.add_argument("--quick", action="store_true", help="mlp only, 8 trials, 8 rounds")
     p.add_argument("--keep", action="store_true", help="keep the temporary databases")
-    p.add_argument("--stock-trials-per-iter", type=int, default=64,
-                   help="stock tune_relax num_trials_per_iter (its default 64; with a budget below 64 x tasks "
-                        "the gradient scheduler spends the whole budget on the first task)")
-    p.add_argument("--stock-build-timeout", type=float, default=120.0,
-                   help="stock LocalBuilder timeout per build, s (MetaSchedule's default is 30; here every "
-                        "fresh builder worker spends 22-40 s importing tvm.s_tir.tensor_intrin, so with 30 "
-                        "every build of a batch can time out)")
+    p.add_argument(
+        "--stock-trials-per-iter",
+        type=int,
+        default=64,
+        help="stock tune_relax num_trials_per_iter (its default 64; with a budget below 64 x tasks "
+        "the gradient scheduler spends the whole budget on the first task)",
+    )
+    p.add_argument(
+        "--stock-build-timeout",
+        type=float,
+        default=120.0,
+        help="stock LocalBuilder timeout per build, s (MetaSchedule's default is 30; here every "
+        "fresh builder worker spends 22-40 s importing tvm.s_tir.tensor_intrin, so with 30 "
+        "every build of a batch can time out)",
+    )
     # internal: run one tuner in this fresh process
     p.add_argument("--worker", choices=["ours", "stock"], help=argparse.SUPPRESS)
     p.add_argument("--model", help=argparse.SUPPRESS)
@@ -275,8 +326,9 @@ def main(argv: list[str]) -> int:
         if args.worker == "ours":
             res = worker_ours(args.model, args.trials, args.path)
         else:
-            res = worker_stock(args.model, args.trials, args.path, args.stock_build_timeout,
-                               args.stock_trials_per_iter)
+            res = worker_stock(
+                args.model, args.trials, args.path, args.stock_build_timeout, args.stock_trials_per_iter
+            )
         Path(args.result).write_text(json.dumps(res))
         return 0
 
@@ -285,10 +337,17 @@ def main(argv: list[str]) -> int:
     models = [s.strip() for s in args.models.split(",") if s.strip()]
     tmp = Path(tempfile.mkdtemp(prefix="autotune-vs-ms-"))
     started = time.time()
-    results: dict[str, Any] = {"settings": {"models": models, "trials": args.trials, "rounds": args.rounds,
-                                            "min_ms": args.min_ms,
-                                            "stock_build_timeout_s": args.stock_build_timeout,
-                                            "stock_trials_per_iter": args.stock_trials_per_iter}, "models": {}}
+    results: dict[str, Any] = {
+        "settings": {
+            "models": models,
+            "trials": args.trials,
+            "rounds": args.rounds,
+            "min_ms": args.min_ms,
+            "stock_build_timeout_s": args.stock_build_timeout,
+            "stock_trials_per_iter": args.stock_trials_per_iter,
+        },
+        "models": {},
+    }
     try:
         for i, model in enumerate(models):
             ours_db = str(tmp / f"{model}-ours.sqlite")
@@ -299,12 +358,24 @@ def main(argv: list[str]) -> int:
             tuned: dict[str, Any] = {}
             for kind in order:
                 path = ours_db if kind == "ours" else stock_dir
-                print(f"[{time.time() - started:6.0f} s] tuning {model} with {kind} ({args.trials} trials) ...",
-                      flush=True)
-                tuned[kind] = run_worker(kind, model, args.trials, path, tmp / f"{model}-{kind}.log",
-                                         args.stock_build_timeout, args.stock_trials_per_iter)
-                print(f"         tune {tuned[kind]['tune_s']:.1f} s, process {tuned[kind]['process_s']:.1f} s, "
-                      f"measured {tuned[kind]['trials_measured']}", flush=True)
+                print(
+                    f"[{time.time() - started:6.0f} s] tuning {model} with {kind} ({args.trials} trials) ...",
+                    flush=True,
+                )
+                tuned[kind] = run_worker(
+                    kind,
+                    model,
+                    args.trials,
+                    path,
+                    tmp / f"{model}-{kind}.log",
+                    args.stock_build_timeout,
+                    args.stock_trials_per_iter,
+                )
+                print(
+                    f"         tune {tuned[kind]['tune_s']:.1f} s, process {tuned[kind]['process_s']:.1f} s, "
+                    f"measured {tuned[kind]['trials_measured']}",
+                    flush=True,
+                )
             print(f"[{time.time() - started:6.0f} s] building and timing {model} ...", flush=True)
             cmp = compare(model, ours_db, stock_dir, args.rounds, args.min_ms)
             results["models"][model] = {"tuning": tuned, "tuning_order": order, **cmp}
@@ -315,48 +386,114 @@ def main(argv: list[str]) -> int:
             shutil.rmtree(tmp, ignore_errors=True)
     results["total_s"] = time.time() - started
 
-    method = METHOD.replace("BUILD_TIMEOUT", BUILD_NOTE_DEFAULT if args.stock_build_timeout == 30.0 else
-                            BUILD_NOTE_RAISED.replace("SECS", f"{args.stock_build_timeout:g}"))
-    method = method.replace("TRIALS", str(args.trials)).replace(
-        "num_trials_per_iter=64.", f"num_trials_per_iter={args.stock_trials_per_iter}"
-        + (" (stock default)." if args.stock_trials_per_iter == 64 else " (changed from the stock 64).")).replace("MIN_MS", f"{args.min_ms:g}") \
+    method = METHOD.replace(
+        "BUILD_TIMEOUT",
+        BUILD_NOTE_DEFAULT
+        if args.stock_build_timeout == 30.0
+        else BUILD_NOTE_RAISED.replace("SECS", f"{args.stock_build_timeout:g}"),
+    )
+    method = (
+        method.replace("TRIALS", str(args.trials))
+        .replace(
+            "num_trials_per_iter=64.",
+            f"num_trials_per_iter={args.stock_trials_per_iter}"
+            + (" (stock default)." if args.stock_trials_per_iter == 64 else " (changed from the stock 64)."),
+        )
+        .replace("MIN_MS", f"{args.min_ms:g}")
         .replace("ROUNDS", str(args.rounds))
+    )
     rows_t, rows_l = [], []
     for model, r in results["models"].items():
         o, s = r["tuning"]["ours"], r["tuning"]["stock"]
         o_tasks = sum(1 for v in o["trials_per_task"].values() if v > 0)
         s_tasks = sum(1 for v in s["trials_per_task"].values() if v > 0)
-        rows_t.append([model, args.trials, f"{o['trials_measured']} ({o['failed']} failed)",
-                       f"{s['trials_measured']} ({s['failed']} failed)", f"{o_tasks}/{o['tasks']}",
-                       f"{s_tasks}/{s['tasks']}", o["tune_s"], s["tune_s"],
-                       f"{s['tune_s'] / o['tune_s']:.2f}x", o["process_s"], s["process_s"],
-                       f"{s['process_s'] / o['process_s']:.2f}x"])
+        rows_t.append(
+            [
+                model,
+                args.trials,
+                f"{o['trials_measured']} ({o['failed']} failed)",
+                f"{s['trials_measured']} ({s['failed']} failed)",
+                f"{o_tasks}/{o['tasks']}",
+                f"{s_tasks}/{s['tasks']}",
+                o["tune_s"],
+                s["tune_s"],
+                f"{s['tune_s'] / o['tune_s']:.2f}x",
+                o["process_s"],
+                s["process_s"],
+                f"{s['process_s'] / o['process_s']:.2f}x",
+            ]
+        )
         for k in r["median_s"]:
             ap = r["applied"].get(k)
-            rows_l.append([model, k, r["median_s"][k] * 1e3, f"{r['speedup_vs_default'][k]:.2f}x",
-                           f"{ap[0]}/{ap[1]}" if ap else "-", "yes" if r["correct"][k]["matches_torch"] else "NO",
-                           f"{r['correct'][k]['max_abs_err_rel_to_max_ref']:.1e}", r["compile_s"][k]])
-    text = "\n".join([
-        C.wrap(method), "",
-        "Tuning wall clock (same trial budget; ratio = stock / ours, >1 means ours is faster)",
-        C.table(["model", "budget", "ours measured", "stock measured", "ours tasks tuned", "stock tasks tuned",
-                 "ours tune s", "stock tune s", "ratio",
-                 "ours process s", "stock process s", "ratio"], rows_t), "",
-        f"End-to-end latency (median of {args.rounds} round-robin samples; speedup = median paired ratio "
-        "default/x)",
-        C.table(["model", "build", "median ms", "speedup vs default", "applied", "= torch", "max err",
-                 "compile s"], rows_l), "",
-        "ours vs stock MS (median paired ratio stock/ours, >1 means ours runs faster): " + ", ".join(
-            f"{m}: {r['ours_vs_stock']:.2f}x" for m, r in results["models"].items()),
-        f"total benchmark time {results['total_s']:.0f} s",
-    ])
+            rows_l.append(
+                [
+                    model,
+                    k,
+                    r["median_s"][k] * 1e3,
+                    f"{r['speedup_vs_default'][k]:.2f}x",
+                    f"{ap[0]}/{ap[1]}" if ap else "-",
+                    "yes" if r["correct"][k]["matches_torch"] else "NO",
+                    f"{r['correct'][k]['max_abs_err_rel_to_max_ref']:.1e}",
+                    r["compile_s"][k],
+                ]
+            )
+    text = "\n".join(
+        [
+            C.wrap(method),
+            "",
+            "Tuning wall clock (same trial budget; ratio = stock / ours, >1 means ours is faster)",
+            C.table(
+                [
+                    "model",
+                    "budget",
+                    "ours measured",
+                    "stock measured",
+                    "ours tasks tuned",
+                    "stock tasks tuned",
+                    "ours tune s",
+                    "stock tune s",
+                    "ratio",
+                    "ours process s",
+                    "stock process s",
+                    "ratio",
+                ],
+                rows_t,
+            ),
+            "",
+            f"End-to-end latency (median of {args.rounds} round-robin samples; speedup = median paired ratio "
+            "default/x)",
+            C.table(
+                [
+                    "model",
+                    "build",
+                    "median ms",
+                    "speedup vs default",
+                    "applied",
+                    "= torch",
+                    "max err",
+                    "compile s",
+                ],
+                rows_l,
+            ),
+            "",
+            "ours vs stock MS (median paired ratio stock/ours, >1 means ours runs faster): "
+            + ", ".join(f"{m}: {r['ours_vs_stock']:.2f}x" for m, r in results["models"].items()),
+            f"total benchmark time {results['total_s']:.0f} s",
+        ]
+    )
     print()
     print(text)
-    out = C.write_result(NAME, method, results, text, argv)
+    out = C.write_result(NAME + ("-quick" if args.quick else ""), method, results, text, argv)
     print(f"\nwrote {os.path.relpath(out, C.ROOT)}")
     ok = all(c["matches_torch"] for r in results["models"].values() for c in r["correct"].values())
-    return 0 if ok and not any(math.isnan(v) for r in results["models"].values()
-                               for v in r["speedup_vs_default"].values()) else 1
+    return (
+        0
+        if ok
+        and not any(
+            math.isnan(v) for r in results["models"].values() for v in r["speedup_vs_default"].values()
+        )
+        else 1
+    )
 
 
 if __name__ == "__main__":
