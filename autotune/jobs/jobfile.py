@@ -77,6 +77,12 @@ def _backend(value: Any, where: str) -> str:
     return str(value)
 
 
+def _known_keys(table: dict[str, Any], known: set[str], what: str) -> None:
+    bad = set(table) - known
+    if bad:
+        raise UserError(f"{what} key(s) {', '.join(sorted(bad))}; known: {', '.join(sorted(known))}")
+
+
 def parse_job(data: dict[str, Any], where: str = "job file", base_dir: Path | None = None) -> JobSpec:
     """Validate the parsed TOML of a job file."""
     unknown = set(data) - {"job", "models"}
@@ -87,11 +93,7 @@ def parse_job(data: dict[str, Any], where: str = "job file", base_dir: Path | No
     job = data.get("job", {})
     if not isinstance(job, dict):
         raise UserError(f"{where}: [job] must be a table")
-    bad = set(job) - _JOB_KEYS
-    if bad:
-        raise UserError(
-            f"{where}: unknown [job] key(s) {', '.join(sorted(bad))}; known: {', '.join(sorted(_JOB_KEYS))}"
-        )
+    _known_keys(job, _JOB_KEYS, f"{where}: unknown [job]")
     default_trials = _positive_int(job.get("trials", 64), f"{where}: [job] trials")
     backend = _backend(job.get("backend", "tvm"), f"{where}: [job] backend")
     target = job.get("target", "llvm")
@@ -111,11 +113,7 @@ def parse_job(data: dict[str, Any], where: str = "job file", base_dir: Path | No
         w = f"{where}: models[{i}]"
         if not isinstance(m, dict):
             raise UserError(f"{w}: must be a table")
-        bad = set(m) - _MODEL_KEYS
-        if bad:
-            raise UserError(
-                f"{w}: unknown key(s) {', '.join(sorted(bad))}; known: {', '.join(sorted(_MODEL_KEYS))}"
-            )
+        _known_keys(m, _MODEL_KEYS, f"{w}: unknown")
         name = m.get("name")
         if not isinstance(name, str) or not name:
             raise UserError(f"{w}: needs a name")
