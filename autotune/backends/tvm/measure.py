@@ -54,22 +54,18 @@ def random_args(mod: Any, seed: int = 0) -> list[np.ndarray]:
     return out
 
 
-def _entry(rt_mod: Any) -> Callable[..., Any]:
-    return rt_mod["main"]
-
-
 def run_func(rt_mod: Any, args: Sequence[np.ndarray]) -> list[np.ndarray]:
     """Run a built TIR function on copies of args; return every argument afterwards."""
     dev = tvm.cpu()
     tensors = [tvm.runtime.tensor(a.copy(), dev) for a in args]
-    _entry(rt_mod)(*tensors)
+    rt_mod["main"](*tensors)
     return [t.numpy() for t in tensors]
 
 
-def outputs_match(reference: Any, candidate: Any, args: Sequence[np.ndarray], rtol: float = 1e-3) -> bool:
-    """Whether a candidate computes what the reference computes on the same inputs."""
-    want = run_func(reference, args)
-    got = run_func(candidate, args)
+def arrays_match(want: Sequence[np.ndarray], got: Sequence[np.ndarray], rtol: float = 1e-3) -> bool:
+    """Same results: floats within rtol (absolute slack scaled by the reference's magnitude)."""
+    if len(want) != len(got):
+        return False
     for w, g in zip(want, got):
         if w.dtype.kind == "f":
             scale = float(np.max(np.abs(w))) if w.size else 0.0
@@ -78,6 +74,11 @@ def outputs_match(reference: Any, candidate: Any, args: Sequence[np.ndarray], rt
         elif not np.array_equal(g, w):
             return False
     return True
+
+
+def outputs_match(reference: Any, candidate: Any, args: Sequence[np.ndarray], rtol: float = 1e-3) -> bool:
+    """Whether a candidate computes what the reference computes on the same inputs."""
+    return arrays_match(run_func(reference, args), run_func(candidate, args), rtol)
 
 
 def time_func(rt_mod: Any, args: Sequence[np.ndarray], min_ms: float = 20.0) -> Callable[[], float]:

@@ -86,14 +86,12 @@ class ModelTuner:
         job_id: int | None = None,
         search: str = "evolutionary",
         trials_per_iter: int = 16,
-        log: Callable[[str], None] = print,
         seed: int | None = None,
     ) -> None:
         self.db = db
         self.target = target
         self.job_id = job_id
         self.msdb = MetaScheduleDatabase(db, target, job_id=job_id)
-        self.log = log
         self._on_outcome: Callable[[int, str, float | None], None] | None = None
         self._search_args = {"kind": search, "trials_per_iter": trials_per_iter, "seed": seed}
         self._search: search_base.SubgraphSearch | None = None
@@ -107,6 +105,29 @@ class ModelTuner:
                 args.pop("kind"), msdb=self.msdb, target=self.target, on_outcome=self._outcome, **args
             )
         return self._search
+
+    def _record(
+        self,
+        sg: Subgraph,
+        kind: str,
+        config: Any,
+        status: str,
+        samples: Any = (),
+        error: str = "",
+        source: str = "tune",
+    ) -> None:
+        """Store one outcome of a subgraph on this tuner's target, for this job."""
+        self.db.record(
+            sg.workload_id,
+            kind,
+            config,
+            self.msdb.target_id,
+            status,
+            samples,
+            error=error,
+            job_id=self.job_id,
+            source=source,
+        )
 
     def _outcome(self, wid: int, status: str, secs: float | None) -> None:
         if self._on_outcome is not None:
@@ -148,28 +169,10 @@ class ModelTuner:
         wmod = sg.task.dispatched[0]
         status, samples, error = self.search.measure(wmod)
         if status != "ok":
-            self.db.record(
-                sg.workload_id,
-                "default",
-                {},
-                self.msdb.target_id,
-                status,
-                error=error,
-                job_id=self.job_id,
-                source="default",
-            )
+            self._record(sg, "default", {}, status, error=error, source="default")
             timer = measure.time_func(measure.build_func(wmod, self.target), measure.random_args(wmod))
             samples = [timer() for _ in range(3)]
-        self.db.record(
-            sg.workload_id,
-            "default",
-            {},
-            self.msdb.target_id,
-            "ok",
-            samples,
-            job_id=self.job_id,
-            source="default",
-        )
+        self._record(sg, "default", {}, "ok", samples, source="default")
         return float(np.median(samples))
 
     # --- 3, 4 and 5 ---------------------------------------------------------------
@@ -186,11 +189,12 @@ class ModelTuner:
             n = size if size is not None else allotted[id(sg)]
             sg.trials = n + (sg.done if force else 0)
         # Tuned before with at least this many trials (or its space ran dry): nothing to do.
-        return [
-            sg
-            for sg in plan.subgraphs
-            if force or (self.db.tuned_trials(sg.workload_id, tid) or -1) < sg.trials
-        ]
+        return [sg for sg in plan.subgraphs if force or not self._met(sg, tid)]
+
+    def _met(self, sg: Subgraph, tid: int) -> bool:
+        """Whether a finished tuning of this subgraph already met its allotment."""
+        met = self.db.tuned_trials(sg.workload_id, tid)
+        return met is not None and met >= sg.trials
 
     def tune(
         self,
@@ -235,36 +239,25 @@ class ModelTuner:
                 cand_rt = measure.build_func(measure.apply_trace(wmod, rec.config["trace"]), self.target)
                 same = measure.outputs_match(default_rt, cand_rt, args)
             except Exception as exc:  # a trace that no longer applies or builds
-                self.db.record(
-                    sg.workload_id,
-                    "trace",
-                    rec.config,
-                    tid,
-                    "build_error",
-                    error=f"confirm: {exc}"[:2000],
-                    job_id=self.job_id,
-                    source="confirm",
+                self._record(
+                    sg, "trace", rec.config, "build_error", error=f"confirm: {exc}"[:2000], source="confirm"
                 )
                 continue
             if not same:
-                self.db.record(
-                    sg.workload_id,
+                self._record(
+                    sg,
                     "trace",
                     rec.config,
-                    tid,
                     "wrong_result",
                     error="outputs differ from the default schedule's",
-                    job_id=self.job_id,
                     source="confirm",
                 )
                 continue
             d, t = measure.interleaved(
                 measure.time_func(default_rt, args), measure.time_func(cand_rt, args), rounds
             )
-            self.db.record(sg.workload_id, "default", {}, tid, "ok", d, job_id=self.job_id, source="confirm")
-            self.db.record(
-                sg.workload_id, "trace", rec.config, tid, "ok", t, job_id=self.job_id, source="confirm"
-            )
+            self._record(sg, "default", {}, "ok", d, source="confirm")
+            self._record(sg, "trace", rec.config, "ok", t, source="confirm")
             return measure.paired_speedup(d, t)
         return None
 
@@ -277,10 +270,8 @@ class ModelTuner:
         tuned_ex = tuned_compile(plan.mod, self.target, db=self.db)
         want = importer.run(default_ex, plan.inputs)
         got = importer.run(tuned_ex, plan.inputs)
-        for w, g in zip(want, got):
-            scale = float(np.max(np.abs(w))) if w.size else 1.0
-            if not np.allclose(g, w, rtol=1e-3, atol=1e-3 * max(scale, 1e-6)):
-                raise RuntimeError(f"{plan.name}: tuned outputs differ from the default build's")
+        if not measure.arrays_match(want, got):
+            raise RuntimeError(f"{plan.name}: tuned outputs differ from the default build's")
         d, t = measure.interleaved(
             measure.time_vm(default_ex, plan.inputs), measure.time_vm(tuned_ex, plan.inputs), rounds
         )
