@@ -21,6 +21,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="target id in the database, 'llvm' for this CPU, or a JSON dict "
         "(default: the target the model was last measured on)",
     )
+    p.add_argument("--backend", choices=["tvm", "xla"], help="which compiler's model, when both have one")
     p.add_argument("--db", help="database file (default: the embedded default)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(run=run)
@@ -54,27 +55,46 @@ def _resolve_target(db: Any, model: dict, spec: str | None) -> int:
         if db.conn.execute("SELECT 1 FROM targets WHERE id=?", (int(spec),)).fetchone() is None:
             raise UserError(f"no target with id {spec} in the database")
         return int(spec)
-    from autotune.backends.tvm.workload import resolve_target, target_info
+    if model["compiler"] == "xla":
+        from autotune.backends.xla.workload import resolve_platform
+        from autotune.backends.xla.workload import target_info as xla_target_info
 
-    tid = db.find_target(target_info(resolve_target(spec)))
+        info = xla_target_info(resolve_platform(spec))
+    else:
+        from autotune.backends.tvm.workload import resolve_target, target_info
+
+        info = target_info(resolve_target(spec))
+    tid = db.find_target(info)
     if tid is None:
         raise UserError(f"nothing tuned for target {spec!r} in this database")
     return tid
 
 
-def summary(db: Any, name: str, target: str | None) -> dict[str, Any]:
+def _schedule(compiler: str, b: Any) -> Any:
+    """How a best config reads: TVM trace decisions, or XLA decisions by name."""
+    if b is None or b.kind == "default":
+        return "default"
+    if compiler == "xla":
+        return [f"{k}={v}" for k, v in b.config.items()]
+    return describe_trace(b.config) or "fixed (the design space samples nothing)"
+
+
+def summary(db: Any, name: str, target: str | None, backend: str | None = None) -> dict[str, Any]:
     """Everything `best` prints, as plain data."""
-    model = db.model(name)
+    model = db.model(name, backend)
     if model is None:
-        known = ", ".join(m["name"] for m in db.models()) or "none"
+        known = ", ".join(f"{m['name']} ({m['compiler']})" for m in db.models()) or "none"
         raise UserError(f"unknown model {name!r} in this database (known: {known})")
     tid = _resolve_target(db, model, target)
     info = db.target_info(tid)
     subgraphs = []
     for w, weight in model["workloads"]:
-        best = db.best(w["id"], tid, 1)
+        if model["compiler"] == "xla":  # only a config that won its confirmation is the best
+            b = db.confirmed_best(w["id"], tid)
+        else:
+            best = db.best(w["id"], tid, 1)
+            b = best[0] if best else None
         default = db.default_latency(w["id"], tid)
-        b = best[0] if best else None
         subgraphs.append(
             {
                 "workload": w["name"],
@@ -86,14 +106,13 @@ def summary(db: Any, name: str, target: str | None) -> dict[str, Any]:
                 "confirmed_speedup": db.confirmed_speedup(w["id"], tid),
                 "tuned": db.is_tuned(w["id"], tid),
                 "trials": db.count(w["id"], tid),
-                "schedule": "default"
-                if (b is None or b.kind == "default")
-                else (describe_trace(b.config) or "fixed (the design space samples nothing)"),
+                "schedule": _schedule(model["compiler"], b),
             }
         )
     e2e = db.latest_model_measurement(model["id"], tid)
     return {
         "model": name,
+        "compiler": model["compiler"],
         "target_id": tid,
         "target": info.as_dict(),
         "subgraphs": subgraphs,
@@ -112,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
     from autotune.db import default_path, open_db
 
     with open_db(args.db or default_path(), readonly=True) as db:
-        data = summary(db, args.model, args.target)
+        data = summary(db, args.model, args.target, args.backend)
     if args.json:
         print(json.dumps(data, indent=2))
         return 0

@@ -19,8 +19,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--model", action="append", help="model to tune: a zoo name or module:function (repeatable)"
     )
     p.add_argument("--trials", type=int, help="measured trials per model (overrides the job file)")
-    p.add_argument("--target", help="'llvm' (this CPU) or a JSON dict of TVM target attributes")
-    p.add_argument("--backend", default=None, choices=["tvm"], help="compiler backend (default tvm)")
+    p.add_argument(
+        "--target", help="'llvm' (this CPU) or a JSON dict of TVM target attributes; XLA: 'cpu' or 'gpu'"
+    )
+    p.add_argument("--backend", default=None, choices=["tvm", "xla"], help="compiler backend (default tvm)")
     p.add_argument("--db", help="database file (default: the job file's, else the embedded default)")
     p.add_argument("--time-budget", type=float, help="wall-clock budget of the whole job, seconds")
     p.add_argument("--force", action="store_true", help="tune again what is already tuned")

@@ -81,6 +81,10 @@ class TuningDatabase(abc.ABC):
         """`best` by workload fingerprint: the compile-time lookup."""
 
     @abc.abstractmethod
+    def confirmed_best(self, workload_id: int, target_id: int, margin: float = 0.02) -> BestRecord | None:
+        """The config that beat the default in its latest interleaved confirmation, or None."""
+
+    @abc.abstractmethod
     def count(self, workload_id: int, target_id: int, source: str | None = "tune") -> int:
         """Number of outcomes recorded for a workload on a target (any status)."""
 

@@ -281,9 +281,41 @@ class SQLiteDatabase(SQLiteMaintenance, TuningDatabase):
             " ORDER BY m.id DESC LIMIT 2",
             (workload_id, target_id),
         ).fetchall()
-        if len(rows) == 2 and rows[0][0] == "trace" and rows[1][0] == "default" and rows[0][1]:
+        if len(rows) == 2 and rows[0][0] != "default" and rows[1][0] == "default" and rows[0][1]:
             return float(rows[1][1]) / float(rows[0][1])
         return None
+
+    def confirmed_best(self, workload_id: int, target_id: int, margin: float = 0.02) -> BestRecord | None:
+        """The config that won its latest confirmation against the default, timed interleaved.
+
+        Winning means a median at least `margin` below the default's. None when the latest
+        confirmation was lost (or never run), or the winner has since been found to give
+        wrong results: then the compiler's default is the best.
+        """
+        rows = self.conn.execute(
+            "SELECT c.id, c.kind, c.config, m.median, m.samples FROM configs c CROSS JOIN measurements m"
+            " ON c.id=m.config_id WHERE c.workload_id=? AND m.target_id=? AND m.source='confirm'"
+            " AND m.status='ok' ORDER BY m.id DESC LIMIT 2",
+            (workload_id, target_id),
+        ).fetchall()
+        if len(rows) != 2 or rows[0][1] == "default" or rows[1][1] != "default":
+            return None
+        if rows[0][3] > rows[1][3] * (1.0 - margin):
+            return None
+        bad = self.conn.execute(
+            "SELECT 1 FROM measurements WHERE config_id=? AND target_id=? AND status='wrong_result'",
+            (rows[0][0], target_id),
+        ).fetchone()
+        if bad is not None:
+            return None
+        return BestRecord(
+            config_id=rows[0][0],
+            kind=rows[0][1],
+            config=parse_json(rows[0][2], "config"),
+            median=float(rows[0][3]),
+            samples=parse_samples(rows[0][4]),
+            runs=1,
+        )
 
     def count(self, workload_id: int, target_id: int, source: str | None = "tune") -> int:
         sql = (

@@ -29,7 +29,7 @@ from autotune.errors import UserError
 
 _JOB_KEYS = {"target", "trials", "time_budget_s", "database", "backend", "search", "trials_per_iter"}
 _MODEL_KEYS = {"name", "source", "trials", "backend"}
-BACKENDS = ("tvm",)
+BACKENDS = ("tvm", "xla")
 
 
 @dataclass
@@ -121,9 +121,9 @@ def parse_job(data: dict[str, Any], where: str = "job file", base_dir: Path | No
             raise UserError(f"{w}: source must be a string")
         trials = _positive_int(m.get("trials", default_trials), f"{w} trials")
         entries.append(ModelEntry(name, source, trials, _backend(m.get("backend", backend), f"{w} backend")))
-    names = [e.name for e in entries]
+    names = [(e.name, e.backend) for e in entries]
     if len(set(names)) != len(names):
-        raise UserError(f"{where}: a model is listed twice")
+        raise UserError(f"{where}: a model is listed twice for one backend")
     return JobSpec(
         models=entries,
         target=target,

@@ -35,6 +35,9 @@ class ModelResult:
     tuned_s: float | None = None
     speedup: float | None = None
     error: str = ""
+    backend: str = "tvm"
+    best: dict | None = None  # XLA: the winning decisions ({} when the default stays best)
+    profile: dict | None = None  # XLA: where tuning time went (seconds)
 
 
 @dataclass
@@ -50,17 +53,25 @@ class JobReport:
 
     def table(self) -> str:
         rows = [
-            f"{'model':<14}{'status':<10}{'subgraphs':>10}{'trials':>8}{'failed':>8}"
+            f"{'model':<14}{'backend':<8}{'status':<10}{'subgraphs':>10}{'trials':>8}{'failed':>8}"
             f"{'default ms':>12}{'tuned ms':>10}{'speedup':>9}"
         ]
         for m in self.models:
             f = lambda v, s=1e3: f"{v * s:.3f}" if v is not None else "-"
             rows.append(
-                f"{m.name:<14}{m.status:<10}{m.subgraphs:>10}{m.trials:>8}{m.failures:>8}"
+                f"{m.name:<14}{m.backend:<8}{m.status:<10}{m.subgraphs:>10}{m.trials:>8}{m.failures:>8}"
                 f"{f(m.default_s):>12}{f(m.tuned_s):>10}{(f'{m.speedup:.2f}x' if m.speedup else '-'):>9}"
             )
             if m.error:
                 rows.append(f"  error: {m.error}")
+            if m.best is not None:
+                rows.append(f"  best: {', '.join(f'{k}={v}' for k, v in m.best.items()) or 'XLA default'}")
+            if m.profile and m.profile["total_s"] > 0:
+                p = m.profile
+                rows.append(
+                    f"  time {p['total_s']:.1f} s: worker start {p['worker_startup_s']:.1f}, compile "
+                    f"{p['compile_s']:.1f}, run {p['run_s']:.1f}, autotune {p['ours_s']:.1f}"
+                )
         rows.append(f"job {self.job_id} in {self.seconds:.0f} s, database {self.database}")
         return "\n".join(rows)
 
@@ -72,9 +83,29 @@ def _load_models(spec: JobSpec) -> list[tuple[Any, Any]]:
     out = []
     for entry in spec.models:
         try:
-            out.append((entry, zoo.create(entry.source)))
+            out.append((entry, zoo.create(entry.source, backend=entry.backend)))
         except ValueError as exc:  # UnknownModelError and bad user functions
             raise UserError(f"model {entry.name!r}: {exc}") from None
+    return out
+
+
+def _tuners(spec: JobSpec, db: Any, job_id: int) -> dict[str, Any]:
+    """One model tuner per backend the job uses."""
+    out: dict[str, Any] = {}
+    backends = {e.backend for e in spec.models}
+    if "tvm" in backends:
+        from autotune.backends.tvm.tuner import ModelTuner
+        from autotune.backends.tvm.workload import resolve_target
+
+        out["tvm"] = ModelTuner(
+            db, resolve_target(spec.target), job_id, search=spec.search, trials_per_iter=spec.trials_per_iter
+        )
+    if "xla" in backends:
+        from autotune.backends.xla.tuner import XlaModelTuner
+        from autotune.backends.xla.workload import resolve_platform
+
+        search = spec.search if spec.search in ("auto", "tpe", "random", "exhaustive") else "auto"
+        out["xla"] = XlaModelTuner(db, resolve_platform(spec.target), job_id, search=search)
     return out
 
 
@@ -88,11 +119,16 @@ def run_job(
     """Run a tuning job; returns its report (also stored in the database as it goes)."""
     from tqdm import tqdm
 
-    from autotune.backends.tvm.tuner import ModelTuner
-    from autotune.backends.tvm.workload import resolve_target
     from autotune.db import open_db
 
-    target = resolve_target(spec.target)
+    if any(e.backend == "tvm" for e in spec.models):
+        from autotune.backends.tvm.workload import resolve_target
+
+        resolve_target(spec.target)  # a bad target is a one-line error before any work
+    if any(e.backend == "xla" for e in spec.models):
+        from autotune.backends.xla.workload import resolve_platform
+
+        resolve_platform(spec.target)
     models = _load_models(spec)
     db = open_db(db_path or spec.database)
     started = time.time()
@@ -100,14 +136,19 @@ def run_job(
     job_id = db.start_job(spec.as_dict() | {"force": force})
     report = JobReport(job_id, str(db.path), 0.0)
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
-    tuner = ModelTuner(db, target, job_id, search=spec.search, trials_per_iter=spec.trials_per_iter)
     status = "failed"
+    tuners: dict[str, Any] = {}
     try:
+        tuners = _tuners(spec, db, job_id)
         for entry, model in models:
-            result = ModelResult(entry.name, "failed")
+            result = ModelResult(entry.name, "failed", backend=entry.backend)
             report.models.append(result)
+            tuner = tuners[entry.backend]
             try:
-                plan = tuner.prepare(entry.name, entry.source, model.module, model.example_inputs)
+                if entry.backend == "tvm":
+                    plan = tuner.prepare(entry.name, entry.source, model.module, model.example_inputs)
+                else:
+                    plan = tuner.prepare(entry.name, entry.source)
                 result.subgraphs = len(plan.subgraphs)
                 todo = tuner.pending(plan, entry.trials, force)
                 total = sum(max(0, sg.trials - sg.done) for sg in todo)
@@ -134,7 +175,7 @@ def run_job(
                     complete = tuner.tune(plan, entry.trials, deadline, force=force, on_outcome=on_outcome)
                     bar.close()
                     result.status = "tuned" if complete else "partial"
-                last = db.latest_model_measurement(plan.model_id, tuner.msdb.target_id)
+                last = db.latest_model_measurement(plan.model_id, tuner.target_id)
                 if result.status != "skipped" or last is None:
                     e2e = tuner.end_to_end(plan)
                     result.default_s, result.tuned_s, result.speedup = (
@@ -145,6 +186,10 @@ def run_job(
                 else:
                     result.default_s, result.tuned_s = last["default_median"], last["tuned_median"]
                     result.speedup = last["speedup"]
+                if entry.backend == "xla":
+                    best = db.confirmed_best(plan.subgraphs[0].workload_id, tuner.target_id)
+                    result.best = best.config if best else {}
+                    result.profile = plan.profile.as_dict()
             except (KeyboardInterrupt, UserError):
                 raise
             except Exception as exc:  # one model's failure must not end the nightly job
@@ -158,7 +203,8 @@ def run_job(
         raise
     finally:
         signal.signal(signal.SIGTERM, previous)
-        tuner.close()
+        for tuner in tuners.values():
+            tuner.close()
         report.seconds = time.time() - started
         db.finish_job(job_id, status)
         db.close()

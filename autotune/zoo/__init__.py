@@ -1,12 +1,15 @@
-"""A small bundled PyTorch model zoo (random weights, nothing downloaded).
+"""A small bundled model zoo (random weights, nothing downloaded): PyTorch models for the
+``"tvm"`` backend, pure JAX functions for ``"xla"``.
 
-Listing names does not import torch; ``create`` imports the model's module on demand.
+Listing names imports neither torch nor jax; ``create`` imports the model's module on demand.
 """
 
 from __future__ import annotations
 
 from autotune.zoo.base import (
+    BACKENDS,
     SEED,
+    JaxModel,
     UnknownModelError,
     ZooModel,
     create,
@@ -15,4 +18,14 @@ from autotune.zoo.base import (
     seeded,
 )
 
-__all__ = ["SEED", "UnknownModelError", "ZooModel", "create", "names", "register", "seeded"]
+__all__ = [
+    "BACKENDS",
+    "SEED",
+    "JaxModel",
+    "UnknownModelError",
+    "ZooModel",
+    "create",
+    "names",
+    "register",
+    "seeded",
+]

@@ -1,10 +1,15 @@
 """The model zoo registry: named factories that build small, deterministic models.
 
+Models are keyed by ``(backend, name)``: ``"tvm"`` models are PyTorch modules
+(:class:`ZooModel`), ``"xla"`` models are pure JAX functions (:class:`JaxModel`).
+
 Usage::
 
     from autotune import zoo
-    m = zoo.create("mlp")            # or a user spec "pkg.module:function"
+    m = zoo.create("mlp")                    # or a user spec "pkg.module:function"
     out = m.module(*m.example_inputs)
+    j = zoo.create("gpt-block", backend="xla")
+    out = jax.jit(j.fn)(*j.example_args)
 """
 
 from __future__ import annotations
@@ -13,25 +18,47 @@ import contextlib
 import importlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["SEED", "UnknownModelError", "ZooModel", "create", "names", "register", "seeded"]
+__all__ = [
+    "BACKENDS",
+    "SEED",
+    "JaxModel",
+    "UnknownModelError",
+    "ZooModel",
+    "create",
+    "names",
+    "register",
+    "seeded",
+]
 
-#: Built-in model name -> module that registers it (imported on first use, so that
-#: listing names does not import torch).
-_BUILTIN: dict[str, str] = {
-    "mlp": "autotune.zoo.mlp",
-    "convnet": "autotune.zoo.convnet",
-    "bert-tiny": "autotune.zoo.bert_tiny",
+#: Backends the zoo has models for: ``"tvm"`` (PyTorch modules) and ``"xla"`` (JAX functions).
+BACKENDS: tuple[str, ...] = ("tvm", "xla")
+
+#: Backend -> built-in model name -> module that registers it (imported on first use, so
+#: that listing names imports neither torch nor jax).
+_BUILTIN: dict[str, dict[str, str]] = {
+    "tvm": {
+        "mlp": "autotune.zoo.mlp",
+        "convnet": "autotune.zoo.convnet",
+        "bert-tiny": "autotune.zoo.bert_tiny",
+    },
+    "xla": {
+        "mlp": "autotune.zoo.jax_mlp",
+        "convnet": "autotune.zoo.jax_convnet",
+        "gpt-block": "autotune.zoo.jax_gpt",
+    },
 }
 
-_FACTORIES: dict[str, Callable[[], ZooModel]] = {}
+_FACTORIES: dict[tuple[str, str], Callable[[], Any]] = {}
 
 #: Fixed seed every built-in factory uses, so weights (and IR fingerprints) are stable.
 SEED = 0
+
+F = TypeVar("F", bound=Callable[[], Any])
 
 
 @contextlib.contextmanager
@@ -45,7 +72,7 @@ def seeded(seed: int = SEED) -> Iterator[None]:
 
 
 class UnknownModelError(ValueError):
-    """Raised when a model name or user spec cannot be resolved to a model."""
+    """Raised when a model name, backend or user spec cannot be resolved to a model."""
 
 
 @dataclass
@@ -63,38 +90,73 @@ class ZooModel:
     description: str = ""
 
 
-def register(name: str) -> Callable[[Callable[[], ZooModel]], Callable[[], ZooModel]]:
-    """Decorator registering a factory ``() -> ZooModel`` under ``name``."""
+@dataclass
+class JaxModel:
+    """A JAX model: a pure (not jitted) function and the arguments to call it with.
 
-    def deco(factory: Callable[[], ZooModel]) -> Callable[[], ZooModel]:
-        if name in _FACTORIES and _FACTORIES[name] is not factory:
-            raise ValueError(f"zoo model {name!r} is already registered")
-        _FACTORIES[name] = factory
+    By convention ``example_args`` is ``(params, x)`` with ``params`` a dict pytree of
+    float32 weights. Example::
+
+        m = JaxModel("double", lambda x: 2 * x, (jnp.ones((4,), jnp.float32),), "x -> 2x")
+        out = jax.jit(m.fn)(*m.example_args)
+    """
+
+    name: str
+    fn: Callable[..., Any]
+    example_args: tuple[Any, ...]
+    description: str = ""
+
+
+def _check_backend(backend: str) -> None:
+    if backend not in BACKENDS:
+        raise UnknownModelError(f"unknown backend {backend!r}; known backends: {', '.join(BACKENDS)}")
+
+
+def register(name: str, backend: str = "tvm") -> Callable[[F], F]:
+    """Decorator registering a factory ``() -> ZooModel`` (``"tvm"``) or
+    ``() -> JaxModel`` (``"xla"``) under ``name`` for ``backend``."""
+    _check_backend(backend)
+
+    def deco(factory: F) -> F:
+        key = (backend, name)
+        if key in _FACTORIES and _FACTORIES[key] is not factory:
+            raise ValueError(f"zoo model {name!r} is already registered for backend {backend!r}")
+        _FACTORIES[key] = factory
         return factory
 
     return deco
 
 
-def names() -> list[str]:
-    """All known model names (built-in and registered), sorted."""
-    return sorted(set(_BUILTIN) | set(_FACTORIES))
+def names(backend: str = "tvm") -> list[str]:
+    """All known model names of ``backend`` (built-in and registered), sorted."""
+    _check_backend(backend)
+    return sorted(set(_BUILTIN[backend]) | {n for b, n in _FACTORIES if b == backend})
 
 
-def create(spec: str) -> ZooModel:
-    """Build a model by zoo name, or from a user spec ``"pkg.module:function"``
+@overload
+def create(spec: str, backend: Literal["tvm"] = "tvm") -> ZooModel: ...
+@overload
+def create(spec: str, backend: Literal["xla"]) -> JaxModel: ...
+@overload
+def create(spec: str, backend: str) -> ZooModel | JaxModel: ...
+def create(spec: str, backend: str = "tvm") -> ZooModel | JaxModel:
+    """Build a model of ``backend`` by zoo name, or from a user spec ``"pkg.module:function"``
     or ``"path/to/file.py:function"`` (see :mod:`autotune.zoo.user`)."""
-    if ":" in spec and spec not in _FACTORIES:
-        from autotune.zoo.user import load_user_model
+    _check_backend(backend)
+    key = (backend, spec)
+    if ":" in spec and key not in _FACTORIES:
+        from autotune.zoo.user import load_user_jax_model, load_user_model
 
-        return load_user_model(spec)
-    if spec not in _FACTORIES and spec in _BUILTIN:
-        importlib.import_module(_BUILTIN[spec])
-    factory = _FACTORIES.get(spec)
+        return load_user_jax_model(spec) if backend == "xla" else load_user_model(spec)
+    if key not in _FACTORIES and spec in _BUILTIN[backend]:
+        importlib.import_module(_BUILTIN[backend][spec])
+    factory = _FACTORIES.get(key)
     if factory is None:
         raise UnknownModelError(
-            f"unknown model {spec!r}; known models: {', '.join(names())} "
+            f"unknown {backend} model {spec!r}; known models: {', '.join(names(backend))} "
             "(or a user spec 'pkg.module:function')"
         )
     model = factory()
-    model.module.eval()
+    if backend == "tvm":
+        model.module.eval()
     return model

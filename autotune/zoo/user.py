@@ -10,6 +10,14 @@ The function takes no arguments and returns ``(module, example_inputs)`` (a
     zoo.create("my_models:tiny")   # or zoo.create("path/to/my_models.py:tiny")
 
 Seed torch inside the function if the model should fingerprint the same every run.
+
+For the ``"xla"`` backend the function returns ``(fn, example_args)`` (a pure JAX
+function and a tuple of pytrees of arrays) or a :class:`JaxModel`::
+
+    def double():
+        return (lambda x: 2 * x), (jnp.ones((4,), jnp.float32),)
+
+    zoo.create("my_models:double", backend="xla")
 """
 
 from __future__ import annotations
@@ -19,9 +27,11 @@ import importlib
 import importlib.util
 import os
 import sys
+from collections.abc import Callable
 from types import ModuleType
+from typing import Any
 
-from autotune.zoo.base import UnknownModelError, ZooModel
+from autotune.zoo.base import JaxModel, UnknownModelError, ZooModel
 
 
 def _is_path(module_part: str) -> bool:
@@ -62,10 +72,8 @@ def _import_module(name: str, spec: str) -> ModuleType:
         raise
 
 
-def load_user_model(spec: str) -> ZooModel:
-    """Resolve ``spec`` to a :class:`ZooModel` (module in eval mode)."""
-    import torch
-
+def resolve_function(spec: str) -> Callable[[], Any]:
+    """Import the module or file of ``spec`` and return its (callable) function."""
     module_part, sep, func_name = spec.rpartition(":")
     if not sep or not module_part or not func_name:
         raise UnknownModelError(
@@ -80,7 +88,20 @@ def load_user_model(spec: str) -> ZooModel:
         raise UnknownModelError(f"model spec {spec!r}: {module_part!r} has no {func_name!r}")
     if not callable(func):
         raise UnknownModelError(f"model spec {spec!r}: {func_name!r} is not callable")
+    return func
 
+
+def _description(func: Callable[[], Any], spec: str) -> str:
+    doc = (getattr(func, "__doc__", None) or "").strip().splitlines()
+    return doc[0] if doc else f"user model {spec}"
+
+
+def load_user_model(spec: str) -> ZooModel:
+    """Resolve ``spec`` to a :class:`ZooModel` (module in eval mode)."""
+    import torch
+
+    func = resolve_function(spec)
+    func_name = spec.rpartition(":")[2]
     result = func()
     if isinstance(result, ZooModel):
         result.module.eval()
@@ -103,6 +124,42 @@ def load_user_model(spec: str) -> ZooModel:
             f"model spec {spec!r}: {func_name}() must return a tuple of torch.Tensor as "
             f"example inputs, got {type(inputs).__name__}"
         )
-    doc = (getattr(func, "__doc__", None) or "").strip().splitlines()
-    description = doc[0] if doc else f"user model {spec}"
-    return ZooModel(spec, module.eval(), inputs, description)
+    return ZooModel(spec, module.eval(), inputs, _description(func, spec))
+
+
+def load_user_jax_model(spec: str) -> JaxModel:
+    """Resolve ``spec`` to a :class:`JaxModel`; numpy leaves of the args become jax arrays."""
+    import jax
+    import numpy as np
+
+    func = resolve_function(spec)
+    func_name = spec.rpartition(":")[2]
+    result = func()
+    if isinstance(result, JaxModel):
+        return result
+    if not (isinstance(result, tuple) and len(result) == 2):
+        raise UnknownModelError(
+            f"model spec {spec!r}: {func_name}() must return (fn, example_args) or a JaxModel, "
+            f"got {type(result).__name__}"
+        )
+    fn, args = result
+    if not callable(fn):
+        raise UnknownModelError(
+            f"model spec {spec!r}: {func_name}() returned {type(fn).__name__} as the function, "
+            "expected a callable"
+        )
+    if isinstance(args, list):
+        args = tuple(args)
+    if not isinstance(args, tuple):
+        raise UnknownModelError(
+            f"model spec {spec!r}: {func_name}() must return a tuple of example args, "
+            f"got {type(args).__name__}"
+        )
+    bad = {type(x).__name__ for x in jax.tree.leaves(args) if not isinstance(x, (jax.Array, np.ndarray))}
+    if bad:
+        raise UnknownModelError(
+            f"model spec {spec!r}: example args of {func_name}() must be pytrees of arrays, "
+            f"found {', '.join(sorted(bad))}"
+        )
+    args = jax.tree.map(jax.numpy.asarray, args)
+    return JaxModel(spec, fn, args, _description(func, spec))

@@ -146,6 +146,29 @@ def test_wrong_result_is_never_best(wt):
     assert [b.config for b in db.best(w, t, k=5)] == [trace(2)]
 
 
+def test_confirmed_best_follows_the_latest_confirmation(wt):
+    db, w, t = wt
+    opts = {"opt:xla_cpu_prefer_vector_width": 512}
+    assert db.confirmed_best(w, t) is None  # never confirmed: the default stands
+    db.record(w, "options", opts, t, "ok", [1e-3])
+    db.record(w, "default", {}, t, "ok", [2e-3, 2.1e-3], source="confirm")
+    db.record(w, "options", opts, t, "ok", [1.5e-3, 1.4e-3], source="confirm")
+    won = db.confirmed_best(w, t)
+    assert won is not None and won.config == opts and won.median == pytest.approx(1.45e-3)
+    assert db.confirmed_speedup(w, t) == pytest.approx(2.05 / 1.45)
+    assert db.confirmed_best(w, db.target_id(target(9))) is None  # not across targets
+    # A later confirmation that the default wins demotes it.
+    db.record(w, "default", {}, t, "ok", [1e-3], source="confirm")
+    db.record(w, "options", opts, t, "ok", [1.2e-3], source="confirm")
+    assert db.confirmed_best(w, t) is None
+    # A winner found to give wrong results is never the best.
+    db.record(w, "default", {}, t, "ok", [2e-3], source="confirm")
+    db.record(w, "options", opts, t, "ok", [1e-3], source="confirm")
+    assert db.confirmed_best(w, t) is not None
+    db.record(w, "options", opts, t, "wrong_result", error="max abs difference 1")
+    assert db.confirmed_best(w, t) is None
+
+
 def test_best_across_runs_of_one_config(wt):
     db, w, t = wt
     db.record(w, "trace", trace(1), t, "ok", [5e-3, 5e-3, 5e-3])

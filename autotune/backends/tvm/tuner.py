@@ -92,6 +92,7 @@ class ModelTuner:
         self.target = target
         self.job_id = job_id
         self.msdb = MetaScheduleDatabase(db, target, job_id=job_id)
+        self.target_id = self.msdb.target_id
         self._on_outcome: Callable[[int, str, float | None], None] | None = None
         self._search_args = {"kind": search, "trials_per_iter": trials_per_iter, "seed": seed}
         self._search: search_base.SubgraphSearch | None = None

@@ -15,39 +15,14 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 from functools import lru_cache
 from typing import Any
 
+from autotune.backends.hostinfo import cpu_description
 from autotune.db.records import TargetInfo
 from autotune.errors import UserError
 
 FINGERPRINT_PREFIX = "tvm:sh1:"
-# The CPU flags that change what code a compiler may emit (others are left out of the key).
-_ISA_FLAGS = (
-    "sse4_1",
-    "sse4_2",
-    "avx",
-    "avx2",
-    "fma",
-    "f16c",
-    "avx512f",
-    "avx512bw",
-    "avx512cd",
-    "avx512dq",
-    "avx512vl",
-    "avx512_vnni",
-    "avx512_bf16",
-    "avx512_fp16",
-    "amx_tile",
-    "amx_int8",
-    "amx_bf16",
-    "avx_vnni",
-    "neon",
-    "asimd",
-    "sve",
-    "sve2",
-)
 
 
 def fingerprint(mod: Any) -> str:
@@ -115,24 +90,6 @@ def host_cpu() -> str:
     return str(tvm.target.codegen.llvm_get_system_cpu())
 
 
-@lru_cache(maxsize=1)
-def _cpu_description() -> tuple[str, tuple[str, ...]]:
-    model, flags = platform.processor() or platform.machine(), ()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                key = key.strip()
-                if key == "model name" and model in ("", platform.machine(), platform.processor()):
-                    model = value.strip()
-                elif key in ("flags", "Features") and not flags:
-                    have = set(value.split())
-                    flags = tuple(sorted(f for f in _ISA_FLAGS if f in have))
-    except OSError:
-        pass
-    return model, flags
-
-
 def target_json(target: Any) -> dict[str, Any]:
     """A target's attributes as plain JSON."""
     return json.loads(json.dumps(dict(target.export()), default=list))
@@ -152,7 +109,7 @@ def _versions() -> tuple[str, tuple[tuple[str, str], ...]]:
 
 def target_info(target: Any) -> TargetInfo:
     """The database description of a TVM target on this machine."""
-    model, flags = _cpu_description()
+    model, flags = cpu_description()
     version, libs = _versions()
     attrs = target_json(target)
     return TargetInfo(

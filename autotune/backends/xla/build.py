@@ -1,0 +1,86 @@
+"""How a config becomes an XLA compile: compiler options, disabled passes, layouts.
+
+The passes of autotune/passes/ fill an `XlaBuild` from a config; `compile` hands it to JAX
+(`jax.jit(..., in_shardings=Format(...))` for layouts, `.compile(compiler_options=...)`
+for the rest). The default config ``{}`` compiles exactly like plain `jax.jit`.
+
+Example::
+
+    build = XlaBuild.from_config({"opt:xla_cpu_prefer_vector_width": 512}, info)
+    compiled = build.compile(fn, args)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+XLA_PASSES = ("xla-layout", "xla-fusion", "xla-codegen")
+
+
+@dataclass
+class XlaBuild:
+    """Everything a config changes in one XLA compile of a workload."""
+
+    workload: dict[str, Any]
+    options: dict[str, Any] = field(default_factory=dict)
+    disabled_passes: list[str] = field(default_factory=list)
+    in_layouts: dict[int, str] = field(default_factory=dict)
+    out_layouts: dict[int, str] = field(default_factory=dict)
+
+    @staticmethod
+    def from_config(config: dict[str, Any], workload: dict[str, Any]) -> XlaBuild:
+        """Apply every XLA pass's share of `config`; unknown decision names raise ValueError."""
+        from autotune import passes
+
+        build = XlaBuild(workload)
+        decisions = [d for name in XLA_PASSES for d in passes.create(name).decisions(workload)]
+        passes.normalize(config, decisions)  # raises on names or choices that do not apply
+        for name in XLA_PASSES:
+            passes.create(name).apply(config, build)
+        return build
+
+    def compiler_options(self) -> dict[str, Any]:
+        opts = dict(self.options)
+        if self.disabled_passes:
+            opts["xla_disable_hlo_passes"] = ",".join(sorted(self.disabled_passes))
+        return opts
+
+    def jit(self, fn: Any, args: tuple, **jit_kwargs: Any) -> Any:
+        """`jax.jit(fn, **jit_kwargs)` with this build's options and layouts."""
+        import jax
+
+        kwargs: dict[str, Any] = dict(jit_kwargs)
+        if self.compiler_options():
+            kwargs["compiler_options"] = {**kwargs.get("compiler_options", {}), **self.compiler_options()}
+        if self.in_layouts:
+            leaves, tree = jax.tree_util.tree_flatten(args)
+            fmts = [
+                _format(self.in_layouts.get(i), len(getattr(x, "shape", ()))) for i, x in enumerate(leaves)
+            ]
+            kwargs["in_shardings"] = jax.tree_util.tree_unflatten(tree, fmts)
+        if self.out_layouts:
+            out_tree = jax.eval_shape(fn, *args)
+            leaves, tree = jax.tree_util.tree_flatten(out_tree)
+            fmts = [_format(self.out_layouts.get(i), len(x.shape)) for i, x in enumerate(leaves)]
+            kwargs["out_shardings"] = jax.tree_util.tree_unflatten(tree, fmts)
+        return jax.jit(fn, **kwargs)
+
+    def compile(self, fn: Any, args: tuple) -> tuple[Any, Any]:
+        """(jitted function, compiled executable) for `args`; raises what XLA raises."""
+        jitted = self.jit(fn, args)
+        return jitted, jitted.lower(*args).compile()
+
+
+def _format(choice: str | None, rank: int) -> Any:
+    if choice is None:
+        return None
+    import jax
+    from jax.experimental.layout import Format, Layout
+
+    from autotune.passes.xla_layout import major_to_minor
+
+    if choice == "auto":
+        return Format(Layout.AUTO)
+    sharding = jax.sharding.SingleDeviceSharding(jax.devices()[0])
+    return Format(Layout(major_to_minor=major_to_minor(rank, choice)), sharding)
