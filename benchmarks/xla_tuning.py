@@ -229,11 +229,13 @@ def remeasure(name: str, db: Path, rounds: int, meta: dict[str, Any]) -> dict[st
     look = tuned.last
     ref = jax.block_until_ready(default(*args))
     match, err = outputs_match(out_t, ref)
-    variants = {"default": default, "tuned": tuned}
-    if look.config:
-        variants["tuned, no wrapper"] = XlaBuild.from_config(look.config, meta).jit(m.fn, args)
+    # "tuned, no wrapper": the same config without TunedFunction (with {} a second plain jax.jit)
+    variants = {
+        "default": default,
+        "tuned": tuned,
+        "tuned, no wrapper": XlaBuild.from_config(look.config, meta).jit(m.fn, args),
+    }
     t = interleaved(variants, args, rounds)
-    ratios = [a / b for a, b in zip(t["samples"]["default"], t["samples"]["tuned"])]
     res = {
         "config": look.config,
         "reason": look.reason,
@@ -243,12 +245,17 @@ def remeasure(name: str, db: Path, rounds: int, meta: dict[str, Any]) -> dict[st
         "outputs_match": match,
         "max_rel_error": err,
         **t,
-        "speedup": C.median(ratios),
-        "ratio_p25": C.pct(ratios, 25),
-        "ratio_p75": C.pct(ratios, 75),
+        "ratios": {},
     }
-    if "tuned, no wrapper" in t["samples"]:
-        res["speedup_no_wrapper"] = C.paired_ratio(t["samples"]["default"], t["samples"]["tuned, no wrapper"])
+    for mode, s in t["samples"].items():
+        res["ratios"][mode] = {}
+        for n in ("tuned", "tuned, no wrapper"):
+            ratios = [a / b for a, b in zip(s["default"], s[n])]
+            res["ratios"][mode][n] = {
+                "speedup": C.median(ratios),
+                "p25": C.pct(ratios, 25),
+                "p75": C.pct(ratios, 75),
+            }
     return res
 
 
@@ -354,39 +361,33 @@ def report(res: dict[str, Any], models: list[str], method: str) -> str:
     for n in models:
         for status, err in db.get(n, {}).get("errors", []):
             out.append(f"  {n} {status}: {err}")
-    out += ["", "(2) tuned vs XLA default, re-measured in this process (ms per call)"]
-    rows = []
-    for n in models:
-        r, mm = rem[n], db[n].get("model_measurement") or {}
-        rows.append(
-            [
-                n,
-                ms(r["median"]["default"]),
-                ms(r["median"]["tuned"]),
-                f"{r['speedup']:.3f}x",
-                f"{r['ratio_p25']:.3f}-{r['ratio_p75']:.3f}",
-                f"{r['speedup_no_wrapper']:.3f}x" if "speedup_no_wrapper" in r else "-",
-                f"{mm['speedup']:.3f}x" if mm.get("speedup") else "-",
-                "yes" if r["outputs_match"] else "NO",
-                r["number"],
-            ]
-        )
-    out.append(
-        C.table(
-            [
-                "model",
-                "default ms",
-                "tuned ms",
-                "speedup",
-                "p25-p75",
-                "no wrapper",
-                "tuner's own",
-                "outputs",
-                "calls/sample",
-            ],
-            rows,
-        )
-    )
+    titles = {
+        "each": "latency: block_until_ready after every call",
+        "last": "pipelined: block_until_ready after the last call of a sample (as the tuner's worker)",
+    }
+    for mode in MODES:
+        out += ["", f"(2) tuned vs XLA default, re-measured in this process; {titles[mode]}"]
+        rows = []
+        for n in models:
+            r, mm = rem[n], db[n].get("model_measurement") or {}
+            q, qn = r["ratios"][mode]["tuned"], r["ratios"][mode]["tuned, no wrapper"]
+            rows.append(
+                [
+                    n,
+                    ms(r["median"][mode]["default"]),
+                    ms(r["median"][mode]["tuned"]),
+                    f"{q['speedup']:.3f}x",
+                    f"{q['p25']:.3f}-{q['p75']:.3f}",
+                    ms(r["median"][mode]["tuned, no wrapper"]),
+                    f"{qn['speedup']:.3f}x",
+                    f"{mm['speedup']:.3f}x" if mm.get("speedup") else "-",
+                    "yes" if r["outputs_match"] else "NO",
+                    r["number"],
+                ]
+            )
+        heads = ["model", "default ms", "tuned ms", "speedup", "p25-p75", "no wrapper ms", "speedup"]
+        out.append(C.table([*heads, "tuner's own", "outputs", "calls/sample"], rows))
+    out.append("  (no wrapper: the same config compiled by XlaBuild.jit, called without TunedFunction)")
     for n in models:
         r = rem[n]
         ok = r["config"] == db[n]["best_config"]
@@ -438,22 +439,27 @@ def report(res: dict[str, Any], models: list[str], method: str) -> str:
     out.append(
         f"  first lookup in this process (imports + open + target + SQL): {ms(res['first_lookup_s']):.2f} ms"
     )
-    out += ["", "dispatch overhead of the wrapper (no database: plain jax.jit inside), per call"]
+    out += ["", "dispatch overhead of the wrapper (no database: plain jax.jit inside), us per call"]
     rows = []
     for n in models:
         d = comp[n]["dispatch"]
-        a, b = d["samples"]["jax.jit"], d["samples"]["autotune.jax.jit"]
-        rows.append(
-            [
-                n,
-                us(d["median"]["jax.jit"]),
-                us(d["median"]["autotune.jax.jit"]),
+        row: list[Any] = [n]
+        for mode in MODES:
+            a, b = d["samples"][mode]["jax.jit"], d["samples"][mode]["autotune.jax.jit"]
+            row += [
+                us(C.median(a)),
+                us(C.median(b)),
                 f"{us(median_diff(b, a)):+.1f}",
-                f"{C.paired_ratio(b, a):.3f}x",
-                d["number"],
+                f"{C.paired_ratio(b, a):.2f}x",
             ]
+        rows.append([*row, d["number"]])
+    heads = ["jax.jit", "wrapper", "extra", "ratio"]
+    out.append(
+        C.table(
+            ["model", *[f"{h} ({m})" for m in MODES for h in heads], "calls/sample"],
+            rows,
         )
-    out.append(C.table(["model", "jax.jit us", "wrapper us", "extra us", "ratio", "calls/sample"], rows))
+    )
     return "\n".join(out)
 
 

@@ -32,6 +32,21 @@ def test_unknown_model_creates_no_database(tmp_path):
     assert not db.exists()
 
 
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["--backend", "xla", "--model", "resnet-9000"], "unknown xla model"),
+        (["--backend", "xla", "--model", "mlp", "--target", "tpu"], "unknown XLA target"),
+        (["--backend", "onnx", "--model", "mlp"], "invalid choice"),
+    ],
+)
+def test_xla_bad_input_creates_no_database(tmp_path, args, needle):
+    db = tmp_path / "t.sqlite"
+    r = run_cli("tune", *args, "--db", str(db))
+    assert r.returncode != 0 and "Traceback" not in r.stderr and needle in r.stderr
+    assert not db.exists()
+
+
 def test_unknown_target(tmp_path):
     r = run_cli("tune", "--model", "mlp", "--target", "no-such-target", "--db", str(tmp_path / "t.sqlite"))
     _one_line_error(r)
