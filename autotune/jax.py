@@ -108,14 +108,16 @@ class TunedFunction:
         functools.update_wrapper(self, fn)
 
     def _signature(self, args: tuple, kwargs: dict) -> Any:
-        def leaf(x: Any) -> Any:
-            return (tuple(x.shape), str(x.dtype)) if hasattr(x, "shape") and hasattr(x, "dtype") else type(x)
-
-        dyn = [a if i in self._static else jax.tree_util.tree_map(leaf, a) for i, a in enumerate(args)]
-        kw = sorted(
-            (k, v if k in self._static_names else jax.tree_util.tree_map(leaf, v)) for k, v in kwargs.items()
-        )
-        return repr((dyn, kw))
+        """A hashable key of what makes a new compile: tree structure, shapes, dtypes, statics."""
+        static: tuple = ()
+        if self._static or self._static_names:
+            static = tuple(args[i] for i in sorted(self._static) if i < len(args)) + tuple(
+                sorted((k, v) for k, v in kwargs.items() if k in self._static_names)
+            )
+            args = tuple(a for i, a in enumerate(args) if i not in self._static)
+            kwargs = {k: v for k, v in kwargs.items() if k not in self._static_names}
+        leaves, tree = jax.tree_util.tree_flatten((args, kwargs))
+        return tree, static, tuple([(x.shape, x.dtype) if hasattr(x, "dtype") else type(x) for x in leaves])
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         key = self._signature(args, kwargs)

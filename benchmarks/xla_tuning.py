@@ -32,38 +32,42 @@ MODES = ("each", "last")  # block_until_ready after every call / after the last 
 
 METHOD = """\
 Method. (1) Tuning: `autotune tune --backend xla --model M ... --trials TRIALS --db FRESH
---no-progress` as one subprocess into a new, empty temporary SQLite file; "wall s" is the whole
-process (interpreter start to exit). Its per-model time breakdown (worker start-up, compile and
-run inside the isolated worker, "ours" = everything else in the tuning process) is parsed from
-the `time ...` lines of the table the command prints; everything else is read from FRESH with
-the package API (SQLiteDatabase readonly: model, confirmed_best, outcomes, latest_model_measurement).
-Outcome counts are every measurement row of the model's workload, by status; "trials" counts the
-search's rows (source 'tune', which includes the trials of the winner's simplification), "confirm"
-the interleaved re-timings against the default. (2) Independent re-measurement, in this script's
-own process (not the tuner's, not its worker): default = jax.jit(fn); tuned = autotune.jax.jit(fn,
-db=FRESH), which looks up the confirmed best and compiles with it; "tuned, no wrapper" is the same
-config compiled through XlaBuild.jit without the TunedFunction wrapper. Outputs are checked
-against the default's (allclose, rtol 2e-3, atol 1e-4 * max|ref|). Then ROUNDS rounds, each round
-one sample of every variant, the order reversed every other round (A B, B A); one sample = the
-mean over `number` back-to-back calls, each call waited for (jax.block_until_ready, so a sample is
-call latency including dispatch), `number` chosen after warm-up so that a sample lasts >= 10 ms.
-Medians per variant; speedup = median of the per-round ratios default/tuned, with their p25-p75.
-The tuner's own figure (measured in its worker, 20 rounds, block only after the last call of a
-sample) is shown beside it. (3) Compile-time cost, in this process: first call (trace, lower,
-compile, run once, block) of plain jax.jit vs autotune.jax.jit with FRESH vs autotune.jax.jit with
-a database path that does not exist (no database: the wrapper's lowering + fingerprint, then plain
-jax.jit), each on a new lambda wrapping fn after jax.clear_caches(), CREPS rounds in rotated order;
-medians and the median of per-round differences to plain jax.jit. lookup_s is what the wrapper
-times inside itself (fingerprint of the lowering + SQL lookup; the lowering itself is not in it):
-"warm" = the database connection already open in this process (LOOKUPS fresh TunedFunction objects
-of the same fn, so XLA's cache makes their compile free), "cold store" = the same after clearing the
-wrapper's per-process connection cache (autotune.jax._store.cache_clear(): open the file, find the
-target row, then look up), "first in process" = the very first lookup of this process (one sample:
-also imports the lookup's modules), "no database" = the fingerprint alone. Dispatch overhead: the
-wrapper (no database, so plain jax.jit inside) vs jax.jit(fn), same default config, interleaved as
-in (2); the per-call difference is the wrapper's own cost (argument signature + dict lookup).
-This machine is shared and noisy (2 cores): only ratios and differences taken within one round
-are compared; absolute times vary between runs.
+--no-progress`, one subprocess, into a new empty temporary SQLite file; "wall s" is the whole
+process (interpreter start to exit). The per-model time breakdown (worker start-up; compile and
+run inside the isolated worker; "ours" = the rest of the tuning process's time on that model) is
+parsed from the `time ...` lines of the table the command prints; everything else is read from
+FRESH with the package API (SQLiteDatabase read-only: model, confirmed_best, outcomes,
+latest_model_measurement). Outcome counts are all measurement rows of the model's workload:
+"trials" = source 'tune' (the search, plus the winner's simplification trials), "confirm" = the
+interleaved re-timings against the default, by status. (2) Independent re-measurement in this
+script's own process (not the tuner's, not its worker): default = jax.jit(fn); tuned =
+autotune.jax.jit(fn, db=FRESH), which looks up the confirmed best and compiles with it; "no
+wrapper" = the same config compiled by XlaBuild.jit and called without the TunedFunction wrapper
+(where the default was kept this is a second plain jax.jit: an A/A control). Outputs of tuned vs
+default: allclose, rtol 2e-3, atol 1e-4 * max|ref|. Then ROUNDS rounds; each round takes one
+sample of every (variant, mode), the order reversed every other round; one sample = the mean
+over `number` back-to-back calls, `number` set after warm-up so that the fastest sample lasts
+>= 10 ms. Two modes: "latency" waits for every call (jax.block_until_ready: a sample is call
+latency including dispatch); "pipelined" waits only after the last call of the sample, as the
+tuner's worker times candidates (dispatch may overlap the previous call's compute). Medians per
+variant; speedup = median of the per-round ratios default/variant, with their p25-p75. "tuner's
+own" = the end-to-end figure the tuning job stored (its worker, pipelined, 20 rounds).
+(3) Compile-time cost in this process: first call (trace, lower, compile, run once, wait) of plain
+jax.jit, autotune.jax.jit with FRESH, and autotune.jax.jit with a path that does not exist (no
+database: the wrapper lowers and fingerprints, then plain jax.jit), each on a new lambda wrapping
+fn after jax.clear_caches(), CREPS rounds in rotated order; medians, and "extra" = the median of
+per-round differences to plain jax.jit. lookup_s = what the wrapper times inside itself
+(fingerprint of the lowering + the SQL lookup; the lowering is not in it): "warm" = the
+connection already open in this process (LOOKUPS new TunedFunction objects of the same fn, whose
+compiles XLA's cache makes free), "cold store" = the same after clearing the wrapper's
+per-process connection cache (autotune.jax._store.cache_clear(): opens the file, finds the
+target row, then looks up), "(2) first call" = the lookup of the first call in (2) (for the
+first model: the first lookup of this process, which also imports the lookup's modules), "no db"
+= the fingerprint alone. Dispatch overhead: the wrapper with no database (plain jax.jit inside)
+vs jax.jit(fn), the same default config, interleaved as in (2), ROUNDS rounds; "extra" = the
+median of per-round differences (the wrapper's own per-call cost). The machine is shared and
+noisy (2 cores): compare ratios and differences taken within one round, not absolute times
+across runs.
 """
 
 
@@ -316,6 +320,24 @@ def compile_costs(name: str, db: Path, missing: Path, reps: int, lookups: int, r
     }
 
 
+def open_costs(db: Path, reps: int) -> dict[str, list[float]]:
+    """What a cold store adds to a lookup: opening the file read-only, finding the target row."""
+    from autotune.backends.xla.workload import target_info
+    from autotune.db.sqlite import SQLiteDatabase
+
+    out: dict[str, list[float]] = {"open_s": [], "find_target_s": []}
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        d = SQLiteDatabase(db, readonly=True)
+        t1 = time.perf_counter()
+        d.find_target(target_info("cpu"))
+        t2 = time.perf_counter()
+        d.close()
+        out["open_s"].append(t1 - t0)
+        out["find_target_s"].append(t2 - t1)
+    return out
+
+
 def median_diff(a: list[float], b: list[float]) -> float:
     return C.median([x - y for x, y in zip(a, b)])
 
@@ -513,6 +535,7 @@ def main(argv: list[str]) -> int:
         for n in models:
             print(f"[{time.time() - started:4.0f} s] compile and lookup cost of {n} ...", flush=True)
             res["compile"][n] = compile_costs(n, db, missing, args.compile_reps, args.lookups, args.rounds)
+        res["open"] = open_costs(db, args.lookups)
     finally:
         if args.keep:
             print(f"kept {tmp}")
