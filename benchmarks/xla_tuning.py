@@ -53,21 +53,25 @@ tuner's worker times candidates (dispatch may overlap the previous call's comput
 variant; speedup = median of the per-round ratios default/variant, with their p25-p75. "tuner's
 own" = the end-to-end figure the tuning job stored (its worker, pipelined, 20 rounds).
 (3) Compile-time cost in this process: first call (trace, lower, compile, run once, wait) of plain
-jax.jit, autotune.jax.jit with FRESH, and autotune.jax.jit with a path that does not exist (no
-database: the wrapper lowers and fingerprints, then plain jax.jit), each on a new lambda wrapping
-fn after jax.clear_caches(), CREPS rounds in rotated order; medians, and "extra" = the median of
-per-round differences to plain jax.jit. lookup_s = what the wrapper times inside itself
+jax.jit; of the tuned config compiled without the wrapper (XlaBuild.from_config(config).jit, the
+from_config outside the timing); of autotune.jax.jit with FRESH; of autotune.jax.jit with a path
+that does not exist (no database: the wrapper lowers and fingerprints, then plain jax.jit). Each
+on a new lambda wrapping fn after jax.clear_caches(), CREPS rounds in rotated order; medians, and
+"extra" = the median (p25..p75) of per-round differences: ours (FRESH) - the same config without the wrapper,
+ours (no db) - jax.jit (a tuned config itself compiles faster or slower than XLA's default, so
+only these differences isolate the wrapper). lookup_s = what the wrapper times inside itself
 (fingerprint of the lowering + the SQL lookup; the lowering is not in it): "warm" = the
 connection already open in this process (LOOKUPS new TunedFunction objects of the same fn, whose
 compiles XLA's cache makes free), "cold store" = the same after clearing the wrapper's
 per-process connection cache (autotune.jax._store.cache_clear(): opens the file, finds the
 target row, then looks up), "(2) first call" = the lookup of the first call in (2) (for the
 first model: the first lookup of this process, which also imports the lookup's modules), "no db"
-= the fingerprint alone. Dispatch overhead: the wrapper with no database (plain jax.jit inside)
-vs jax.jit(fn), the same default config, interleaved as in (2), ROUNDS rounds; "extra" = the
-median of per-round differences (the wrapper's own per-call cost). The machine is shared and
-noisy (2 cores): compare ratios and differences taken within one round, not absolute times
-across runs.
+= the fingerprint alone; "from_config" = XlaBuild.from_config(config, workload meta), which the
+wrapper runs after lookup_s when a config was found (median of LOOKUPS). Dispatch overhead: the
+wrapper with no database (plain jax.jit inside) vs jax.jit(fn), the same default config,
+interleaved as in (2), ROUNDS rounds; "extra" = the median of per-round differences (the
+wrapper's own per-call cost). The machine is shared and noisy (2 cores): compare ratios and
+differences taken within one round, not absolute times across runs.
 """
 
 
@@ -263,31 +267,39 @@ def remeasure(name: str, db: Path, rounds: int, meta: dict[str, Any]) -> dict[st
     return res
 
 
-def compile_costs(name: str, db: Path, missing: Path, reps: int, lookups: int, rounds: int) -> dict[str, Any]:
+def compile_costs(
+    name: str, db: Path, missing: Path, meta: dict[str, Any], reps: int, lookups: int, rounds: int
+) -> dict[str, Any]:
     import jax
 
     import autotune.jax
     from autotune import zoo
+    from autotune.backends.xla.build import XlaBuild
 
     m = zoo.create(name, backend="xla")
     args = tuple(m.example_args)
+    probe = autotune.jax.jit(m.fn, db=db)
+    probe(*args)
+    config = probe.last.config
 
     def fresh() -> Callable:
         return lambda *a, _f=m.fn: _f(*a)
 
     makers: dict[str, Callable[[], Any]] = {
         "jax.jit": lambda: jax.jit(fresh()),
+        "same config, no wrapper": lambda: XlaBuild.from_config(config, meta).jit(fresh(), args),
         "autotune.jax.jit (FRESH)": lambda: autotune.jax.jit(fresh(), db=db),
         "autotune.jax.jit (no db)": lambda: autotune.jax.jit(fresh(), db=missing),
     }
     names = list(makers)
     first: dict[str, list[float]] = {n: [] for n in names}
-    inner: dict[str, list[float]] = {n: [] for n in names[1:]}
+    inner: dict[str, list[float]] = {n: [] for n in names if n.startswith("autotune")}
     applied = set()
     for r in range(reps):
-        for n in names[r % 3 :] + names[: r % 3]:
+        k = r % len(names)
+        for n in names[k:] + names[:k]:
             jax.clear_caches()
-            f = makers[n]()
+            f = makers[n]()  # not timed (XlaBuild.from_config included)
             t0 = time.perf_counter()
             jax.block_until_ready(f(*args))
             first[n].append(time.perf_counter() - t0)
@@ -295,8 +307,15 @@ def compile_costs(name: str, db: Path, missing: Path, reps: int, lookups: int, r
                 inner[n].append(f.last.lookup_s)
             if "FRESH" in n:
                 applied.add(bool(f.last.config))
-    over = {n: median_diff(first[n], first["jax.jit"]) for n in names[1:]}  # extra s vs plain, per round
-    warm, cold = [], []
+    pairs = {
+        "FRESH vs same config": ("autotune.jax.jit (FRESH)", "same config, no wrapper"),
+        "no db vs jax.jit": ("autotune.jax.jit (no db)", "jax.jit"),
+        "same config vs jax.jit": ("same config, no wrapper", "jax.jit"),
+    }
+    diffs = {k: [x - y for x, y in zip(first[a], first[b])] for k, (a, b) in pairs.items()}
+    extra = {k: C.median(d) for k, d in diffs.items()}  # the wrapper's compile-time cost, per round
+    extra_iqr = {k: (C.pct(d, 25), C.pct(d, 75)) for k, d in diffs.items()}
+    warm, cold, apply = [], [], []
     for _ in range(lookups):
         f = autotune.jax.jit(m.fn, db=db)
         f(*args)
@@ -306,16 +325,22 @@ def compile_costs(name: str, db: Path, missing: Path, reps: int, lookups: int, r
         f = autotune.jax.jit(m.fn, db=db)
         f(*args)
         cold.append(f.last.lookup_s)
+    for _ in range(lookups if config else 0):  # what the wrapper does after lookup_s when tuned
+        t0 = time.perf_counter()
+        XlaBuild.from_config(config, meta)
+        apply.append(time.perf_counter() - t0)
     plain = jax.jit(m.fn)
     wrapper = autotune.jax.jit(m.fn, db=missing)
     return {
         "first_call_s": first,
         "first_call_median_s": {n: C.median(v) for n, v in first.items()},
-        "extra_vs_jit_s": over,
+        "extra_s": extra,
+        "extra_p25_p75_s": extra_iqr,
         "first_call_lookup_s": inner,
         "tuned_config_applied": sorted(applied),
         "lookup_warm_s": warm,
         "lookup_cold_store_s": cold,
+        "from_config_s": apply,
         "dispatch": interleaved({"jax.jit": plain, "autotune.jax.jit": wrapper}, args, rounds),
     }
 
@@ -351,6 +376,11 @@ def ms(s: float | None) -> float | None:
 
 def us(s: float | None) -> float | None:
     return None if s is None else s * 1e6
+
+
+def _extra(ex: dict[str, float], iqr: dict[str, Any], key: str) -> str:
+    lo, hi = iqr[key]
+    return f"{ex[key] * 1e3:+.1f} ({lo * 1e3:+.0f}..{hi * 1e3:+.0f})"
 
 
 def report(res: dict[str, Any], models: list[str], method: str) -> str:
@@ -414,33 +444,37 @@ def report(res: dict[str, Any], models: list[str], method: str) -> str:
         r = rem[n]
         ok = r["config"] == db[n]["best_config"]
         out.append(f"  {n}: {describe(r['config'])}" + ("" if ok else "  (!= the database's confirmed best)"))
-    out += ["", "(3) compile-time cost: first call (compile included), median ms"]
+    out += ["", "(3) compile-time cost: first call (trace, lower, compile, run once), median ms"]
     rows = []
     for n in models:
         c = comp[n]
-        fm, ex = c["first_call_median_s"], c["extra_vs_jit_s"]
+        fm, ex, iqr = c["first_call_median_s"], c["extra_s"], c["extra_p25_p75_s"]
         rows.append(
             [
                 n,
                 ms(fm["jax.jit"]),
+                ms(fm["same config, no wrapper"]),
                 ms(fm["autotune.jax.jit (FRESH)"]),
-                f"{ms(ex['autotune.jax.jit (FRESH)']):+.2f}",
+                _extra(ex, iqr, "FRESH vs same config"),
                 ms(fm["autotune.jax.jit (no db)"]),
-                f"{ms(ex['autotune.jax.jit (no db)']):+.2f}",
+                _extra(ex, iqr, "no db vs jax.jit"),
                 len(c["first_call_s"]["jax.jit"]),
             ]
         )
+    heads = ["model", "jax.jit", "tuned config, no wrapper", "ours (FRESH)", "extra", "ours (no db)", "extra"]
+    out.append(C.table([*heads, "rounds"], rows))
     out.append(
-        C.table(
-            ["model", "jax.jit", "ours (FRESH)", "extra", "ours (no db)", "extra", "rounds"],
-            rows,
-        )
+        "  extra = median (p25..p75) of per-round differences: ours (FRESH) - the same config without"
+        " the wrapper; ours (no db) - jax.jit"
     )
-    out += ["", "lookup_s (fingerprint + SQL, timed inside the wrapper), median ms (p90)"]
+    out += [
+        "",
+        "lookup_s (fingerprint + SQL, timed inside the wrapper) and applying the config, median ms (p90)",
+    ]
     rows = []
     for n in models:
         c = comp[n]
-        w, cs = c["lookup_warm_s"], c["lookup_cold_store_s"]
+        w, cs, fc = c["lookup_warm_s"], c["lookup_cold_store_s"], c["from_config_s"]
         nodb = c["first_call_lookup_s"]["autotune.jax.jit (no db)"]
         rows.append(
             [
@@ -449,14 +483,34 @@ def report(res: dict[str, Any], models: list[str], method: str) -> str:
                 f"{ms(C.median(cs)):.3f} ({ms(C.pct(cs, 90)):.3f})",
                 f"{ms(C.median(nodb)):.3f}",
                 f"{ms(rem[n]['first_lookup_s']):.3f}",
-                "yes" if max(C.median(w), C.median(cs)) < 1e-3 else "no",
+                f"{ms(C.median(fc)):.3f}" if fc else "- (default)",
+                f"{ms(C.median(w) + (C.median(fc) if fc else 0.0)):.3f}",
             ]
         )
+    heads = [
+        "model",
+        "warm",
+        "cold store",
+        "no db (fingerprint)",
+        "(2) first call",
+        "from_config",
+        "warm+apply",
+    ]
+    out.append(C.table(heads, rows))
+
+    def under(get: Callable[[dict[str, Any]], float]) -> str:
+        return ", ".join(f"{n} {'yes' if get(comp[n]) < 1e-3 else 'NO'}" for n in models)
+
+    def with_apply(c: dict[str, Any]) -> float:
+        return C.median(c["lookup_warm_s"]) + (C.median(c["from_config_s"]) if c["from_config_s"] else 0.0)
+
+    out.append(f"  target < 1 ms: warm lookup_s: {under(lambda c: C.median(c['lookup_warm_s']))}")
+    out.append(f"                 warm lookup_s + from_config: {under(with_apply)}")
+    out.append(f"                 cold store: {under(lambda c: C.median(c['lookup_cold_store_s']))}")
+    oc = res["open"]
     out.append(
-        C.table(
-            ["model", "warm", "cold store", "no db (fingerprint)", "(2) first call", "< 1 ms"],
-            rows,
-        )
+        f"  cold store = open the file read-only {ms(C.median(oc['open_s'])):.3f} ms + find the target row "
+        f"{ms(C.median(oc['find_target_s'])):.3f} ms (medians of {len(oc['open_s'])}) + the warm lookup"
     )
     out.append(
         f"  first lookup in this process (imports + open + target + SQL): {ms(res['first_lookup_s']):.2f} ms"
@@ -489,14 +543,14 @@ def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--trials", type=int, default=40, help="trials per model (default 40)")
     p.add_argument("--rounds", type=int, default=30, help="interleaved rounds of (2) (default 30)")
-    p.add_argument("--compile-reps", type=int, default=7, help="rounds of first-call timing (default 7)")
+    p.add_argument("--compile-reps", type=int, default=12, help="rounds of first-call timing (default 12)")
     p.add_argument("--lookups", type=int, default=20, help="lookup_s samples per kind (default 20)")
     p.add_argument("--models", default=",".join(ORDER), help="comma-separated XLA zoo models")
     p.add_argument("--quick", action="store_true", help="mlp only, 12 trials, fewer repetitions")
     p.add_argument("--keep", action="store_true", help="keep the temporary database and log")
     args = p.parse_args(argv)
     if args.quick:
-        args.models, args.trials, args.rounds, args.compile_reps, args.lookups = "mlp", 12, 10, 3, 10
+        args.models, args.trials, args.rounds, args.compile_reps, args.lookups = "mlp", 12, 10, 4, 10
 
     from autotune import zoo
 
@@ -534,7 +588,9 @@ def main(argv: list[str]) -> int:
                 res["first_lookup_s"] = res["remeasure"][n]["first_lookup_s"]
         for n in models:
             print(f"[{time.time() - started:4.0f} s] compile and lookup cost of {n} ...", flush=True)
-            res["compile"][n] = compile_costs(n, db, missing, args.compile_reps, args.lookups, args.rounds)
+            res["compile"][n] = compile_costs(
+                n, db, missing, res["db"][n]["meta"], args.compile_reps, args.lookups, args.rounds
+            )
         res["open"] = open_costs(db, args.lookups)
     finally:
         if args.keep:

@@ -114,5 +114,12 @@ def test_malformed_job_file_on_the_command_line(tmp_path):
 
 def test_bundled_job_file_is_valid():
     spec = load_job(ROOT / "examples" / "nightly.toml")
-    assert [m.name for m in spec.models] == ["mlp", "convnet", "bert-tiny"]
+    assert [(m.name, m.backend) for m in spec.models] == [
+        ("mlp", "tvm"),
+        ("convnet", "tvm"),
+        ("bert-tiny", "tvm"),
+        ("mlp", "xla"),
+        ("gpt-block", "xla"),
+        ("convnet", "xla"),
+    ]
     assert spec.time_budget_s <= 600

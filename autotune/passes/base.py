@@ -88,7 +88,11 @@ class Pass(abc.ABC):
 
     @abc.abstractmethod
     def apply(self, config: dict[str, Any], build: Any) -> None:
-        """Apply the entries of `config` that belong to this pass to a backend build spec."""
+        """Apply the entries of `config` that belong to this pass to a backend build spec.
+
+        `config` has been validated against the decisions (see `normalize`); entries of
+        other passes are left alone.
+        """
 
 
 _REGISTRY: dict[str, type[Pass]] = {}

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from autotune.passes.base import Decision, Pass, register
-from autotune.passes.xla_options import option_decisions
+from autotune.passes.xla_options import option_decisions, rule_for
 
 
 @register("xla-codegen")
@@ -29,6 +29,7 @@ class XlaCodegenPass(Pass):
         return option_decisions(self.kind, workload.get("options", {}))
 
     def apply(self, config: dict[str, Any], build: Any) -> None:
-        for d in self.decisions(build.workload):
-            if d.name in config:
-                build.options[d.name.removeprefix("opt:")] = config[d.name]
+        for name, value in config.items():
+            rule = rule_for(name.removeprefix("opt:")) if name.startswith("opt:") else None
+            if rule is not None and rule.kind == self.kind:
+                build.options[name.removeprefix("opt:")] = value

@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from autotune.passes.base import Decision, Pass, register
-from autotune.passes.xla_options import option_decisions
+from autotune.passes.xla_options import option_decisions, rule_for
 
 #: Passes that must run (layouts, copies, scheduling plumbing) or only move metadata.
 ESSENTIAL = (
@@ -54,10 +54,10 @@ class XlaFusionPass(Pass):
         return out
 
     def apply(self, config: dict[str, Any], build: Any) -> None:
-        for d in self.decisions(build.workload):
-            if d.name not in config:
-                continue
-            if d.name.startswith("disable:"):
-                build.disabled_passes.append(d.name.removeprefix("disable:"))
-            else:
-                build.options[d.name.removeprefix("opt:")] = config[d.name]
+        for name, value in config.items():
+            if name.startswith("disable:") and value:
+                build.disabled_passes.append(name.removeprefix("disable:"))
+            elif name.startswith("opt:"):
+                rule = rule_for(name.removeprefix("opt:"))
+                if rule is not None and rule.kind == self.kind:
+                    build.options[name.removeprefix("opt:")] = value

@@ -64,7 +64,7 @@ class XlaLayoutPass(Pass):
         return out
 
     def apply(self, config: dict[str, Any], build: Any) -> None:
-        for d in self.decisions(build.workload):
-            if d.name in config:
-                _, side, index = d.name.split(":")
-                (build.in_layouts if side == "in" else build.out_layouts)[int(index)] = config[d.name]
+        for name, value in config.items():
+            if name.startswith("layout:") and value is not None:
+                _, side, index = name.split(":")
+                (build.in_layouts if side == "in" else build.out_layouts)[int(index)] = value

@@ -163,9 +163,15 @@ def available() -> dict[str, dict[str, Any]]:
     return found
 
 
+@lru_cache(maxsize=1024)
+def rule_for(name: str) -> Rule | None:
+    """The rule an option name falls under, if any."""
+    return next((r for r in RULES if re.fullmatch(r.pattern, name)), None)
+
+
 def option_values(name: str, info: dict[str, Any]) -> list[Any]:
     """The values worth trying for an accepted option (without 'unset'), from its rule."""
-    rule = next((r for r in RULES if re.fullmatch(r.pattern, name)), None)
+    rule = rule_for(name)
     if rule is None:
         return []
     if info["type"] == "enum":
@@ -184,7 +190,7 @@ def option_decisions(kind: str, options: dict[str, dict[str, Any]]) -> list[Any]
 
     out = []
     for name, info in sorted(options.items()):
-        rule = next((r for r in RULES if re.fullmatch(r.pattern, name)), None)
+        rule = rule_for(name)
         values = option_values(name, info)
         if rule is None or rule.kind != kind or not values:
             continue

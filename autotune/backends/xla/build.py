@@ -34,10 +34,10 @@ class XlaBuild:
         from autotune import passes
 
         build = XlaBuild(workload)
-        decisions = [d for name in XLA_PASSES for d in passes.create(name).decisions(workload)]
-        passes.normalize(config, decisions)  # raises on names or choices that do not apply
-        for name in XLA_PASSES:
-            passes.create(name).apply(config, build)
+        chosen = [passes.create(name) for name in XLA_PASSES]
+        config = passes.normalize(config, [d for p in chosen for d in p.decisions(workload)])  # may raise
+        for p in chosen:
+            p.apply(config, build)
         return build
 
     def compiler_options(self) -> dict[str, Any]:

@@ -224,7 +224,7 @@ class XlaModelTuner:
         names = {d.name for d in plan.decisions}
         for o in self.db.outcomes(plan.subgraphs[0].workload_id, self.target_id):
             config = _parse(o["config"])
-            if o["source"] != "tune" or not config or not set(config) <= names:
+            if o["source"] not in ("tune", "simplify") or not config or not set(config) <= names:
                 continue
             try:
                 strategy.tell(config, o["median"] / plan.default_s if o["median"] else None)
@@ -274,6 +274,7 @@ class XlaModelTuner:
                 _failed(r) if r["status"] != "ok" else "ok",
                 r.get("samples", []),
                 r.get("error", ""),
+                source="simplify",
             )
             if r["status"] != "ok":
                 continue

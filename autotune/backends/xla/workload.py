@@ -31,19 +31,28 @@ def _module(lowered: Any) -> Any:
     return lowered.compiler_ir("hlo").get_hlo_module()
 
 
+def _strip_pass() -> Any:
+    """A strip-debuginfo pipeline without the verifier (the verifier was 80% of the cost)."""
+    from jax._src.lib.mlir import passmanager
+
+    pm = passmanager.PassManager.parse("builtin.module(strip-debuginfo)")
+    pm.enable_verifier(False)
+    return pm
+
+
 def canonical_bytecode(lowered: Any) -> bytes:
     """The lowered StableHLO module as MLIR bytecode, with everything name-like removed.
 
     Debug locations are stripped, the module's name dropped and private functions renamed
     by position, so only the computation (ops, shapes, dtypes, layouts, constants) is left.
-    Costs ~1 ms for a transformer block, against ~16 ms for converting to HLO first.
+    Costs ~0.4 ms for a transformer block, against ~16 ms for converting to HLO first.
     """
-    from jax._src.lib.mlir import ir, passmanager
+    from jax._src.lib.mlir import ir
 
     module = lowered.compiler_ir()
     with module.context:
         clone = module.operation.clone()
-        passmanager.PassManager.parse("builtin.module(strip-debuginfo)").run(clone)
+        _strip_pass().run(clone)
         if "sym_name" in clone.attributes:
             del clone.attributes["sym_name"]
         ops = [op for op in clone.regions[0].blocks[0].operations if "sym_name" in op.attributes]
