@@ -40,6 +40,10 @@ BACKENDS: tuple[str, ...] = ("tvm", "xla")
 
 #: Backend -> built-in model name -> module that registers it (imported on first use, so
 #: that listing names imports neither torch nor jax).
+#: Names of single-operator models start with this; see autotune/zoo/ops.py and jax_ops.py.
+OP_PREFIX = "op-"
+_OPS = {"tvm": "autotune.zoo.ops", "xla": "autotune.zoo.jax_ops"}
+
 _BUILTIN: dict[str, dict[str, str]] = {
     "tvm": {
         "mlp": "autotune.zoo.mlp",
@@ -148,6 +152,10 @@ def create(spec: str, backend: str = "tvm") -> ZooModel | JaxModel:
         from autotune.zoo.user import load_user_jax_model, load_user_model
 
         return load_user_jax_model(spec) if backend == "xla" else load_user_model(spec)
+    if key not in _FACTORIES and spec.startswith(OP_PREFIX):
+        # Single-operator workloads named by their shapes, e.g. "op-dense-8x512x256" (the
+        # extra shapes of the cost model's data collection): built by the backend's op module.
+        return importlib.import_module(_OPS[backend]).build(spec)
     if key not in _FACTORIES and spec in _BUILTIN[backend]:
         importlib.import_module(_BUILTIN[backend][spec])
     factory = _FACTORIES.get(key)
