@@ -80,7 +80,8 @@ differences taken within one round, not absolute times across runs.
 # --------------------------------------------------------------------------------------
 _ROW = re.compile(r"^(\S+)\s+xla\s+(\S+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\S+)\s+(\S+)\s+(\S+)\s*$")
 _TIME = re.compile(
-    r"^\s+time ([\d.]+) s: worker start ([\d.]+), compile ([\d.]+), run ([\d.]+), autotune ([\d.]+)"
+    r"^\s+time ([\d.]+) s: worker start ([\d.]+), compile ([\d.]+), run ([\d.]+), "
+    r"cost model ([\d.]+), autotune ([\d.]+)"
 )
 
 
@@ -97,7 +98,7 @@ def parse_table(stdout: str) -> dict[str, dict[str, Any]]:
                 )
             )
         elif cur is not None and (m := _TIME.match(ln)):
-            keys = ("total_s", "worker_startup_s", "compile_s", "run_s", "ours_s")
+            keys = ("total_s", "worker_startup_s", "compile_s", "run_s", "costmodel_s", "ours_s")
             cur["time"] = {k: float(v) for k, v in zip(keys, m.groups())}
         elif cur is not None and ln.startswith("  best:"):
             cur["best"] = ln.split(":", 1)[1].strip()
@@ -397,9 +398,12 @@ def report(res: dict[str, Any], models: list[str], method: str) -> str:
         tot = t["total_s"] or float("nan")
         rows.append(
             [n, t["total_s"]]
-            + [f"{t[k]:.1f} ({t[k] / tot:.0%})" for k in ("worker_startup_s", "compile_s", "run_s", "ours_s")]
+            + [
+                f"{t[k]:.1f} ({t[k] / tot:.0%})"
+                for k in ("worker_startup_s", "compile_s", "run_s", "costmodel_s", "ours_s")
+            ]
         )
-    out.append(C.table(["model", "total s", "worker start", "compile", "run", "ours"], rows))
+    out.append(C.table(["model", "total s", "worker start", "compile", "run", "cost model", "ours"], rows))
     out += ["", "outcomes in the database (every measurement row of the model's workload)"]
     rows = []
     for n in models:

@@ -14,6 +14,7 @@ SUBCOMMANDS = {
     "tune": "autotune.cli.tune",
     "best": "autotune.cli.best",
     "db": "autotune.cli.db",
+    "costmodel": "autotune.cli.costmodel",
 }
 
 

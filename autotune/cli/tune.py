@@ -22,7 +22,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--target", help="'llvm' (this CPU) or a JSON dict of TVM target attributes; XLA: 'cpu' or 'gpu'"
     )
-    p.add_argument("--backend", default=None, choices=["tvm", "xla"], help="compiler backend (default tvm)")
+    p.add_argument(
+        "--backend",
+        default=None,
+        choices=["tvm", "xla"],
+        help="compiler backend of --model (default tvm); with a job file, only its models of this backend",
+    )
     p.add_argument("--db", help="database file (default: the job file's, else the embedded default)")
     p.add_argument("--time-budget", type=float, help="wall-clock budget of the whole job, seconds")
     p.add_argument("--force", action="store_true", help="tune again what is already tuned")
@@ -45,6 +50,10 @@ def build_spec(args: argparse.Namespace):  # -> JobSpec
             if missing:
                 raise UserError(f"{args.jobfile}: no model(s) named {', '.join(sorted(missing))} in the job")
             spec.models = [m for m in spec.models if m.name in wanted]
+        if args.backend:  # with a job file: only its models of this backend
+            spec.models = [m for m in spec.models if m.backend == args.backend]
+            if not spec.models:
+                raise UserError(f"{args.jobfile}: no {args.backend} model in the job")
     elif args.model:
         job: dict = {}
         if args.backend:

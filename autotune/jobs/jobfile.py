@@ -27,7 +27,16 @@ from typing import Any
 
 from autotune.errors import UserError
 
-_JOB_KEYS = {"target", "trials", "time_budget_s", "database", "backend", "search", "trials_per_iter"}
+_JOB_KEYS = {
+    "target",
+    "trials",
+    "time_budget_s",
+    "database",
+    "backend",
+    "search",
+    "trials_per_iter",
+    "cost_model",
+}
 _MODEL_KEYS = {"name", "source", "trials", "backend"}
 BACKENDS = ("tvm", "xla")
 
@@ -52,6 +61,7 @@ class JobSpec:
     database: str | None = None
     search: str = "evolutionary"
     trials_per_iter: int = 16
+    cost_model: str = "pretrained"  # 'pretrained', 'none' or a checkpoint path
     path: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
@@ -74,6 +84,19 @@ def _backend(value: Any, where: str) -> str:
     if value not in BACKENDS:
         raise UserError(f"{where}: unknown backend {value!r}; known: {', '.join(BACKENDS)}")
     return str(value)
+
+
+def _cost_model(value: Any, where: str, base_dir: Path | None) -> str:
+    if not isinstance(value, str) or not value:
+        raise UserError(f"{where}: [job] cost_model must be 'pretrained', 'none' or a checkpoint path")
+    if value in ("pretrained", "none"):
+        return value
+    path = Path(value).expanduser()
+    if base_dir is not None and not path.is_absolute():
+        path = base_dir / path
+    if not path.is_file():
+        raise UserError(f"{where}: [job] cost_model: no such checkpoint {str(path)!r}")
+    return str(path)
 
 
 def _known_keys(table: dict[str, Any], known: set[str], what: str) -> None:
@@ -131,6 +154,7 @@ def parse_job(data: dict[str, Any], where: str = "job file", base_dir: Path | No
         database=database,
         search=str(job.get("search", "evolutionary")),
         trials_per_iter=_positive_int(job.get("trials_per_iter", 16), f"{where}: [job] trials_per_iter"),
+        cost_model=_cost_model(job.get("cost_model", "pretrained"), where, base_dir),
     )
 
 

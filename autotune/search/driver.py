@@ -52,14 +52,15 @@ class JobReport:
         return all(m.status != "failed" for m in self.models)
 
     def table(self) -> str:
+        w = max([14] + [len(m.name) + 2 for m in self.models])
         rows = [
-            f"{'model':<14}{'backend':<8}{'status':<10}{'subgraphs':>10}{'trials':>8}{'failed':>8}"
+            f"{'model':<{w}}{'backend':<8}{'status':<10}{'subgraphs':>10}{'trials':>8}{'failed':>8}"
             f"{'default ms':>12}{'tuned ms':>10}{'speedup':>9}"
         ]
         for m in self.models:
             f = lambda v, s=1e3: f"{v * s:.3f}" if v is not None else "-"
             rows.append(
-                f"{m.name:<14}{m.backend:<8}{m.status:<10}{m.subgraphs:>10}{m.trials:>8}{m.failures:>8}"
+                f"{m.name:<{w}}{m.backend:<8}{m.status:<10}{m.subgraphs:>10}{m.trials:>8}{m.failures:>8}"
                 f"{f(m.default_s):>12}{f(m.tuned_s):>10}{(f'{m.speedup:.2f}x' if m.speedup else '-'):>9}"
             )
             if m.error:
@@ -70,7 +71,8 @@ class JobReport:
                 p = m.profile
                 rows.append(
                     f"  time {p['total_s']:.1f} s: worker start {p['worker_startup_s']:.1f}, compile "
-                    f"{p['compile_s']:.1f}, run {p['run_s']:.1f}, autotune {p['ours_s']:.1f}"
+                    f"{p['compile_s']:.1f}, run {p['run_s']:.1f}, cost model {p['costmodel_s']:.1f}, "
+                    f"autotune {p['ours_s']:.1f}"
                 )
         rows.append(f"job {self.job_id} in {self.seconds:.0f} s, database {self.database}")
         return "\n".join(rows)
@@ -105,7 +107,9 @@ def _tuners(spec: JobSpec, db: Any, job_id: int) -> dict[str, Any]:
         from autotune.backends.xla.workload import resolve_platform
 
         search = spec.search if spec.search in ("auto", "tpe", "random", "exhaustive") else "auto"
-        out["xla"] = XlaModelTuner(db, resolve_platform(spec.target), job_id, search=search)
+        out["xla"] = XlaModelTuner(
+            db, resolve_platform(spec.target), job_id, search=search, cost_model=spec.cost_model
+        )
     return out
 
 

@@ -64,6 +64,9 @@ class GraphSearch(abc.ABC):
         self.seen[self.key(config)] = relative
         self.observe(normalize(config, self.decisions), relative)
 
+    def discard(self, config: dict[str, Any]) -> None:  # noqa: B027 - optional hook
+        """A proposal that will not be measured (a cost model ranked it out); it may come again."""
+
     @abc.abstractmethod
     def propose(self) -> dict[str, Any] | None:
         """A config, preferably unseen (the base class replaces a seen one by a random one)."""

@@ -66,6 +66,14 @@ class TPESearch(GraphSearch):
         ok = [v for v in self.seen.values() if v is not None]
         return relative if relative is not None else 2.0 * max(ok, default=1.0)
 
+    def discard(self, config: dict[str, Any]) -> None:
+        """An unmeasured proposal: closed as failed, which TPE leaves out of its model."""
+        import optuna
+
+        trial = self.pending.pop(self.key(config), None)
+        if trial is not None:
+            self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
+
     def observe(self, config: dict[str, Any], relative: float | None) -> None:
         key = self.key(config)
         trial = self.pending.pop(key, None)

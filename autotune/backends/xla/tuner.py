@@ -60,10 +60,11 @@ class Profile:
     startup: float = 0.0
     compile: float = 0.0
     run: float = 0.0
+    costmodel: float = 0.0  # featurizing and ranking proposals, online updates
 
     @property
     def ours(self) -> float:
-        return max(0.0, self.total - self.startup - self.compile - self.run)
+        return max(0.0, self.total - self.startup - self.compile - self.run - self.costmodel)
 
     def as_dict(self) -> dict[str, float]:
         return {
@@ -71,6 +72,7 @@ class Profile:
             "worker_startup_s": self.startup,
             "compile_s": self.compile,
             "run_s": self.run,
+            "costmodel_s": self.costmodel,
             "ours_s": self.ours,
         }
 
@@ -107,9 +109,18 @@ class XlaModelTuner:
         timeout_s: float = 120.0,
         seed: int = 0,
         repeat: int = 15,
+        cost_model: str | None = "pretrained",
+        pool: int = 4,
+        warmup: int = 4,
     ) -> None:
+        from autotune.costmodel.ranker import load_model
+
         self.db, self.platform, self.job_id = db, platform, job_id
         self.search, self.timeout_s, self.seed, self.repeat = search, timeout_s, seed, repeat
+        # With a cost model, each measured trial is the best ranked of `pool` proposals
+        # (after `warmup` trials measured as proposed).
+        self.model = load_model("xla", cost_model)
+        self.pool, self.warmup = pool, warmup
         self.target_id = db.target_id(target_info(platform))
         self._tmp = tempfile.TemporaryDirectory(prefix="autotune-xla-")
         self._plans: list[XlaPlan] = []
@@ -196,10 +207,11 @@ class XlaModelTuner:
         g = plan.subgraphs[0]
         strategy = graph.create(self.search, plan.decisions, seed=self.seed, budget=g.trials)
         self._replay(plan, strategy)
+        ranker = self._ranker(plan, strategy)
         n = g.done
         try:
             while n < g.trials and time.time() < deadline:
-                config = strategy.ask()
+                config = self._propose(strategy, ranker, n)
                 if config is None:
                     break
                 r = self._measure(plan, config)
@@ -208,6 +220,8 @@ class XlaModelTuner:
                 self._record(plan, config, status, samples, r.get("error", ""))
                 secs = statistics.median(samples) if samples else None
                 strategy.tell(config, secs / plan.default_s if secs else None)
+                if ranker is not None:
+                    ranker.learn(config, secs / plan.default_s if secs else None)
                 n += 1
                 if on_outcome:
                     on_outcome(g.workload_id, status, secs)
@@ -219,7 +233,40 @@ class XlaModelTuner:
                     self.db.mark_tuned(g.workload_id, self.target_id, max(g.trials, n), self.job_id)
             return complete
         finally:
+            if ranker is not None:
+                plan.profile.costmodel += ranker.seconds
             plan.profile.total += time.perf_counter() - t0
+
+    def _ranker(self, plan: XlaPlan, strategy: graph.GraphSearch) -> Any:
+        """The cost model's ranker for this workload, when there is a model and a space to prune."""
+        if self.model is None or type(strategy).__name__ == "ExhaustiveSearch" or self.pool <= 1:
+            return None
+        from autotune.costmodel.features.base import for_backend
+        from autotune.costmodel.ranker import Ranker
+
+        row = self.db.workload_by_id(plan.subgraphs[0].workload_id)
+        return Ranker(self.model, for_backend("xla"), row)
+
+    def _propose(self, strategy: graph.GraphSearch, ranker: Any, n: int) -> dict[str, Any] | None:
+        """The next config to measure: the strategy's proposal, or with a cost model the best
+        ranked of `pool` proposals (the others are discarded unmeasured)."""
+        if ranker is None or n < self.warmup:
+            return strategy.ask()
+        pool: list[dict[str, Any]] = []
+        keys: set[str] = set()
+        while len(pool) < self.pool:
+            config = strategy.ask()
+            if config is None or strategy.key(config) in keys:
+                break
+            pool.append(config)
+            keys.add(strategy.key(config))
+        if not pool:
+            return None
+        pick = ranker.best(pool)
+        for i, config in enumerate(pool):
+            if i != pick:
+                strategy.discard(config)
+        return pool[pick]
 
     def _replay(self, plan: XlaPlan, strategy: graph.GraphSearch) -> None:
         """Tell the strategy what earlier (killed or finished) jobs measured, so none repeats."""

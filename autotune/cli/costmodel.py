@@ -1,0 +1,113 @@
+"""`autotune costmodel`: train the GNN cost model on a tuning database, and evaluate it
+side by side with XGBoost and random on workloads it was not trained on.
+
+autotune costmodel train --db tuning.sqlite --backend tvm --out tvm.pt
+autotune costmodel eval --db tuning.sqlite --backend xla --plots report/
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from autotune.errors import UserError
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("costmodel", help="train and evaluate the learned cost model")
+    cmds = p.add_subparsers(dest="costmodel_command", required=True, metavar="COMMAND")
+    for name, help_ in (
+        ("train", "train a cost model on the database's measurements and save it"),
+        ("eval", "GNN vs XGBoost vs random on held-out workloads: tau, top-1, top-5, throughput"),
+    ):
+        c = cmds.add_parser(name, help=help_)
+        c.add_argument("--db", help="database file (default: the embedded default)")
+        c.add_argument("--backend", choices=["tvm", "xla"], required=True, help="whose candidates")
+        c.add_argument("--test-fraction", type=float, default=0.25, help="workloads held out (default 0.25)")
+        c.add_argument("--holdout-kind", help="hold out every workload of one kind (e.g. conv2d) instead")
+        c.add_argument("--seed", type=int, default=0)
+        c.add_argument("--epochs", type=int, default=40, help="GNN training epochs")
+        c.add_argument("--json", action="store_true", help="machine-readable output")
+        if name == "train":
+            c.add_argument("--out", required=True, help="checkpoint file to write")
+            c.add_argument("--model", default="gnn", choices=["gnn", "xgboost", "random"])
+            c.add_argument(
+                "--all-data", action="store_true", help="after evaluating, refit on every workload"
+            )
+        else:
+            c.add_argument("--checkpoint", help="evaluate this GNN checkpoint instead of training one")
+            c.add_argument("--plots", help="directory for the training-curve and ranking PNGs")
+    p.set_defaults(run=run)
+
+
+def _data(args: argparse.Namespace) -> tuple[Any, Any, Any]:
+    from autotune.costmodel.dataset import load_dataset
+    from autotune.costmodel.features.base import for_backend
+    from autotune.db import default_path, open_db
+
+    if not 0 < args.test_fraction < 1:
+        raise UserError("--test-fraction must be between 0 and 1")
+    feat = for_backend(args.backend)
+    with open_db(args.db or default_path(), readonly=True) as db:
+        data = load_dataset(db, args.backend, feat)
+    if len(set(data.groups)) < 2:
+        raise UserError(
+            f"not enough {args.backend} measurements to train on: {len(set(data.groups))} workload(s) "
+            "with 4+ measured candidates; run a data-collection job first (examples/costmodel_data.toml)"
+        )
+    try:
+        train, test = data.split(args.test_fraction, args.seed, args.holdout_kind)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    return feat, train, test
+
+
+def run(args: argparse.Namespace) -> int:
+    from autotune.costmodel import base
+    from autotune.costmodel.train import compare, plots, table, train_model
+
+    feat, train, test = _data(args)
+    sig = feat.signature()
+    gnn_hp = {"epochs": args.epochs}
+    head = (
+        f"{args.backend}: {len(set(train.groups))} training workloads ({len(train)} candidates), "
+        f"{len(set(test.groups))} held-out workloads ({len(test)} candidates)"
+        + (f", held-out kind {args.holdout_kind}" if args.holdout_kind else "")
+    )
+    if args.costmodel_command == "train":
+        hp = gnn_hp if args.model == "gnn" else {}
+        model = train_model(args.model, train, sig, args.seed, **hp)
+        rows, _ = compare(train, test, sig, kinds=[args.model], models={args.model: model})
+        if args.all_data:
+            model = train_model(args.model, train.merge(test), sig, args.seed, **hp)
+        model.save(args.out)
+        if args.json:
+            print(json.dumps({"summary": head, "held_out": rows, "checkpoint": args.out}, indent=2))
+        else:
+            print(head)
+            print(table(rows))
+            print(
+                f"saved {args.model} to {args.out}" + (" (refit on all workloads)" if args.all_data else "")
+            )
+        return 0
+    models = {}
+    if args.checkpoint:
+        try:
+            models["gnn"] = base.load(args.checkpoint, sig)
+        except base.CostModelError as exc:
+            raise UserError(str(exc)) from None
+    rows, trained = compare(train, test, sig, models=models, seed=args.seed, gnn_hp=gnn_hp)
+    written = plots(args.plots, trained, test, args.backend) if args.plots else []
+    if args.json:
+        print(json.dumps({"summary": head, "held_out": rows, "plots": [str(p) for p in written]}, indent=2))
+        return 0
+    print(head)
+    print(table(rows))
+    print(
+        "tau: Kendall's tau per held-out workload, averaged; top-k: best true latency over the true latency"
+    )
+    print("of the best among the model's k highest-ranked candidates (1.0 = found the best)")
+    for p in written:
+        print(f"wrote {p}")
+    return 0

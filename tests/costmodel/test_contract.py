@@ -1,0 +1,114 @@
+"""Contract tests every cost model passes: learn a ranking, save/load, online update.
+
+The candidates here are real PyG graphs of a synthetic workload family whose speed is a
+known function of the graph (a chain whose nodes carry a 'work' feature; the latency is
+the total work plus a config term in the graph features), so every assertion can fail.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch_geometric.data import Data
+
+from autotune.costmodel import base, metrics
+from autotune.costmodel.dataset import Dataset
+
+pytestmark = pytest.mark.timeout(300)
+
+SIG = {"featurizer": "synthetic", "vocab_version": "syn-1", "node_dim": 4, "graph_dim": 3, "flat_dim": 7}
+
+
+def _family(groups: int, per_group: int, seed: int) -> Dataset:
+    rng = np.random.default_rng(seed)
+    data = Dataset()
+    for grp in range(groups):
+        n = int(rng.integers(3, 9))
+        base_work = rng.uniform(0.5, 2.0, size=n)
+        for _ in range(per_group):
+            scale = rng.uniform(0.3, 1.5, size=n)  # a schedule makes each node cheaper or dearer
+            knob = rng.integers(0, 3)  # a global config choice: 1 is fast, 2 is slow
+            work = base_work * scale
+            latency = float(work.sum() * (0.7 if knob == 1 else 1.3 if knob == 2 else 1.0))
+            x = torch.tensor(np.stack([work, scale, base_work, np.arange(n) / n], 1), dtype=torch.float32)
+            e = torch.tensor([list(range(n - 1)) + list(range(1, n)), list(range(1, n)) + list(range(n - 1))])
+            g = torch.tensor([[knob == 1, knob == 2, n]], dtype=torch.float32)
+            flat = torch.cat([x.sum(0, keepdim=True), g], dim=1)
+            data.graphs.append(Data(x=x, edge_index=e, g=g, flat=flat))
+            data.latency.append(latency)
+            data.groups.append(grp)
+        default = float(base_work.sum())
+        data.relative += [lat / default for lat in data.latency[-per_group:]]
+        data.names[grp] = f"syn{grp}"
+    return data
+
+
+@pytest.fixture(scope="module")
+def split():
+    return _family(24, 24, seed=0).split(0.25, seed=1)
+
+
+@pytest.mark.parametrize("kind", ["gnn", "xgboost"])
+def test_learns_to_rank_unseen_workloads(kind, split):
+    train, test = split
+    hp = {"epochs": 30} if kind == "gnn" else {}
+    model = base.create(kind, signature=SIG, seed=0, **hp)
+    model.fit(train.graphs, train.relative, train.groups)
+    scores = model.predict(test.graphs)
+    assert scores.shape == (len(test),) and np.isfinite(scores).all()
+    r = metrics.evaluate(scores, test.latency, test.groups)
+    assert r["kendall_tau"] > 0.5, r
+    assert r["top5"] > 0.9, r
+
+
+def test_random_is_the_floor(split):
+    _, test = split
+    r = metrics.evaluate(base.create("random", seed=0).predict(test.graphs), test.latency, test.groups)
+    assert abs(r["kendall_tau"]) < 0.2
+
+
+@pytest.mark.parametrize("kind", base.kinds())
+def test_save_load_roundtrip_and_signature_check(kind, split, tmp_path):
+    train, test = split
+    hp = {"epochs": 3} if kind == "gnn" else {"rounds": 20} if kind == "xgboost" else {}
+    model = base.create(kind, signature=SIG, seed=0, **hp)
+    model.fit(train.graphs, train.relative, train.groups)
+    path = tmp_path / f"{kind}.pt"
+    model.save(path)
+    again = base.load(path, SIG)
+    assert again.name == kind and again.signature == SIG
+    if kind != "random":
+        np.testing.assert_allclose(again.predict(test.graphs), model.predict(test.graphs), rtol=1e-5)
+    with pytest.raises(base.CostModelError, match="retrain"):
+        base.load(path, {**SIG, "vocab_version": "syn-2"})
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(base.CostModelError, match="not a cost-model checkpoint"):
+        base.load(tmp_path / "junk.pt")
+    with pytest.raises(base.CostModelError, match="no such"):
+        base.load(tmp_path / "missing.pt")
+
+
+@pytest.mark.parametrize("kind", base.kinds())
+def test_online_update(kind, split):
+    train, test = split
+    hp = {"epochs": 4} if kind == "gnn" else {"rounds": 20} if kind == "xgboost" else {}
+    model = base.create(kind, signature=SIG, seed=0, **hp)
+    half = set(sorted(set(train.groups))[: len(set(train.groups)) // 2])
+    first, second = train.subset(half), train.subset(set(train.groups) - half)
+    model.update(first.graphs, first.relative, first.groups)  # untrained: a first fit
+    model.update(second.graphs, second.relative, second.groups)  # then learns more
+    assert np.isfinite(model.predict(test.graphs)).all()
+
+
+def test_metrics():
+    lat = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+    assert metrics.kendall_tau([6, 5, 4, 3, 2, 1], lat) == pytest.approx(1.0)
+    assert metrics.kendall_tau([1, 2, 3, 4, 5, 6], lat) == pytest.approx(-1.0)
+    assert metrics.topk_score([0, 9, 8, 7, 6, 5], lat, 1) == pytest.approx(0.5)
+    assert metrics.topk_score([0, 9, 8, 7, 6, 5], lat, 5) == pytest.approx(0.5)
+    assert metrics.topk_score([9, 0, 0, 0, 0, 0], lat, 1) == 1.0
+    r = metrics.evaluate([3, 2, 1, 1, 2, 3], [1, 2, 3, 1, 2, 3], [0, 0, 0, 1, 1, 1])
+    assert (
+        r["workloads"] == 2 and r["kendall_tau"] == pytest.approx(0.0) and r["top1"] == pytest.approx(2 / 3)
+    )
