@@ -100,7 +100,12 @@ def _tuners(spec: JobSpec, db: Any, job_id: int) -> dict[str, Any]:
         from autotune.backends.tvm.workload import resolve_target
 
         out["tvm"] = ModelTuner(
-            db, resolve_target(spec.target), job_id, search=spec.search, trials_per_iter=spec.trials_per_iter
+            db,
+            resolve_target(spec.target),
+            job_id,
+            search=spec.search,
+            trials_per_iter=spec.trials_per_iter,
+            cost_model="xgb" if spec.cost_model == "none" else spec.cost_model,
         )
     if "xla" in backends:
         from autotune.backends.xla.tuner import XlaModelTuner

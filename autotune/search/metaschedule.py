@@ -54,6 +54,7 @@ class EvolutionarySearch(SubgraphSearch):
         run_timeout_s: float = 30.0,
     ) -> None:
         quiet_metaschedule()
+        self.uses_gnn = False
         import_tensor_intrin()  # TuneContext needs it; 23 s -> 3 s (see fastimport.py)
         self.msdb = msdb
         self.target = target
@@ -65,11 +66,7 @@ class EvolutionarySearch(SubgraphSearch):
             timeout_sec=run_timeout_s,
             evaluator_config=ms.runner.EvaluatorConfig(number=1, repeat=3, min_repeat_ms=15),
         )
-        self.cost_model = (
-            ms.cost_model.CostModel.create(cost_model, num_tuning_cores=cores)
-            if cost_model == "xgb"
-            else ms.cost_model.CostModel.create(cost_model)
-        )
+        self.cost_model = self._cost_model(cost_model, cores)
         self.callbacks = [
             RecordOutcomes(msdb, on_outcome),
             ms.measure_callback.RemoveBuildArtifact(),
@@ -77,6 +74,28 @@ class EvolutionarySearch(SubgraphSearch):
         ]
         self._workdir = tempfile.TemporaryDirectory(prefix="autotune-ms-")
         self._sizes: dict[str, int | None] = {}
+
+    def _cost_model(self, spec: str, cores: int) -> Any:
+        """MetaSchedule's own ('xgb', 'random', 'mlp'), or ours: 'pretrained' (the shipped
+        GNN; MetaSchedule's XGBoost when none ships) or a checkpoint path, wrapped as a
+        PyCostModel that learns online from this job's measurements."""
+        if spec in ("xgb", "random", "mlp", "none"):
+            kind = "random" if spec == "none" else spec
+            extra = {"num_tuning_cores": cores} if kind == "xgb" else {}
+            return ms.cost_model.CostModel.create(kind, **extra)
+        from autotune.costmodel.metaschedule import ScoreModelCostModel
+        from autotune.costmodel.ranker import load_model
+
+        model = load_model("tvm", spec)
+        if model is None:
+            return ms.cost_model.CostModel.create("xgb", num_tuning_cores=cores)
+
+        def reference(mod: Any) -> float | None:
+            wid = self.msdb.workload_id(mod)
+            return None if wid is None else self.msdb.db.default_latency(wid, self.msdb.target_id)
+
+        self.uses_gnn = True
+        return ScoreModelCostModel(model, reference=reference)
 
     def _contexts(self, task: Any, strategy: Any = "evolutionary") -> tuple[list[Any], list[float]]:
         contexts, weights = ms.relax_integration.extracted_tasks_to_tune_contexts(

@@ -87,6 +87,7 @@ class ModelTuner:
         search: str = "evolutionary",
         trials_per_iter: int = 16,
         seed: int | None = None,
+        cost_model: str = "xgb",
     ) -> None:
         self.db = db
         self.target = target
@@ -94,7 +95,12 @@ class ModelTuner:
         self.msdb = MetaScheduleDatabase(db, target, job_id=job_id)
         self.target_id = self.msdb.target_id
         self._on_outcome: Callable[[int, str, float | None], None] | None = None
-        self._search_args = {"kind": search, "trials_per_iter": trials_per_iter, "seed": seed}
+        self._search_args = {
+            "kind": search,
+            "trials_per_iter": trials_per_iter,
+            "seed": seed,
+            "cost_model": cost_model,
+        }
         self._search: search_base.SubgraphSearch | None = None
 
     @property

@@ -1,0 +1,1 @@
+"""Shipped cost-model checkpoints (see README: how they were made)."""
