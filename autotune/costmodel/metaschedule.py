@@ -26,6 +26,7 @@ Example::
 from __future__ import annotations
 
 import math
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
@@ -106,6 +107,8 @@ class ScoreModelCostModel(PyCostModel):
         self._groups: dict[int, int] = {}  # workload hash -> group id
         self._refs: dict[int, float] = {}  # workload hash -> reference latency
         self._rng = np.random.default_rng(seed)
+        self.seconds = 0.0  # time spent in predict and update (featurizing included)
+        self.predicted = 0  # candidates scored
 
     # --- MetaSchedule's interface -------------------------------------------------
     def load(self, path: str) -> None:
@@ -123,6 +126,14 @@ class ScoreModelCostModel(PyCostModel):
 
     def predict(self, context: Any, candidates: Sequence[Any]) -> np.ndarray:
         """One score per candidate, float64, higher = faster, never negative."""
+        t0 = time.perf_counter()
+        try:
+            return self._predict(context, candidates)
+        finally:
+            self.seconds += time.perf_counter() - t0
+            self.predicted += len(candidates)
+
+    def _predict(self, context: Any, candidates: Sequence[Any]) -> np.ndarray:
         n = len(candidates)
         if n == 0:
             return np.zeros(0, dtype=np.float64)
@@ -142,6 +153,13 @@ class ScoreModelCostModel(PyCostModel):
 
     def update(self, context: Any, candidates: Sequence[Any], results: Sequence[Any]) -> None:
         """Learn from measured candidates; failed runs and unreadable candidates are skipped."""
+        t0 = time.perf_counter()
+        try:
+            self._update(context, candidates, results)
+        finally:
+            self.seconds += time.perf_counter() - t0
+
+    def _update(self, context: Any, candidates: Sequence[Any], results: Sequence[Any]) -> None:
         if len(candidates) != len(results):
             raise ValueError(f"{len(candidates)} candidates but {len(results)} results")
         lats = [latency(r) for r in results]
