@@ -118,6 +118,15 @@ def _tuners(spec: JobSpec, db: Any, job_id: int) -> dict[str, Any]:
     return out
 
 
+def model_deadline(deadline: float, trials: int, trials_after: int, now: float | None = None) -> float:
+    """When one model must stop: its share of the time left, by trial budget, so that models
+    late in the job are not starved by an early one that overruns (time a model leaves
+    unused flows to the ones after it)."""
+    now = time.time() if now is None else now
+    left = max(0.0, deadline - now)
+    return now + left * trials / max(1, trials + trials_after)
+
+
 def _raise_interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
@@ -149,7 +158,9 @@ def run_job(
     tuners: dict[str, Any] = {}
     try:
         tuners = _tuners(spec, db, job_id)
+        trials_left = sum(entry.trials for entry, _ in models)
         for entry, model in models:
+            trials_left -= entry.trials
             result = ModelResult(entry.name, "failed", backend=entry.backend)
             report.models.append(result)
             tuner = tuners[entry.backend]
@@ -181,7 +192,8 @@ def run_job(
                         b.update(1)
                         b.set_postfix(failed=r.failures, refresh=False)
 
-                    complete = tuner.tune(plan, entry.trials, deadline, force=force, on_outcome=on_outcome)
+                    share = model_deadline(deadline, entry.trials, trials_left)
+                    complete = tuner.tune(plan, entry.trials, share, force=force, on_outcome=on_outcome)
                     bar.close()
                     result.status = "tuned" if complete else "partial"
                 last = db.latest_model_measurement(plan.model_id, tuner.target_id)
