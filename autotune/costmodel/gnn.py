@@ -50,6 +50,16 @@ def _net(node_dim: int, graph_dim: int, hidden: int, layers: int) -> Any:
     return Net()
 
 
+def _one_thread() -> None:
+    """Run torch single-threaded: these graphs are tiny, and on a loaded 2-core machine torch's
+    intra-op threads spin against the tuner's own processes (a 4-candidate predict took 0.8 s
+    with 2 threads, 3 ms with 1)."""
+    import torch
+
+    if torch.get_num_threads() != 1:
+        torch.set_num_threads(1)
+
+
 def pairwise_loss(scores: Any, targets: Any, groups: Any, margin: float = 0.01) -> Any:
     """RankNet loss over pairs of one group whose targets differ by more than `margin`."""
     import torch
@@ -142,6 +152,7 @@ class GNNModel(CostModel):
     ) -> None:
         import torch
 
+        _one_thread()
         rng = random.Random(self.seed)
         y = torch.tensor(target_scores(relative), dtype=torch.float32)
         by_group: dict[int, list[int]] = {}
@@ -182,6 +193,7 @@ class GNNModel(CostModel):
 
         if self.net is None:
             return np.zeros(len(graphs))
+        _one_thread()
         out = []
         with torch.no_grad():
             for start in range(0, len(graphs), 256):
