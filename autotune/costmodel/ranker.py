@@ -36,6 +36,7 @@ class Ranker:
         self.model, self.featurizer, self.workload = model, featurizer, workload
         self.update_every = update_every
         self.seconds = 0.0
+        self.ranked = 0  # proposals scored
         self._new: list[tuple[Any, float]] = []
 
     def best(self, configs: Sequence[dict[str, Any]]) -> int:
@@ -47,6 +48,7 @@ class Ranker:
             if not ok:
                 return 0
             scores = self.model.predict([graphs[i] for i in ok])
+            self.ranked += len(ok)
             return ok[int(np.argmax(scores))]
         finally:
             self.seconds += time.perf_counter() - t0

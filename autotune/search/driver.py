@@ -73,6 +73,7 @@ class JobReport:
                     f"  time {p['total_s']:.1f} s: worker start {p['worker_startup_s']:.1f}, compile "
                     f"{p['compile_s']:.1f}, run {p['run_s']:.1f}, cost model {p['costmodel_s']:.1f}, "
                     f"autotune {p['ours_s']:.1f}"
+                    + (f"; cost model ranked {p['ranked']} proposals" if p.get("ranked") else "")
                 )
         rows.append(f"job {self.job_id} in {self.seconds:.0f} s, database {self.database}")
         return "\n".join(rows)

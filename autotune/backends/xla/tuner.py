@@ -61,6 +61,7 @@ class Profile:
     compile: float = 0.0
     run: float = 0.0
     costmodel: float = 0.0  # featurizing and ranking proposals, online updates
+    ranked: int = 0  # proposals the cost model scored
 
     @property
     def ours(self) -> float:
@@ -73,6 +74,7 @@ class Profile:
             "compile_s": self.compile,
             "run_s": self.run,
             "costmodel_s": self.costmodel,
+            "ranked": self.ranked,
             "ours_s": self.ours,
         }
 
@@ -235,6 +237,7 @@ class XlaModelTuner:
         finally:
             if ranker is not None:
                 plan.profile.costmodel += ranker.seconds
+                plan.profile.ranked += ranker.ranked
             plan.profile.total += time.perf_counter() - t0
 
     def _ranker(self, plan: XlaPlan, strategy: graph.GraphSearch) -> Any:
