@@ -2,8 +2,8 @@
 random), search efficiency of cost-model pruning in XLA tuning, and the cost model's share of
 tuning time (XLA and TVM).
 
-.venv/bin/python benchmarks/costmodel.py                       # everything, ~20 min
-.venv/bin/python benchmarks/costmodel.py --quick               # small sizes, ~3 min
+.venv/bin/python benchmarks/costmodel.py                       # everything, ~11 min
+.venv/bin/python benchmarks/costmodel.py --quick               # small sizes, ~2 min
 .venv/bin/python benchmarks/costmodel.py --backend xla --seeds 0,1,2 --epochs 40 --db DB
 """
 
@@ -29,7 +29,7 @@ KINDS = ("gnn", "xgboost", "random")
 SEARCH_WORKLOADS = ("op-layernorm-64x1024", "op-dense-1x1024x1024", "op-softmax-8x4096", "op-mlp2-8x128x512")
 TVM_MODEL = "op-dense-8x512x256"
 NEAR = 0.05  # "found the best" = within 5% of the reference best
-VARIANTS = ("none", "gnn", "gnn-1thread")  # XLA search runs of (2)
+VARIANTS = ("none", "gnn")  # XLA search runs of (2)
 
 METHOD = """\
 Method. Data: the data-collection database {db} (`autotune tune examples/costmodel_data.toml`,
@@ -46,19 +46,16 @@ among the model's k highest-scored candidates (1.0 = found the best; random alre
 on top-5 when a workload has ~20-40 candidates). Random splits: mean over splits [min, max].
 Throughput: the models of the first random split predict every candidate of the dataset in one
 call (best of 3) and in calls of 4 (the XLA tuner's pool; median of 30); "train s" = mean fit
-time over the random splits. (1) runs with torch.set_num_threads({train_threads}) (torch's default
-here is {default_threads} intra-op threads, which spin and run several to 100x slower when the 2 cores
-are shared); one line times GNN prediction with {default_threads} vs 1 thread, interleaved.
+time over the random splits (the GNN runs torch single-threaded, as it sets itself).
 (2) Search efficiency (XLA): a GNN ({epochs} epochs) is trained on the XLA data minus the evaluated
 workloads and saved to a temporary checkpoint. Per workload, in this process through the package
 API (a fresh temporary SQLite file per run; XlaModelTuner.prepare / pending / tune as
 autotune/search/driver.py calls them; platform cpu; search 'auto' = TPE): a reference run
 without a model, {ref_trials} trials (seed 1000, its confirmation skipped) gives "ref best" = its
 fastest measured trial; then {budget}-trial runs per search seed in {search_seeds}, variants rotated
-from run to run: "none" (cost_model none), "gnn" (cost_model = the checkpoint: after 4 warm-up
-trials each measured trial is the best-ranked of 4 TPE proposals, the model learns online every
-4 measurements; torch's default threads, as a tuning job runs it) and "gnn-1thread" (the same
-with torch.set_num_threads(1) during the run). "trials to 5%" (10%) = the 1-based index, among
+from run to run: "none" (cost_model none) and "gnn" (cost_model = the checkpoint: after 4
+warm-up trials each measured trial is the best-ranked of 4 TPE proposals; the model learns online
+every 4 measurements). "trials to 5%" (10%) = the 1-based index, among
 the run's tune measurements in database order, of the first whose median is within 5% (10%) of
 ref best (0 = the run's default already is; "-" = not within the budget; means count a miss as
 the budget); "s to 5%" = that measurement's created_at minus the start of tune(); "best/ref" =
@@ -121,44 +118,9 @@ def throughput(models: dict[str, Any], data: Any) -> dict[str, dict[str, float]]
     return out
 
 
-def torch_threads(model: Any, data: Any, default: int) -> dict[str, Any]:
-    """GNN prediction with torch's default intra-op threads vs 1 thread, interleaved (20 rounds)."""
-    import torch
-
-    before = torch.get_num_threads()
-    times: dict[int, dict[str, list[float]]] = {n: {"all": [], "four": []} for n in (default, 1)}
-    try:
-        for r in range(20):
-            for n in (default, 1) if r % 2 == 0 else (1, default):
-                torch.set_num_threads(n)
-                t0 = time.perf_counter()
-                model.predict(data.graphs[:4])
-                t1 = time.perf_counter()
-                model.predict(data.graphs)
-                times[n]["four"].append(t1 - t0)
-                times[n]["all"].append(time.perf_counter() - t1)
-    finally:
-        torch.set_num_threads(before)
-    return {
-        f"threads_{n}": {
-            "per_s_batch_all": len(data) / C.median(t["all"]),
-            "ms_per_call_of_4": C.median(t["four"]) * 1e3,
-        }
-        for n, t in times.items()
-    }
-
-
 def ranking(args: argparse.Namespace, backend: str, log: Any) -> dict[str, Any]:
     import torch
 
-    torch.set_num_threads(args.train_threads)
-    try:
-        return _ranking(args, backend, log)
-    finally:
-        torch.set_num_threads(args.default_threads)
-
-
-def _ranking(args: argparse.Namespace, backend: str, log: Any) -> dict[str, Any]:
     from autotune.costmodel.train import compare
 
     feat, data, load_s = load(args.db, backend)
@@ -189,7 +151,7 @@ def _ranking(args: argparse.Namespace, backend: str, log: Any) -> dict[str, Any]
         )
         if "throughput" not in res:
             res["throughput"] = throughput(trained, data)
-            res["gnn_torch_threads"] = torch_threads(trained["gnn"], data, args.default_threads)
+            res["torch_threads_after_training"] = torch.get_num_threads()  # the GNN sets 1 itself
             res["_first_gnn"] = trained["gnn"]
     kinds = list(res["kinds"])[: args.max_kinds]
     for kind in kinds:
@@ -236,23 +198,14 @@ def summarize_ranking(res: dict[str, Any]) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------
 # 2. search efficiency (XLA)
 # --------------------------------------------------------------------------------------
-def heldout_checkpoint(
-    data: Any, exclude: list[str], epochs: int, path: Path, threads: int
-) -> dict[str, Any]:
-    import torch
-
+def heldout_checkpoint(data: Any, exclude: list[str], epochs: int, path: Path) -> dict[str, Any]:
     from autotune.costmodel.features.base import for_backend
     from autotune.costmodel.train import train_model
 
     keep = {g for g, n in data.names.items() if n not in exclude}
     train = data.subset(keep)
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
     t0 = time.perf_counter()
-    try:
-        model = train_model("gnn", train, for_backend("xla").signature(), 0, epochs=epochs)
-    finally:
-        torch.set_num_threads(before)
+    model = train_model("gnn", train, for_backend("xla").signature(), 0, epochs=epochs)
     model.save(path)
     return {
         "path": str(path),
@@ -270,10 +223,8 @@ def xla_run(
     seed: int,
     tmp: Path,
     confirm: bool = True,
-    threads: int | None = None,
 ) -> dict[str, Any]:
-    """One tuning run of a zoo model into a fresh database; what the database says about it.
-    `threads`: torch intra-op threads during the run (None: leave torch's default)."""
+    """One tuning run of a zoo model into a fresh database; what the database says about it."""
     import torch
 
     from autotune.backends.xla.tuner import XlaModelTuner
@@ -285,9 +236,6 @@ def xla_run(
 
     db = open_db(Path(tempfile.mkdtemp(dir=tmp)) / "tuning.sqlite")  # fresh: nothing to replay
     cls = XlaModelTuner if confirm else NoConfirm
-    before = torch.get_num_threads()
-    if threads:
-        torch.set_num_threads(threads)
     t0 = time.perf_counter()
     tuner = cls(db, "cpu", None, seed=seed, cost_model=cost_model)
     try:
@@ -320,7 +268,6 @@ def xla_run(
     finally:
         tuner.close()
         db.close()
-        torch.set_num_threads(before)
 
 
 def reached(run: dict[str, Any], ref: float, near: float = NEAR) -> tuple[int | None, float | None]:
@@ -334,9 +281,7 @@ def reached(run: dict[str, Any], ref: float, near: float = NEAR) -> tuple[int | 
 
 
 def search(args: argparse.Namespace, data: Any, tmp: Path, log: Any) -> dict[str, Any]:
-    ckpt = heldout_checkpoint(
-        data, list(args.workloads), args.epochs, tmp / "xla-heldout.pt", args.train_threads
-    )
+    ckpt = heldout_checkpoint(data, list(args.workloads), args.epochs, tmp / "xla-heldout.pt")
     log(f"  held-out GNN: {ckpt['workloads']} workloads, trained in {ckpt['train_s']:.0f} s")
     res: dict[str, Any] = {"checkpoint": ckpt, "workloads": {}}
     k = 0
@@ -353,8 +298,7 @@ def search(args: argparse.Namespace, data: Any, tmp: Path, log: Any) -> dict[str
             order = [v for v in VARIANTS if v in args.variants]
             for variant in order[k % len(order) :] + order[: k % len(order)]:  # rotate the order
                 spec = "none" if variant == "none" else ckpt["path"]
-                threads = 1 if variant == "gnn-1thread" else None
-                r = xla_run(name, variant, spec, args.budget, seed, tmp, threads=threads)
+                r = xla_run(name, variant, spec, args.budget, seed, tmp)
                 n, secs = reached(r, best)
                 r["best_s"] = min((t["median"] for t in r["trials"] if t["median"] is not None), default=None)
                 r.update(trials_to_near=n, s_to_near=secs, trials_to_10=reached(r, best, 0.10)[0])
@@ -523,16 +467,6 @@ def report_ranking(backend: str, res: dict[str, Any], summ: dict[str, Any]) -> l
         f"load+featurize: {res['candidates'] / res['load_featurize_s']:.0f} candidates/s "
         f"({res['load_featurize_s']:.1f} s)"
     )
-    th = res.get("gnn_torch_threads", {})
-    if th:
-        out.append(
-            "GNN predict by torch intra-op threads (interleaved, median): "
-            + "; ".join(
-                f"{k.split('_')[1]} thread(s) {v['per_s_batch_all']:.0f}/s (all), "
-                f"{v['ms_per_call_of_4']:.1f} ms / 4"
-                for k, v in th.items()
-            )
-        )
     rows = []
     for s in res["kind_splits"]:
         r = {x["model"]: x for x in s["rows"]}
@@ -675,17 +609,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--backend", default="tvm,xla", help="backends for (1) and (3): tvm,xla")
     p.add_argument("--seeds", default="0,1,2,3,4", help="random workload splits of (1)")
     p.add_argument("--epochs", type=int, default=40, help="GNN training epochs (the CLI's default)")
-    p.add_argument(
-        "--train-threads",
-        type=int,
-        default=1,
-        help="torch threads while (1) trains and scores (2 threads spin on a loaded 2-core machine)",
-    )
     p.add_argument("--max-kinds", type=int, default=99, help="at most this many unseen-kind splits")
     p.add_argument("--workloads", default=",".join(SEARCH_WORKLOADS), help="XLA workloads of (2)")
     p.add_argument("--budget", type=int, default=16, help="trials of each run of (2)")
     p.add_argument("--ref-factor", type=int, default=4, help="the reference run has budget x this")
-    p.add_argument("--search-seeds", default="0,1,2", help="search seeds of (2), each runs both variants")
+    p.add_argument("--search-seeds", default="0,1,2,3", help="search seeds of (2), each runs both variants")
     p.add_argument("--tvm-trials", type=int, default=16)
     p.add_argument("--tvm-runs", type=int, default=2, help="TVM tunes per variant in (3), alternated")
     p.add_argument("--variants", default=",".join(VARIANTS), help="XLA search variants of (2)")
@@ -711,9 +639,13 @@ def main(argv: list[str]) -> int:
     if args.tvm_worker:
         print("RESULT " + json.dumps(tvm_worker(json.loads(args.tvm_worker))), flush=True)
         return 0
-    import torch
-
-    args.default_threads = torch.get_num_threads()  # (2) and (3) run with the package's default
+    if not Path(args.db).is_file():
+        print(
+            f"no data-collection database at {args.db}: make one with "
+            "`autotune tune examples/costmodel_data.toml --db FILE` and pass --db FILE",
+            file=sys.stderr,
+        )
+        return 2
     started = time.time()
     log = lambda msg: print(f"[{time.time() - started:4.0f} s] {msg}", flush=True)  # noqa: E731
     tmp = Path(tempfile.mkdtemp(prefix="autotune-cm-bench-"))
@@ -755,8 +687,6 @@ def main(argv: list[str]) -> int:
         tvm_model=TVM_MODEL,
         tvm_trials=args.tvm_trials,
         tvm_runs=args.tvm_runs,
-        train_threads=args.train_threads,
-        default_threads=args.default_threads,
     )
     printed = "\n".join([C.wrap(method), *text])
     print()

@@ -85,9 +85,11 @@ def workload_kind(name: str) -> str:
     m = re.match(r"op-([a-z0-9]+)-", name)
     if m:
         return {"mlp2": "dense", "matmul": "dense", "bmm": "dense"}.get(m.group(1), m.group(1))
-    parts = [p for p in re.split(r"[_\d]+", name.removeprefix("fused_")) if p]
+    # TVM numbers repeated subgraph names ("conv2d4", "matmul2"): drop trailing digits.
+    parts = [re.sub(r"(?<=[a-z])\d+$", "", p) if not p.endswith("2d") else p for p in name.split("_")]
+    parts = [p for p in parts if p and p != "fused"]
     for p in parts:
-        if p in ("conv2d", "conv1d", "conv3d"):
+        if p.startswith(("conv1d", "conv2d", "conv3d")):
             return "conv2d"
         if p in ("matmul", "dense", "bmm", "batch"):
             return "dense"

@@ -112,3 +112,19 @@ def test_metrics():
     assert (
         r["workloads"] == 2 and r["kendall_tau"] == pytest.approx(0.0) and r["top1"] == pytest.approx(2 / 3)
     )
+
+
+def test_workload_kinds_name_both_backends_alike():
+    from autotune.costmodel.dataset import workload_kind
+
+    for name, kind in [
+        ("fused_conv2d_add_relu", "conv2d"),
+        ("conv2d4", "conv2d"),
+        ("op-conv2d-1x3x64x64x16x5", "conv2d"),
+        ("fused_matmul2_add1", "dense"),
+        ("op-mlp2-8x128x512", "dense"),
+        ("layer_norm", "layernorm"),
+        ("fused_softmax_broadcast_to", "softmax"),
+        ("op-attention-2x64x128x4", "attention"),
+    ]:
+        assert workload_kind(name) == kind, name
