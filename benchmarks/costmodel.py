@@ -605,7 +605,12 @@ def report_share(search_res: dict[str, Any] | None, tvm: dict[str, Any] | None) 
 # --------------------------------------------------------------------------------------
 def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--db", default="/work/data/cm.sqlite", help="data-collection database (read-only)")
+    p.add_argument(
+        "--db",
+        default="costmodel-data.sqlite",
+        help="data-collection database (read-only; the results were measured on one made by "
+        "`autotune tune examples/costmodel_data.toml --db costmodel-data.sqlite`)",
+    )
     p.add_argument("--backend", default="tvm,xla", help="backends for (1) and (3): tvm,xla")
     p.add_argument("--seeds", default="0,1,2,3,4", help="random workload splits of (1)")
     p.add_argument("--epochs", type=int, default=40, help="GNN training epochs (the CLI's default)")
