@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -29,3 +30,15 @@ def run_cli(*args: str, timeout: float = 600, env: dict | None = None) -> subpro
 @pytest.fixture
 def cli():
     return run_cli
+
+
+def tune_count(path) -> int:
+    """Search measurements committed so far in a database another process is writing (0 if none)."""
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+        try:
+            return conn.execute("SELECT COUNT(*) FROM measurements WHERE source='tune'").fetchone()[0]
+        finally:
+            conn.close()
+    except sqlite3.OperationalError:  # not created yet
+        return 0

@@ -4,29 +4,17 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
 
 import pytest
 
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, run_cli, tune_count
 
 pytestmark = pytest.mark.timeout(600)
 
 TRIALS = 24
-
-
-def _tune_count(path) -> int:
-    try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
-        try:
-            return conn.execute("SELECT COUNT(*) FROM measurements WHERE source='tune'").fetchone()[0]
-        finally:
-            conn.close()
-    except sqlite3.OperationalError:  # not created yet
-        return 0
 
 
 def test_sigkill_then_resume(tmp_path):
@@ -50,12 +38,12 @@ def test_sigkill_then_resume(tmp_path):
         stderr=subprocess.DEVNULL,
     )
     deadline = time.time() + 300
-    while time.time() < deadline and _tune_count(db) < 8 and proc.poll() is None:
+    while time.time() < deadline and tune_count(db) < 8 and proc.poll() is None:
         time.sleep(0.5)
     assert proc.poll() is None, "the job ended before it could be killed"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    seen = _tune_count(db)
+    seen = tune_count(db)
     assert 8 <= seen < TRIALS
 
     from autotune.db import open_db
@@ -67,7 +55,7 @@ def test_sigkill_then_resume(tmp_path):
     r = run_cli("tune", "--model", "mlp", "--trials", str(TRIALS), "--db", str(db), "--no-progress")
     assert r.returncode == 0, r.stderr[-3000:]
     # The second run measured only what the first one had not: the budget is met exactly.
-    assert _tune_count(db) == TRIALS
+    assert tune_count(db) == TRIALS
     with open_db(db, readonly=True) as store:
         assert store.check() == []
         jobs = [tuple(r) for r in store.conn.execute("SELECT id, status FROM jobs ORDER BY id")]

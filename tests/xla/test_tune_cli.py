@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -19,7 +18,7 @@ import pytest
 import autotune.jax
 from autotune import zoo
 from autotune.db import open_db
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, run_cli, tune_count
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -172,17 +171,6 @@ def test_job_file_with_xla_models(tmp_path):
         assert {(m["name"], m["compiler"]) for m in db.models()} == {("mlp", "xla"), ("gpt-block", "xla")}
 
 
-def _tune_count(path) -> int:
-    try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
-        try:
-            return conn.execute("SELECT COUNT(*) FROM measurements WHERE source='tune'").fetchone()[0]
-        finally:
-            conn.close()
-    except sqlite3.OperationalError:
-        return 0
-
-
 def test_killed_job_resumes_without_repeating_a_config(tmp_path):
     db = tmp_path / "kill.sqlite"
     args = [
@@ -205,11 +193,11 @@ def test_killed_job_resumes_without_repeating_a_config(tmp_path):
         start_new_session=True,
     )
     deadline = time.time() + 240
-    while _tune_count(db) < 4 and time.time() < deadline and proc.poll() is None:
+    while tune_count(db) < 4 and time.time() < deadline and proc.poll() is None:
         time.sleep(0.2)
     os.killpg(proc.pid, signal.SIGKILL)  # the job and its worker
     proc.wait()
-    killed_at = _tune_count(db)
+    killed_at = tune_count(db)
     assert 4 <= killed_at < 14
     r = run_cli(*args)
     assert r.returncode == 0, r.stderr[-2000:]
