@@ -4,13 +4,14 @@ tuning time (XLA and TVM).
 
 .venv/bin/python benchmarks/costmodel.py                       # everything, ~11 min
 .venv/bin/python benchmarks/costmodel.py --quick               # small sizes, ~2 min
-.venv/bin/python benchmarks/costmodel.py --backend xla --seeds 0,1,2 --epochs 40 --db DB
+.venv/bin/python benchmarks/costmodel.py --backend xla --seeds 0,1,2 --epochs 20 --db DB
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import shutil
 import statistics
@@ -28,6 +29,12 @@ NAME = "costmodel"
 KINDS = ("gnn", "xgboost", "random")
 SEARCH_WORKLOADS = ("op-layernorm-64x1024", "op-dense-1x1024x1024", "op-softmax-8x4096", "op-mlp2-8x128x512")
 TVM_MODEL = "op-dense-8x512x256"
+TVM_SEARCH_MODELS = (
+    "op-dense-32x256x512",
+    "op-conv2d-1x64x14x14x64x3",
+    "op-bmm-8x128x32x128",
+    "op-layernorm-128x256",
+)
 NEAR = 0.05  # "found the best" = within 5% of the reference best
 VARIANTS = ("none", "gnn")  # XLA search runs of (2)
 
@@ -73,6 +80,20 @@ MetaSchedule's XGBoost ("none" in a job file; population 512, 4 generations). Th
 the search builds is wrapped in a timing PyCostModel (EvolutionarySearch._cost_model patched in
 the subprocess) that adds up the seconds inside predict (featurizing included) and update;
 share = (predict + update) / run_job wall (import, defaults, search, builds, runs, confirmation).
+(4) Search efficiency (TVM): a GNN ({epochs} epochs) is trained on the TVM data minus every
+workload of the evaluated models ({tvm_search_models}) and saved to a temporary checkpoint. Per
+model, {tvm_runs_search} search seed(s), each run in its own subprocess into a fresh temporary
+SQLite file through ModelTuner.prepare + tune (the job's path; confirmation skipped; target llvm;
+16 trials per MetaSchedule iteration; our builder and runner for both): "ms-default" =
+MetaSchedule's default search (XGBModel, population 512, 4 generations; it scores randomly until
+it has 100 measurements), {ms_budget} trials (4x {tvm_budget}); "gnn" = the held-out checkpoint as
+MetaSchedule's PyCostModel (population 128, 3 generations, learns online), {gnn_budget} trials.
+The two variants alternate which runs first. Reference = the fastest trial of any ms-default
+run of the model ("the best latency MetaSchedule's default search finds with 4x the budget").
+"to 5%" = 1-based index, among the costliest subgraph's tune measurements in database order
+(MetaSchedule's order within a batch), of the first within 5% of the reference; a run that never
+gets there counts as its budget (so the ratio understates a GNN miss). "s to 5%" = its
+created_at minus the start of tune(). Goal: ms-default's mean trials / ours >= 2.
 """
 
 
@@ -434,6 +455,138 @@ def tvm_share(args: argparse.Namespace, gnn: Any, tmp: Path, log: Any) -> dict[s
 
 
 # --------------------------------------------------------------------------------------
+# 4. search efficiency (TVM): our GNN in MetaSchedule's search vs MetaSchedule's default
+# --------------------------------------------------------------------------------------
+def tvm_heldout_checkpoint(args: argparse.Namespace, path: Path) -> dict[str, Any]:
+    """A TVM GNN trained on the data database without the evaluated models' workloads."""
+    from autotune.costmodel.dataset import load_dataset
+    from autotune.costmodel.features.base import for_backend
+    from autotune.costmodel.train import train_model
+    from autotune.db import open_db
+
+    feat = for_backend("tvm")
+    with open_db(args.db, readonly=True) as db:
+        held = {
+            w["id"]
+            for name in args.tvm_workloads
+            for w, _ in (db.model(name, "tvm") or {"workloads": []})["workloads"]
+        }
+        keep = [w["id"] for w in db.workloads(compiler="tvm") if w["id"] not in held]
+        data = load_dataset(db, "tvm", feat, workloads=keep)
+    t0 = time.perf_counter()
+    model = train_model("gnn", data, feat.signature(), 0, epochs=args.epochs)
+    model.save(path)
+    return {
+        "path": str(path),
+        "held_out_workload_ids": sorted(held),
+        "workloads": len(data.names),
+        "candidates": len(data),
+        "train_s": time.perf_counter() - t0,
+    }
+
+
+def tvm_search_worker(cfg: dict[str, Any]) -> dict[str, Any]:
+    """Tune one TVM zoo model's subgraphs into a fresh database, without confirmation; the
+    tune measurements of its costliest subgraph, in database order."""
+    from autotune import zoo
+    from autotune.backends.tvm.tuner import ModelTuner
+    from autotune.backends.tvm.workload import resolve_target
+    from autotune.db import open_db
+
+    class NoConfirm(ModelTuner):
+        def confirm(self, *a: Any, **k: Any) -> None:
+            return None
+
+    db = open_db(cfg["db"])
+    tuner = NoConfirm(db, resolve_target("llvm"), seed=cfg["seed"], cost_model=cfg["cost_model"])
+    try:
+        model = zoo.create(cfg["model"], backend="tvm")
+        t0 = time.perf_counter()
+        plan = tuner.prepare(cfg["model"], cfg["model"], model.module, model.example_inputs)
+        prepare_s = time.perf_counter() - t0
+        start, t1 = time.time(), time.perf_counter()
+        tuner.tune(plan, cfg["trials"], deadline=time.time() + 3600)
+        tune_s = time.perf_counter() - t1
+        sg = max(plan.subgraphs, key=lambda s: s.default_s * s.weight)
+        rows = [r for r in db.outcomes(sg.workload_id, tuner.target_id) if r["source"] == "tune"]
+        inner = tuner.search.cost_model
+        return {
+            "subgraph": sg.name,
+            "subgraphs": len(plan.subgraphs),
+            "default_s": sg.default_s,
+            "trials": [
+                {"median": r["median"], "status": r["status"], "t": r["created_at"] - start} for r in rows
+            ],
+            "prepare_s": prepare_s,
+            "tune_s": tune_s,
+            "cost_model_class": type(inner).__name__,
+            "cost_model_s": getattr(inner, "seconds", None),
+        }
+    finally:
+        tuner.close()
+        db.close()
+
+
+def tvm_search(args: argparse.Namespace, tmp: Path, log: Any) -> dict[str, Any]:
+    ckpt = tvm_heldout_checkpoint(args, tmp / "tvm-heldout.pt")
+    log(
+        f"  held-out TVM GNN: {ckpt['workloads']} workloads, {ckpt['candidates']} candidates, "
+        f"trained in {ckpt['train_s']:.0f} s"
+    )
+    budget, big = args.tvm_budget, args.tvm_budget * args.ref_factor
+    variants = [("gnn", str(ckpt["path"]), budget * 2), ("ms-default", "xgb", big)]
+    res: dict[str, Any] = {"checkpoint": ckpt, "budget": budget, "ms_budget": big, "workloads": {}}
+    k = 0
+    for name in args.tvm_workloads:
+        runs = []
+        for seed in args.search_seeds[: args.tvm_search_runs]:
+            order = variants if k % 2 == 0 else variants[::-1]
+            k += 1
+            for variant, spec, trials in order:
+                cfg = {
+                    "model": name,
+                    "cost_model": spec,
+                    "trials": trials,
+                    "seed": seed,
+                    "db": str(Path(tempfile.mkdtemp(dir=tmp)) / "tuning.sqlite"),
+                }
+                t0 = time.perf_counter()
+                proc = subprocess.run(
+                    [C.PYTHON, __file__, "--tvm-search-worker", json.dumps(cfg)],
+                    capture_output=True,
+                    text=True,
+                    cwd=C.ROOT,
+                )
+                lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+                if proc.returncode != 0 or not lines:
+                    log(f"  tvm {name} {variant}: FAILED rc {proc.returncode}\n{proc.stderr[-2000:]}")
+                    runs.append({"variant": variant, "seed": seed, "error": proc.stderr[-3000:]})
+                    continue
+                r = {
+                    "variant": variant,
+                    "seed": seed,
+                    "budget": trials,
+                    "process_s": time.perf_counter() - t0,
+                }
+                r.update(json.loads(lines[-1][len("RESULT ") :]))
+                ok = [t["median"] for t in r["trials"] if t["median"] is not None]
+                r["best_s"] = min(ok) if ok else None
+                runs.append(r)
+                log(
+                    f"  tvm {name} {variant} seed {seed}: {len(r['trials'])} trials, best "
+                    f"{(r['best_s'] or math.nan) * 1e3:.4g} ms, tune {r['tune_s']:.0f} s"
+                )
+        ms_best = [r["best_s"] for r in runs if r["variant"] == "ms-default" and r.get("best_s")]
+        ref = min(ms_best) if ms_best else None
+        for r in runs:
+            if ref is not None and "trials" in r:
+                n, secs = reached(r, ref)
+                r.update(trials_to_near=n, s_to_near=secs, trials_to_10=reached(r, ref, 0.10)[0])
+        res["workloads"][name] = {"reference_best_s": ref, "runs": runs}
+    return res
+
+
+# --------------------------------------------------------------------------------------
 # the report
 # --------------------------------------------------------------------------------------
 def _mm(a: dict[str, float]) -> str:
@@ -552,6 +705,70 @@ def report_search(res: dict[str, Any], budget: int) -> list[str]:
     return out
 
 
+def report_tvm_search(res: dict[str, Any]) -> list[str]:
+    ck = res["checkpoint"]
+    out = [
+        "",
+        f"(4) tvm search efficiency: trials to within 5% of the best MetaSchedule's default search "
+        f"finds with {res['ms_budget']} trials (4x {res['budget']}); ours = a GNN trained without these "
+        f"workloads ({ck['workloads']} workloads, {ck['candidates']} candidates, {ck['train_s']:.0f} s), "
+        f"run up to {2 * res['budget']} trials",
+    ]
+    dash = lambda v: "-" if v is None else v  # noqa: E731
+    rows: list[Any] = []
+    per: dict[str, list[Any]] = {}
+    for name, w in res["workloads"].items():
+        ref = w["reference_best_s"]
+        for r in w["runs"]:
+            if "trials" not in r:
+                rows.append([name, r["variant"], r["seed"], "FAILED"] + [""] * 8)
+                continue
+            per.setdefault(r["variant"], []).append(r)
+            rows.append(
+                [
+                    name,
+                    r["variant"],
+                    r["seed"],
+                    r["default_s"] * 1e3,
+                    f"{ref * 1e3:.4g}" if ref else "-",
+                    f"{len(r['trials'])}/{r['budget']}",
+                    dash(r.get("trials_to_near")),
+                    dash(r.get("trials_to_10")),
+                    r.get("s_to_near"),
+                    f"{r['best_s'] / ref:.3f}" if ref and r["best_s"] else "-",
+                    r["tune_s"],
+                    r["cost_model_s"] if r["cost_model_s"] is not None else "-",
+                ]
+            )
+    heads = ["model", "variant", "seed", "default ms", "ref best ms", "trials", "to 5%", "to 10%"]
+    out.append(C.table([*heads, "s to 5%", "best/ref", "tune s", "GNN s"], rows))
+    rows = []
+    mean_trials: dict[str, float] = {}
+    for v, runs in per.items():
+        n = [r["trials_to_near"] if r.get("trials_to_near") is not None else r["budget"] for r in runs]
+        hit = [r for r in runs if r.get("trials_to_near") is not None]
+        mean_trials[v] = statistics.fmean(n)
+        rows.append(
+            [
+                v,
+                f"{len(hit)}/{len(runs)}",
+                mean_trials[v],
+                C.median(n),
+                statistics.fmean(r["s_to_near"] for r in hit) if hit else "-",
+                statistics.fmean(r["tune_s"] / len(r["trials"]) for r in runs if r["trials"]),
+            ]
+        )
+    heads = ["variant", "reached 5%", "mean trials to 5% (miss = budget)", "median", "mean s to 5% (hits)"]
+    out.append(C.table([*heads, "tune s / trial"], rows))
+    if "gnn" in mean_trials and "ms-default" in mean_trials and mean_trials["gnn"] > 0:
+        ratio = mean_trials["ms-default"] / mean_trials["gnn"]
+        out.append(
+            f"goal >= 2x fewer trials: MetaSchedule default / ours = {ratio:.2f}x "
+            f"({'met' if ratio >= 2 else 'NOT met'}; a miss counts as the run's budget)"
+        )
+    return out
+
+
 def report_share(search_res: dict[str, Any] | None, tvm: dict[str, Any] | None) -> list[str]:
     out = ["", "(3) cost-model time as a share of tuning time (goal < 10%)"]
     if tvm:
@@ -613,7 +830,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     p.add_argument("--backend", default="tvm,xla", help="backends for (1) and (3): tvm,xla")
     p.add_argument("--seeds", default="0,1,2,3,4", help="random workload splits of (1)")
-    p.add_argument("--epochs", type=int, default=40, help="GNN training epochs (the CLI's default)")
+    p.add_argument("--epochs", type=int, default=20, help="GNN training epochs (the CLI's default)")
     p.add_argument("--max-kinds", type=int, default=99, help="at most this many unseen-kind splits")
     p.add_argument("--workloads", default=",".join(SEARCH_WORKLOADS), help="XLA workloads of (2)")
     p.add_argument("--budget", type=int, default=16, help="trials of each run of (2)")
@@ -622,18 +839,24 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--tvm-trials", type=int, default=16)
     p.add_argument("--tvm-runs", type=int, default=2, help="TVM tunes per variant in (3), alternated")
     p.add_argument("--variants", default=",".join(VARIANTS), help="XLA search variants of (2)")
-    p.add_argument("--skip", default="", help="sections to skip: ranking,search,tvm")
+    p.add_argument("--tvm-workloads", default=",".join(TVM_SEARCH_MODELS), help="TVM models of (4)")
+    p.add_argument("--tvm-budget", type=int, default=16, help="(4): ours runs 2x this, MetaSchedule 4x")
+    p.add_argument("--tvm-search-runs", type=int, default=2, help="(4): runs per variant and model")
+    p.add_argument("--skip", default="", help="sections to skip: ranking,search,tvm,tvm-search")
     p.add_argument("--quick", action="store_true", help="small sizes (~3 min)")
     p.add_argument("--keep", action="store_true", help="keep the temporary databases")
     p.add_argument("--tvm-worker", help=argparse.SUPPRESS)
+    p.add_argument("--tvm-search-worker", help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     if a.quick:
         a.seeds, a.epochs, a.max_kinds, a.workloads = "0,1", 8, 2, SEARCH_WORKLOADS[0]
         a.budget, a.ref_factor, a.search_seeds, a.tvm_trials, a.tvm_runs = 8, 2, "0", 8, 1
+        a.tvm_workloads, a.tvm_budget, a.tvm_search_runs = TVM_SEARCH_MODELS[0], 4, 1
     a.backends = [b for b in a.backend.split(",") if b]
     a.seeds = [int(s) for s in a.seeds.split(",")]
     a.search_seeds = [int(s) for s in a.search_seeds.split(",")]
     a.workloads = [w for w in a.workloads.split(",") if w]
+    a.tvm_workloads = [w for w in a.tvm_workloads.split(",") if w]
     a.variants = [v for v in a.variants.split(",") if v]
     a.skip = set(a.skip.split(",")) - {""}
     return a
@@ -643,6 +866,9 @@ def main(argv: list[str]) -> int:
     args = parse_args(argv)
     if args.tvm_worker:
         print("RESULT " + json.dumps(tvm_worker(json.loads(args.tvm_worker))), flush=True)
+        return 0
+    if args.tvm_search_worker:
+        print("RESULT " + json.dumps(tvm_search_worker(json.loads(args.tvm_search_worker))), flush=True)
         return 0
     if not Path(args.db).is_file():
         print(
@@ -677,6 +903,10 @@ def main(argv: list[str]) -> int:
             log(f"TVM tuning of {TVM_MODEL} with the GNN and with XGBoost ...")
             tvm_res = res["share_tvm"] = tvm_share(args, ranked["tvm"]["_first_gnn"], tmp, log)
         text += report_share(search_res, tvm_res)
+        if "tvm" in args.backends and "tvm-search" not in args.skip:
+            log("search efficiency (TVM) ...")
+            res["search_tvm"] = tvm_search(args, tmp, log)
+            text += report_tvm_search(res["search_tvm"])
     finally:
         if args.keep:
             print(f"kept {tmp}")
@@ -692,6 +922,11 @@ def main(argv: list[str]) -> int:
         tvm_model=TVM_MODEL,
         tvm_trials=args.tvm_trials,
         tvm_runs=args.tvm_runs,
+        tvm_search_models=", ".join(args.tvm_workloads),
+        tvm_runs_search=args.tvm_search_runs,
+        ms_budget=args.tvm_budget * args.ref_factor,
+        tvm_budget=args.tvm_budget,
+        gnn_budget=2 * args.tvm_budget,
     )
     printed = "\n".join([C.wrap(method), *text])
     print()

@@ -27,7 +27,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         c.add_argument("--test-fraction", type=float, default=0.25, help="workloads held out (default 0.25)")
         c.add_argument("--holdout-kind", help="hold out every workload of one kind (e.g. conv2d) instead")
         c.add_argument("--seed", type=int, default=0)
-        c.add_argument("--epochs", type=int, default=40, help="GNN training epochs")
+        c.add_argument("--epochs", type=int, default=None, help="GNN training epochs (default 20)")
         c.add_argument("--json", action="store_true", help="machine-readable output")
         if name == "train":
             c.add_argument("--out", required=True, help="checkpoint file to write")
@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
 
     feat, train, test = _data(args)
     sig = feat.signature()
-    gnn_hp = {"epochs": args.epochs}
+    gnn_hp = {} if args.epochs is None else {"epochs": args.epochs}
     head = (
         f"{args.backend}: {len(set(train.groups))} training workloads ({len(train)} candidates), "
         f"{len(set(test.groups))} held-out workloads ({len(test)} candidates)"

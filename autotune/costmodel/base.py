@@ -103,7 +103,10 @@ def load(path: str | Path, signature: dict[str, Any] | None = None) -> CostModel
         )
     model = create(kind, signature=ckpt["signature"], seed=ckpt.get("seed", 0))
     model.history = list(ckpt.get("history", []))
-    model.load_state(ckpt["state"])
+    try:
+        model.load_state(ckpt["state"])
+    except CostModelError as exc:
+        raise CostModelError(f"{path}: {exc}") from None
     return model
 
 

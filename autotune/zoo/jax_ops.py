@@ -61,6 +61,22 @@ DATA_OPS: list[str] = [
     "op-mlp2-32x256x1024",
     "op-mlp2-8x128x512",
     "op-mlp2-128x64x256",
+    "op-dense-4x2048x512",
+    "op-dense-32x512x1024",
+    "op-dense-512x128x128",
+    "op-dense-16x64x2048",
+    "op-conv2d-1x32x32x32x64x3",
+    "op-conv2d-2x16x16x64x64x3",
+    "op-conv2d-4x8x8x128x128x1",
+    "op-attention-1x256x64x4",
+    "op-attention-2x128x128x8",
+    "op-layernorm-8x2048",
+    "op-layernorm-1024x64",
+    "op-softmax-128x512",
+    "op-softmax-16x2048",
+    "op-mlp2-16x512x2048",
+    "op-mlp2-64x128x512",
+    "op-mlp2-4x1024x1024",
 ]
 
 

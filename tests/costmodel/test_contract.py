@@ -128,3 +128,19 @@ def test_workload_kinds_name_both_backends_alike():
         ("op-attention-2x64x128x4", "attention"),
     ]:
         assert workload_kind(name) == kind, name
+
+
+def test_gnn_checkpoint_of_another_architecture_is_refused(split, tmp_path):
+    import torch
+
+    train, _ = split
+    model = base.create("gnn", signature=SIG, seed=0, epochs=1)
+    model.fit(train.graphs, train.relative, train.groups)
+    path = tmp_path / "old.pt"
+    model.save(path)
+    ckpt = torch.load(path, weights_only=False)
+    del ckpt["state"]["arch"]  # as written before the architecture was versioned
+    torch.save(ckpt, path)
+    why = r"old\.pt: GNN checkpoint of architecture 'gnn-1'.*retrain"
+    with pytest.raises(base.CostModelError, match=why):
+        base.load(path, SIG)
