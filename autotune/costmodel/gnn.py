@@ -5,9 +5,10 @@ ranking loss within each workload.
 Architecture ("gnn-2"): standardised node features -> linear encoder -> 3 residual SAGEConv
 blocks (LayerNorm, ReLU) -> mean and max pooling. The readout concatenates them with the
 encoded graph-level features `g`, the product of the mean-pooled graph and encoded `g` (how a
-decision's effect depends on the workload: measured +0.03 Kendall's tau on held-out XLA
-workloads over concatenation alone) and the encoded `flat` vector -> MLP -> one score. The
-product and `flat` are on for HLO graphs and off for TIR (`BY_FEATURIZER`, measured). Loss:
+decision's effect depends on the workload) and the encoded `flat` vector -> MLP -> one score.
+The product and `flat` are on for HLO graphs and off for TIR (`BY_FEATURIZER`, measured). An
+ensemble of 3 such networks from different seeds scores a candidate by the mean of their
+standardised scores: one network's Kendall's tau moves by +-0.04 with its seed alone. Loss:
 RankNet (logistic pairwise) over every pair of candidates of the same workload whose true
 speeds differ by more than 1%.
 
@@ -32,10 +33,11 @@ from autotune.costmodel.base import CostModel, CostModelError, register, target_
 #: Bumped when the network's layers change; a checkpoint of another architecture is refused.
 ARCH = "gnn-2"
 
-#: Defaults per featurizer, measured on held-out workloads (benchmarks/README.md, costmodel).
-#: HLO: the product readout (+0.03 tau) and the `flat` branch (per-opcode counts that node
-#: pooling dilutes) help, 20 epochs is enough. TIR: both hurt (0.23 -> 0.15-0.20 tau: its `g` is
-#: 8 numbers, and MetaSchedule's 328 pooled per-store numbers overfit on ~30 workloads); 40 epochs.
+#: Defaults per featurizer, from held-out-workload runs of one network per seed (a seed alone
+#: moves tau by +-0.04, so smaller differences are noise). HLO: the product readout and the
+#: `flat` branch (per-opcode counts that node pooling dilutes) 0.34 -> 0.36-0.38 tau, 20 epochs as
+#: good as 40. TIR: the `flat` branch (MetaSchedule's 328 pooled per-store numbers) 0.18-0.23 ->
+#: 0.16 tau, the product no gain (its `g` is 8 numbers); 40 epochs better than 20.
 BY_FEATURIZER: dict[str, dict[str, Any]] = {
     "hlo": {"flat": True, "interact": True, "epochs": 20},
     "tir": {"flat": False, "interact": False, "epochs": 40},
@@ -113,6 +115,7 @@ class GNNModel(CostModel):
         max_per_group: int = 48,
         flat: bool | None = None,
         interact: bool | None = None,
+        ensemble: int = 3,
         **kwargs: Any,
     ) -> None:
         """None = the featurizer's default (BY_FEATURIZER)."""
@@ -127,8 +130,10 @@ class GNNModel(CostModel):
             "lr": lr,
             "groups_per_step": groups_per_step,
             "max_per_group": max_per_group,
+            "ensemble": ensemble,
         }
-        self.net: Any = None
+        self.nets: list[Any] = []
+        self.scale: list[tuple[float, float]] = []  # per network: mean, std of its training scores
         self.norm: dict[str, Any] = {}
 
     # --- tensors ------------------------------------------------------------------
@@ -158,43 +163,69 @@ class GNNModel(CostModel):
         flat = (torch.cat([gr.flat for gr in graphs]) - self.norm["flat_mean"]) / self.norm["flat_std"]
         return x, torch.cat(es, dim=1), torch.cat(bs), g, flat
 
-    def _ensure_net(self, graphs: Sequence[Any]) -> None:
-        import torch
-
-        torch.manual_seed(self.seed)
-        self._standardize(graphs)
-        self.net = _net(*self._dims(graphs[0]), self.hp["hidden"], self.hp["layers"], self.hp["interact"])
+    def _build(self, dims: Sequence[int]) -> Any:
+        return _net(*dims, self.hp["hidden"], self.hp["layers"], self.hp["interact"])
 
     def _dims(self, graph: Any) -> list[int]:
         return [graph.x.shape[1], graph.g.shape[1], graph.flat.shape[1] if self.hp["flat"] else 0]
 
+    def _net_seed(self, i: int) -> int:
+        return self.seed * 100 + i
+
     # --- training -----------------------------------------------------------------
     def fit(self, graphs: Sequence[Any], relative: Sequence[float], groups: Sequence[int]) -> None:
-        self._ensure_net(graphs)
-        self.history = []
-        self._train(graphs, relative, groups, self.hp["epochs"])
+        """Train `ensemble` networks from different seeds; remember each one's score scale."""
+        import torch
+
+        self._standardize(graphs)
+        self.nets, self.scale = [], []
+        curves = []
+        for i in range(self.hp["ensemble"]):
+            torch.manual_seed(self._net_seed(i))
+            net = self._build(self._dims(graphs[0]))
+            curves.append(self._train(net, self._net_seed(i), graphs, relative, groups, self.hp["epochs"]))
+            (scores,) = self._scores([net], graphs)
+            self.nets.append(net)
+            self.scale.append((float(scores.mean()), float(scores.std()) or 1.0))
+        self.history = [
+            {
+                "epoch": e,
+                "loss": float(np.mean([c[e][0] for c in curves])),
+                "seconds": sum(c[e][1] for c in curves),
+            }
+            for e in range(self.hp["epochs"])
+        ]
 
     def update(self, graphs: Sequence[Any], relative: Sequence[float], groups: Sequence[int]) -> None:
         """Online: a few epochs on the new measurements, starting from the current weights."""
-        if self.net is None:
+        if not self.nets:
             self.fit(graphs, relative, groups)
-        else:
-            self._train(graphs, relative, groups, max(2, self.hp["epochs"] // 8))
+            return
+        for i, net in enumerate(self.nets):
+            self._train(net, self._net_seed(i), graphs, relative, groups, max(2, self.hp["epochs"] // 8))
 
     def _train(
-        self, graphs: Sequence[Any], relative: Sequence[float], groups: Sequence[int], epochs: int
-    ) -> None:
+        self,
+        net: Any,
+        seed: int,
+        graphs: Sequence[Any],
+        relative: Sequence[float],
+        groups: Sequence[int],
+        epochs: int,
+    ) -> list[tuple[float, float]]:
+        """Train one network; (mean loss, seconds) per epoch."""
         import torch
 
         _one_thread()
-        rng = random.Random(self.seed)
+        rng = random.Random(seed)
         y = torch.tensor(target_scores(relative), dtype=torch.float32)
         by_group: dict[int, list[int]] = {}
         for i, grp in enumerate(groups):
             by_group.setdefault(int(grp), []).append(i)
         keys = list(by_group)
-        opt = torch.optim.Adam(self.net.parameters(), lr=self.hp["lr"], weight_decay=1e-5)
-        self.net.train()
+        opt = torch.optim.Adam(net.parameters(), lr=self.hp["lr"], weight_decay=1e-5)
+        net.train()
+        curve = []
         for _ in range(epochs):
             t0 = time.perf_counter()
             rng.shuffle(keys)
@@ -204,50 +235,56 @@ class GNNModel(CostModel):
                 for k in keys[start : start + self.hp["groups_per_step"]]:
                     members = by_group[k]
                     idx += rng.sample(members, min(len(members), self.hp["max_per_group"]))
-                scores = self.net(*self._batch([graphs[i] for i in idx]))
+                scores = net(*self._batch([graphs[i] for i in idx]))
                 grp = torch.tensor([int(groups[i]) for i in idx])
                 loss = pairwise_loss(scores, y[idx], grp)
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
                 losses.append(float(loss.detach()))
-            self.history.append(
-                {
-                    "epoch": len(self.history),
-                    "loss": float(np.mean(losses)),
-                    "seconds": time.perf_counter() - t0,
-                }
-            )
-        self.net.eval()
+            curve.append((float(np.mean(losses)), time.perf_counter() - t0))
+        net.eval()
+        return curve
 
     # --- use ----------------------------------------------------------------------
-    def predict(self, graphs: Sequence[Any]) -> np.ndarray:
+    def _scores(self, nets: Sequence[Any], graphs: Sequence[Any]) -> list[np.ndarray]:
+        """Each network's raw scores of the graphs (batched once for all networks)."""
         import torch
 
-        if self.net is None:
-            return np.zeros(len(graphs))
         _one_thread()
-        out = []
+        out: list[list[np.ndarray]] = [[] for _ in nets]
         with torch.no_grad():
             for start in range(0, len(graphs), 256):
-                out.append(self.net(*self._batch(graphs[start : start + 256])).numpy())
-        return np.concatenate(out).astype(np.float64) if out else np.zeros(0)
+                batch = self._batch(graphs[start : start + 256])
+                for j, net in enumerate(nets):
+                    out[j].append(net(*batch).numpy())
+        return [np.concatenate(o).astype(np.float64) if o else np.zeros(0) for o in out]
+
+    def predict(self, graphs: Sequence[Any]) -> np.ndarray:
+        """Mean over the ensemble of each network's score, standardised by its training scores."""
+        if not self.nets:
+            return np.zeros(len(graphs))
+        scores = self._scores(self.nets, graphs)
+        return sum((s - mu) / sd for s, (mu, sd) in zip(scores, self.scale)) / len(self.nets)
 
     def state(self) -> dict[str, Any]:
-        net = self.net
         return {
             "arch": ARCH,
             "hp": self.hp,
             "norm": self.norm,
-            "dims": None
-            if net is None
-            else [
-                net.encode[0].in_features,
-                net.graph[0].in_features,
-                0 if net.flat is None else net.flat[0].in_features,
-            ],
-            "weights": None if net is None else net.state_dict(),
+            "dims": self.dims,
+            "scale": self.scale,
+            "weights": [net.state_dict() for net in self.nets],
         }
+
+    @property
+    def dims(self) -> list[int] | None:
+        """Input widths of the networks: node, graph, flat (0 = no flat branch)."""
+        if not self.nets:
+            return None
+        net = self.nets[0]
+        flat = 0 if net.flat is None else net.flat[0].in_features
+        return [net.encode[0].in_features, net.graph[0].in_features, flat]
 
     def load_state(self, state: dict[str, Any]) -> None:
         if state.get("arch") != ARCH:
@@ -256,7 +293,10 @@ class GNNModel(CostModel):
                 f"{ARCH!r}: retrain it with `autotune costmodel train`"
             )
         self.hp, self.norm = dict(state["hp"]), state["norm"]
-        if state["weights"] is not None:
-            self.net = _net(*state["dims"], self.hp["hidden"], self.hp["layers"], self.hp["interact"])
-            self.net.load_state_dict(state["weights"])
-            self.net.eval()
+        self.scale = [tuple(x) for x in state["scale"]]
+        self.nets = []
+        for weights in state["weights"]:
+            net = self._build(state["dims"])
+            net.load_state_dict(weights)
+            net.eval()
+            self.nets.append(net)
