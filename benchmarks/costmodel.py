@@ -42,18 +42,19 @@ METHOD = """\
 Method. Data: the data-collection database {db} (`autotune tune examples/costmodel_data.toml`,
 no cost model in the loop), opened read-only; every workload with >= 4 candidates measured ok,
 featurized once (load_dataset; "load+featurize" = its time per candidate, SQL included).
-(1) Ranking: per backend, GNN ({epochs} epochs), XGBoost (200 rounds, rank:pairwise, 1 thread) and
-random are trained on the same training workloads and scored on the held-out ones
-(autotune.costmodel.train.compare). Splits are by workload: {seeds} random splits (Dataset.split,
-25% of workloads held out; the split seed also seeds the models), and "unseen kind" splits that
-hold out every workload of one kind (workload_kind; kinds with >= 2 workloads) and train on the
-rest. Metrics per held-out workload, averaged over the split's workloads (each counts once):
-Kendall's tau-b between score and -latency; top-k = best true latency / true latency of the best
-among the model's k highest-scored candidates (1.0 = found the best; random already scores well
-on top-5 when a workload has ~20-40 candidates). Random splits: mean over splits [min, max].
-Throughput: the models of the first random split predict every candidate of the dataset in one
-call (best of 3) and in calls of 4 (the XLA tuner's pool; median of 30); "train s" = mean fit
-time over the random splits (the GNN runs torch single-threaded, as it sets itself).
+(1) Ranking: per backend, GNN (3 networks from different seeds, {epochs} epochs), XGBoost (200
+rounds, rank:pairwise, 1 thread) and random are trained on the same training workloads and scored
+on the held-out ones (autotune.costmodel.train.compare). Splits are by workload: {seeds} random
+splits (Dataset.split, 25% of workloads held out; the split seed also seeds the models), and
+"unseen kind" splits that hold out every workload of one kind (workload_kind; kinds with >= 2
+workloads) and train on the rest. Metrics per held-out workload, averaged over the split's
+workloads (each counts once): Kendall's tau-b between score and -latency; top-k = best true
+latency / true latency of the best among the model's k highest-scored candidates (1.0 = found the
+best; random already scores well on top-5 when a workload has ~20-40 candidates). Random splits:
+mean over splits [min, max]. Throughput: the models of the first random split predict every
+candidate of the dataset in one call (best of 3) and in calls of 4 (the XLA tuner's pool; median
+of 30); "train s" = mean fit time over the random splits (the GNN runs torch single-threaded, as
+it sets itself).
 (2) Search efficiency (XLA): a GNN ({epochs} epochs) is trained on the XLA data minus the evaluated
 workloads and saved to a temporary checkpoint. Per workload, in this process through the package
 API (a fresh temporary SQLite file per run; XlaModelTuner.prepare / pending / tune as
@@ -155,7 +156,7 @@ def ranking(args: argparse.Namespace, backend: str, log: Any) -> dict[str, Any]:
         "kind_splits": [],
     }
     log(f"{backend}: {len(data.names)} workloads, {len(data)} candidates, loaded in {load_s:.1f} s")
-    hp = {"epochs": args.epochs}
+    hp = args.gnn_hp
     if "ranking" in args.skip:  # only what (2) and (3) need: the data and a split-0 GNN
         from autotune.costmodel.train import train_model
 
@@ -219,14 +220,14 @@ def summarize_ranking(res: dict[str, Any]) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------
 # 2. search efficiency (XLA)
 # --------------------------------------------------------------------------------------
-def heldout_checkpoint(data: Any, exclude: list[str], epochs: int, path: Path) -> dict[str, Any]:
+def heldout_checkpoint(data: Any, exclude: list[str], hp: dict[str, Any], path: Path) -> dict[str, Any]:
     from autotune.costmodel.features.base import for_backend
     from autotune.costmodel.train import train_model
 
     keep = {g for g, n in data.names.items() if n not in exclude}
     train = data.subset(keep)
     t0 = time.perf_counter()
-    model = train_model("gnn", train, for_backend("xla").signature(), 0, epochs=epochs)
+    model = train_model("gnn", train, for_backend("xla").signature(), 0, **hp)
     model.save(path)
     return {
         "path": str(path),
@@ -302,7 +303,7 @@ def reached(run: dict[str, Any], ref: float, near: float = NEAR) -> tuple[int | 
 
 
 def search(args: argparse.Namespace, data: Any, tmp: Path, log: Any) -> dict[str, Any]:
-    ckpt = heldout_checkpoint(data, list(args.workloads), args.epochs, tmp / "xla-heldout.pt")
+    ckpt = heldout_checkpoint(data, list(args.workloads), args.gnn_hp, tmp / "xla-heldout.pt")
     log(f"  held-out GNN: {ckpt['workloads']} workloads, trained in {ckpt['train_s']:.0f} s")
     res: dict[str, Any] = {"checkpoint": ckpt, "workloads": {}}
     k = 0
@@ -474,7 +475,7 @@ def tvm_heldout_checkpoint(args: argparse.Namespace, path: Path) -> dict[str, An
         keep = [w["id"] for w in db.workloads(compiler="tvm") if w["id"] not in held]
         data = load_dataset(db, "tvm", feat, workloads=keep)
     t0 = time.perf_counter()
-    model = train_model("gnn", data, feat.signature(), 0, epochs=args.epochs)
+    model = train_model("gnn", data, feat.signature(), 0, **args.gnn_hp)
     model.save(path)
     return {
         "path": str(path),
@@ -830,7 +831,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     p.add_argument("--backend", default="tvm,xla", help="backends for (1) and (3): tvm,xla")
     p.add_argument("--seeds", default="0,1,2,3,4", help="random workload splits of (1)")
-    p.add_argument("--epochs", type=int, default=20, help="GNN training epochs (the CLI's default)")
+    p.add_argument("--epochs", type=int, default=None, help="GNN training epochs (default: the model's)")
     p.add_argument("--max-kinds", type=int, default=99, help="at most this many unseen-kind splits")
     p.add_argument("--workloads", default=",".join(SEARCH_WORKLOADS), help="XLA workloads of (2)")
     p.add_argument("--budget", type=int, default=16, help="trials of each run of (2)")
@@ -852,6 +853,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         a.seeds, a.epochs, a.max_kinds, a.workloads = "0,1", 8, 2, SEARCH_WORKLOADS[0]
         a.budget, a.ref_factor, a.search_seeds, a.tvm_trials, a.tvm_runs = 8, 2, "0", 8, 1
         a.tvm_workloads, a.tvm_budget, a.tvm_search_runs = TVM_SEARCH_MODELS[0], 4, 1
+    a.gnn_hp = {} if a.epochs is None else {"epochs": a.epochs}
     a.backends = [b for b in a.backend.split(",") if b]
     a.seeds = [int(s) for s in a.seeds.split(",")]
     a.search_seeds = [int(s) for s in a.search_seeds.split(",")]
@@ -914,7 +916,7 @@ def main(argv: list[str]) -> int:
             shutil.rmtree(tmp, ignore_errors=True)
     method = METHOD.format(
         db=args.db,
-        epochs=args.epochs,
+        epochs=args.epochs or "XLA 20 / TVM 40",
         seeds=len(args.seeds),
         ref_trials=args.budget * args.ref_factor,
         budget=args.budget,

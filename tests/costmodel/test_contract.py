@@ -144,3 +144,29 @@ def test_gnn_checkpoint_of_another_architecture_is_refused(split, tmp_path):
     why = r"old\.pt: GNN checkpoint of architecture 'gnn-1'.*retrain"
     with pytest.raises(base.CostModelError, match=why):
         base.load(path, SIG)
+
+
+def test_gnn_with_the_hlo_readout_learns_and_roundtrips(split, tmp_path):
+    """The product readout and flat branch (the HLO defaults) on the same synthetic family."""
+    train, test = split
+    model = base.create("gnn", signature=SIG, seed=0, epochs=30, flat=True, interact=True)
+    model.fit(train.graphs, train.relative, train.groups)
+    assert model.dims == [4, 3, 7] and len(model.nets) == 3
+    r = metrics.evaluate(model.predict(test.graphs), test.latency, test.groups)
+    assert r["kendall_tau"] > 0.5, r
+    model.save(tmp_path / "m.pt")
+    again = base.load(tmp_path / "m.pt", SIG)
+    assert again.hp["flat"] and again.hp["interact"]
+    np.testing.assert_allclose(again.predict(test.graphs), model.predict(test.graphs), rtol=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["gnn", "xgboost"])
+def test_a_candidates_score_does_not_depend_on_the_others_in_the_call(kind, split):
+    """A search ranks a few proposals at a time: scores must be comparable across calls."""
+    train, test = split
+    hp = {"epochs": 3} if kind == "gnn" else {"rounds": 20}
+    model = base.create(kind, signature=SIG, seed=0, **hp)
+    model.fit(train.graphs, train.relative, train.groups)
+    full = model.predict(test.graphs)
+    parts = np.concatenate([model.predict(test.graphs[i : i + 4]) for i in range(0, len(test.graphs), 4)])
+    np.testing.assert_allclose(parts, full, rtol=1e-5, atol=1e-6)
