@@ -17,19 +17,13 @@ Example::
 from __future__ import annotations
 
 import abc
-import importlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-_REGISTRY: dict[str, type[CostModel]] = {}
-_BUILTIN = {
-    "gnn": "autotune.costmodel.gnn",
-    "xgboost": "autotune.costmodel.xgb",
-    "random": "autotune.costmodel.random_model",
-}
+from autotune.registry import Registry
 
 
 class CostModelError(ValueError):
@@ -110,25 +104,21 @@ def load(path: str | Path, signature: dict[str, Any] | None = None) -> CostModel
     return model
 
 
-def register(name: str) -> Callable[[type[CostModel]], type[CostModel]]:
-    def deco(cls: type[CostModel]) -> type[CostModel]:
-        cls.name = name
-        _REGISTRY[name] = cls
-        return cls
-
-    return deco
-
-
-def kinds() -> list[str]:
-    return sorted(_BUILTIN)
+REGISTRY: Registry[type[CostModel]] = Registry(
+    "cost model",
+    {
+        "gnn": "autotune.costmodel.gnn",
+        "xgboost": "autotune.costmodel.xgb",
+        "random": "autotune.costmodel.random_model",
+    },
+)
+register = REGISTRY.register
+kinds = REGISTRY.kinds
 
 
 def create(kind: str, **kwargs: Any) -> CostModel:
     """A cost model by name: 'gnn', 'xgboost' (MetaSchedule's default kind) or 'random'."""
-    if kind not in _BUILTIN:
-        raise ValueError(f"unknown cost model {kind!r}; known: {', '.join(kinds())}")
-    importlib.import_module(_BUILTIN[kind])
-    return _REGISTRY[kind](**kwargs)
+    return REGISTRY.create(kind, **kwargs)
 
 
 def target_scores(relative: Sequence[float]) -> np.ndarray:

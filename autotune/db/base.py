@@ -15,10 +15,11 @@ Example::
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from autotune.db.records import BestRecord, TargetInfo
+from autotune.registry import Registry
 
 
 class TuningDatabase(abc.ABC):
@@ -128,25 +129,11 @@ class TuningDatabase(abc.ABC):
         """Every row as (table, row dict), parents before children: the input of a merge."""
 
 
-_REGISTRY: dict[str, Callable[..., TuningDatabase]] = {}
-
-
-def register(kind: str) -> Callable[[type], type]:
-    """Class decorator that makes an implementation available to `create(kind)`."""
-
-    def deco(cls: type) -> type:
-        _REGISTRY[kind] = cls
-        return cls
-
-    return deco
-
-
-def kinds() -> list[str]:
-    return sorted(_REGISTRY)
+REGISTRY: Registry[type[TuningDatabase]] = Registry("database kind", set_name=False)
+register = REGISTRY.register
+kinds = REGISTRY.kinds
 
 
 def create(kind: str, *args: Any, **kwargs: Any) -> TuningDatabase:
     """An implementation by name, e.g. `create("sqlite", path)`."""
-    if kind not in _REGISTRY:
-        raise ValueError(f"unknown database kind {kind!r}; known: {', '.join(kinds())}")
-    return _REGISTRY[kind](*args, **kwargs)
+    return REGISTRY.create(kind, *args, **kwargs)

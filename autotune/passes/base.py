@@ -17,10 +17,11 @@ Example::
 from __future__ import annotations
 
 import abc
-import importlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from autotune.registry import Registry
 
 LEVELS = ("graph", "subgraph")
 KINDS = ("layout", "fusion", "tile", "codegen")
@@ -95,36 +96,22 @@ class Pass(abc.ABC):
         """
 
 
-_REGISTRY: dict[str, type[Pass]] = {}
-_BUILTIN = {
-    "xla-layout": "autotune.passes.xla_layout",
-    "xla-fusion": "autotune.passes.xla_fusion",
-    "xla-codegen": "autotune.passes.xla_codegen",
-}
-
-
-def register(name: str) -> Callable[[type[Pass]], type[Pass]]:
-    """Class decorator that makes a pass available to `create(name)`."""
-
-    def deco(cls: type[Pass]) -> type[Pass]:
-        cls.name = name
-        _REGISTRY[name] = cls
-        return cls
-
-    return deco
+REGISTRY: Registry[type[Pass]] = Registry(
+    "pass",
+    {
+        "xla-layout": "autotune.passes.xla_layout",
+        "xla-fusion": "autotune.passes.xla_fusion",
+        "xla-codegen": "autotune.passes.xla_codegen",
+    },
+)
+register = REGISTRY.register
 
 
 def kinds(backend: str | None = None) -> list[str]:
     """Names of the known passes, optionally of one backend only."""
-    for module in _BUILTIN.values():
-        importlib.import_module(module)
-    return sorted(n for n, c in _REGISTRY.items() if backend is None or c.backend == backend)
+    return sorted(n for n, c in REGISTRY.classes().items() if backend is None or c.backend == backend)
 
 
 def create(name: str, **kwargs: Any) -> Pass:
     """A pass by name, e.g. create("xla-codegen")."""
-    if name not in _REGISTRY and name in _BUILTIN:
-        importlib.import_module(_BUILTIN[name])
-    if name not in _REGISTRY:
-        raise ValueError(f"unknown pass {name!r}; known: {', '.join(kinds())}")
-    return _REGISTRY[name](**kwargs)
+    return REGISTRY.create(name, **kwargs)

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable
 from typing import Any
 
-_REGISTRY: dict[str, type[SubgraphSearch]] = {}
+from autotune.registry import Registry
 
 
 class SubgraphSearch(abc.ABC):
@@ -31,26 +30,13 @@ class SubgraphSearch(abc.ABC):
         """Release worker processes."""
 
 
-def register(kind: str) -> Callable[[type[SubgraphSearch]], type[SubgraphSearch]]:
-    def deco(cls: type[SubgraphSearch]) -> type[SubgraphSearch]:
-        _REGISTRY[kind] = cls
-        return cls
-
-    return deco
-
-
-def kinds() -> list[str]:
-    _load()
-    return sorted(_REGISTRY)
+REGISTRY: Registry[type[SubgraphSearch]] = Registry(
+    "search strategy", {"evolutionary": "autotune.search.metaschedule"}, set_name=False
+)
+register = REGISTRY.register
+kinds = REGISTRY.kinds
 
 
 def create(kind: str, **kwargs: Any) -> SubgraphSearch:
     """A strategy by name, e.g. create("evolutionary", msdb=..., target=...)."""
-    _load()
-    if kind not in _REGISTRY:
-        raise ValueError(f"unknown search strategy {kind!r}; known: {', '.join(sorted(_REGISTRY))}")
-    return _REGISTRY[kind](**kwargs)
-
-
-def _load() -> None:
-    import autotune.search.metaschedule  # noqa: F401  (registers "evolutionary")
+    return REGISTRY.create(kind, **kwargs)

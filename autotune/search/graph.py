@@ -16,20 +16,13 @@ Example::
 from __future__ import annotations
 
 import abc
-import importlib
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from autotune.db.records import canonical_json
 from autotune.passes.base import Decision, normalize, space_size
-
-_REGISTRY: dict[str, type[GraphSearch]] = {}
-_BUILTIN = {
-    "exhaustive": "autotune.search.exhaustive",
-    "random": "autotune.search.random_search",
-    "tpe": "autotune.search.tpe",
-}
+from autotune.registry import Registry
 
 
 class GraphSearch(abc.ABC):
@@ -82,16 +75,17 @@ class GraphSearch(abc.ABC):
         return None
 
 
-def register(kind: str) -> Callable[[type[GraphSearch]], type[GraphSearch]]:
-    def deco(cls: type[GraphSearch]) -> type[GraphSearch]:
-        _REGISTRY[kind] = cls
-        return cls
-
-    return deco
-
-
-def kinds() -> list[str]:
-    return sorted(_BUILTIN)
+REGISTRY: Registry[type[GraphSearch]] = Registry(
+    "graph search",
+    {
+        "exhaustive": "autotune.search.exhaustive",
+        "random": "autotune.search.random_search",
+        "tpe": "autotune.search.tpe",
+    },
+    set_name=False,
+)
+register = REGISTRY.register
+kinds = REGISTRY.kinds
 
 
 def create(kind: str, decisions: Sequence[Decision], seed: int = 0, **kwargs: Any) -> GraphSearch:
@@ -100,7 +94,6 @@ def create(kind: str, decisions: Sequence[Decision], seed: int = 0, **kwargs: An
     if kind == "auto":
         budget = int(kwargs.pop("budget", 0))
         kind = "exhaustive" if space_size(decisions) <= max(budget, 1) else "tpe"
-    if kind not in _BUILTIN:
+    if kind not in kinds():
         raise ValueError(f"unknown graph search {kind!r}; known: auto, {', '.join(kinds())}")
-    importlib.import_module(_BUILTIN[kind])
-    return _REGISTRY[kind](decisions, seed=seed, **kwargs)
+    return REGISTRY.create(kind, decisions, seed=seed, **kwargs)

@@ -22,12 +22,10 @@ Example::
 from __future__ import annotations
 
 import abc
-import importlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-_REGISTRY: dict[str, type[Featurizer]] = {}
-_BUILTIN = {"tir": "autotune.costmodel.features.tir", "hlo": "autotune.costmodel.features.hlo"}
+from autotune.registry import Registry
 
 
 class Featurizer(abc.ABC):
@@ -60,25 +58,16 @@ class Featurizer(abc.ABC):
         }
 
 
-def register(name: str) -> Callable[[type[Featurizer]], type[Featurizer]]:
-    def deco(cls: type[Featurizer]) -> type[Featurizer]:
-        cls.name = name
-        _REGISTRY[name] = cls
-        return cls
-
-    return deco
-
-
-def kinds() -> list[str]:
-    return sorted(_BUILTIN)
+REGISTRY: Registry[type[Featurizer]] = Registry(
+    "featurizer", {"tir": "autotune.costmodel.features.tir", "hlo": "autotune.costmodel.features.hlo"}
+)
+register = REGISTRY.register
+kinds = REGISTRY.kinds
 
 
 def create(name: str, **kwargs: Any) -> Featurizer:
     """A featurizer by name: 'tir' (TVM scheduled TIR) or 'hlo' (XLA HLO + config)."""
-    if name not in _BUILTIN:
-        raise ValueError(f"unknown featurizer {name!r}; known: {', '.join(kinds())}")
-    importlib.import_module(_BUILTIN[name])
-    return _REGISTRY[name](**kwargs)
+    return REGISTRY.create(name, **kwargs)
 
 
 def for_backend(backend: str, **kwargs: Any) -> Featurizer:
