@@ -331,6 +331,19 @@ def search(args: argparse.Namespace, data: Any, tmp: Path, log: Any) -> dict[str
     return res
 
 
+def run_worker(flag: str, cfg: dict[str, Any]) -> tuple[dict[str, Any] | None, str, float]:
+    """Run this script as `--<flag> CFG` in a fresh process: (its RESULT or None, stderr, s)."""
+    t0 = time.perf_counter()
+    proc = subprocess.run(
+        [C.PYTHON, __file__, f"--{flag}", json.dumps(cfg)], capture_output=True, text=True, cwd=C.ROOT
+    )
+    wall = time.perf_counter() - t0
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+    if proc.returncode != 0 or not lines:
+        return None, f"rc {proc.returncode}\n{proc.stderr}", wall
+    return json.loads(lines[-1][len("RESULT ") :]), proc.stderr, wall
+
+
 # --------------------------------------------------------------------------------------
 # 3. TVM: cost-model time inside MetaSchedule (runs in a subprocess of this script)
 # --------------------------------------------------------------------------------------
@@ -430,22 +443,12 @@ def tvm_share(args: argparse.Namespace, gnn: Any, tmp: Path, log: Any) -> dict[s
         for variant, spec in order if i % 2 == 0 else order[::-1]:
             db = Path(tempfile.mkdtemp(dir=tmp)) / "tuning.sqlite"
             cfg = {"cost_model": spec, "model": TVM_MODEL, "trials": args.tvm_trials, "db": str(db)}
-            t0 = time.perf_counter()
-            proc = subprocess.run(
-                [C.PYTHON, __file__, "--tvm-worker", json.dumps(cfg)],
-                capture_output=True,
-                text=True,
-                cwd=C.ROOT,
-            )
-            wall = time.perf_counter() - t0
-            lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
-            if proc.returncode != 0 or not lines:
-                out["runs"].append(
-                    {"variant": variant, "run": i, "rc": proc.returncode, "error": proc.stderr[-3000:]}
-                )
-                log(f"  tvm {variant}: FAILED rc {proc.returncode}\n{proc.stderr[-2000:]}")
+            result, err, wall = run_worker("tvm-worker", cfg)
+            if result is None:
+                out["runs"].append({"variant": variant, "run": i, "error": err[-3000:]})
+                log(f"  tvm {variant}: FAILED {err[-2000:]}")
                 continue
-            r = {"variant": variant, "run": i, "process_s": wall, **json.loads(lines[-1][len("RESULT ") :])}
+            r = {"variant": variant, "run": i, "process_s": wall, **result}
             r["share"] = (r["predict_s"] + r["update_s"]) / r["total_s"]
             out["runs"].append(r)
             log(
@@ -551,25 +554,12 @@ def tvm_search(args: argparse.Namespace, tmp: Path, log: Any) -> dict[str, Any]:
                     "seed": seed,
                     "db": str(Path(tempfile.mkdtemp(dir=tmp)) / "tuning.sqlite"),
                 }
-                t0 = time.perf_counter()
-                proc = subprocess.run(
-                    [C.PYTHON, __file__, "--tvm-search-worker", json.dumps(cfg)],
-                    capture_output=True,
-                    text=True,
-                    cwd=C.ROOT,
-                )
-                lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
-                if proc.returncode != 0 or not lines:
-                    log(f"  tvm {name} {variant}: FAILED rc {proc.returncode}\n{proc.stderr[-2000:]}")
-                    runs.append({"variant": variant, "seed": seed, "error": proc.stderr[-3000:]})
+                result, err, wall = run_worker("tvm-search-worker", cfg)
+                if result is None:
+                    log(f"  tvm {name} {variant}: FAILED {err[-2000:]}")
+                    runs.append({"variant": variant, "seed": seed, "error": err[-3000:]})
                     continue
-                r = {
-                    "variant": variant,
-                    "seed": seed,
-                    "budget": trials,
-                    "process_s": time.perf_counter() - t0,
-                }
-                r.update(json.loads(lines[-1][len("RESULT ") :]))
+                r = {"variant": variant, "seed": seed, "budget": trials, "process_s": wall, **result}
                 ok = [t["median"] for t in r["trials"] if t["median"] is not None]
                 r["best_s"] = min(ok) if ok else None
                 runs.append(r)

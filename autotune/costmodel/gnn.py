@@ -142,13 +142,14 @@ class GNNModel(CostModel):
 
         x = torch.cat([g.x for g in graphs])
         self.norm = {"x_mean": x.mean(0), "x_std": x.std(0).clamp_min(1e-3)}
-        for key in ("g", "flat"):
+        for key in ("g", "flat") if self.hp["flat"] else ("g",):
             v = torch.cat([getattr(g, key) for g in graphs])
             self.norm[f"{key}_mean"] = v.mean(0)
             self.norm[f"{key}_std"] = v.std(0).clamp_min(1e-3) if len(v) > 1 else torch.ones(v.shape[1])
 
     def _batch(self, graphs: Sequence[Any]) -> tuple[Any, Any, Any, Any, Any]:
-        """(x, edge_index, batch, g, flat) of a list of graphs, standardised."""
+        """(x, edge_index, batch, g, flat) of a list of graphs, standardised (flat None
+        when the networks have no flat branch)."""
         import torch
 
         xs, es, bs, gs, offset = [], [], [], [], 0
@@ -160,7 +161,9 @@ class GNNModel(CostModel):
             offset += g.x.shape[0]
         x = (torch.cat(xs) - self.norm["x_mean"]) / self.norm["x_std"]
         g = (torch.cat(gs) - self.norm["g_mean"]) / self.norm["g_std"]
-        flat = (torch.cat([gr.flat for gr in graphs]) - self.norm["flat_mean"]) / self.norm["flat_std"]
+        flat = None  # only read by a network with a flat branch
+        if self.hp["flat"]:
+            flat = (torch.cat([gr.flat for gr in graphs]) - self.norm["flat_mean"]) / self.norm["flat_std"]
         return x, torch.cat(es, dim=1), torch.cat(bs), g, flat
 
     def _build(self, dims: Sequence[int]) -> Any:
