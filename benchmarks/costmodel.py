@@ -51,7 +51,9 @@ workloads) and train on the rest. Metrics per held-out workload, averaged over t
 workloads (each counts once): Kendall's tau-b between score and -latency; top-k = best true
 latency / true latency of the best among the model's k highest-scored candidates (1.0 = found the
 best; random already scores well on top-5 when a workload has ~20-40 candidates). Random splits:
-mean over splits [min, max]. Throughput: the models of the first random split predict every
+mean over splits [min, max]; "GNN - XGBoost, paired by split" = the mean of the per-split
+differences with its t interval (an interval that holds 0 = no difference this data can show).
+Throughput: the models of the first random split predict every
 candidate of the dataset in one call (best of 3) and in calls of 4 (the XLA tuner's pool; median
 of 30); "train s" = mean fit time over the random splits (the GNN runs torch single-threaded, as
 it sets itself).
@@ -188,6 +190,19 @@ def ranking(args: argparse.Namespace, backend: str, log: Any) -> dict[str, Any]:
     return res
 
 
+def paired_difference(diffs: list[float], level: float = 0.9) -> dict[str, float]:
+    """Mean of per-split differences (GNN - XGBoost, same split) and its t confidence interval:
+    the splits share their noise (which workloads are held out), so the paired difference is
+    what tells a real gap from a lucky split."""
+    from scipy import stats
+
+    n, mean = len(diffs), statistics.fmean(diffs)
+    half = 0.0
+    if n > 1:
+        half = float(stats.t.ppf(0.5 + level / 2, n - 1)) * statistics.stdev(diffs) / n**0.5
+    return {"mean": mean, "low": mean - half, "high": mean + half, "level": level, "n": n}
+
+
 def summarize_ranking(res: dict[str, Any]) -> dict[str, Any]:
     """Means and [min, max] over the random splits; the verdicts of the issue's goals."""
     agg: dict[str, Any] = {}
@@ -208,6 +223,9 @@ def summarize_ranking(res: dict[str, Any]) -> dict[str, Any]:
         for m in ("kendall_tau", "top5")
     }
     for m in ("kendall_tau", "top5"):
+        verdict[f"{m}_gnn_minus_xgb"] = paired_difference(
+            [by(s, "gnn", m) - by(s, "xgboost", m) for s in splits]
+        )
         verdict[f"{m}_gnn_ge_xgb_splits"] = (
             f"{sum(by(s, 'gnn', m) >= by(s, 'xgboost', m) for s in splits)}/{len(splits)}"
         )
@@ -627,6 +645,12 @@ def report_ranking(backend: str, res: dict[str, Any], summ: dict[str, Any]) -> l
         ]
         out.append(C.table(heads, rows))
     v = summ["verdict"]
+    for m, label in (("kendall_tau", "tau"), ("top5", "top-5")):
+        d = v[f"{m}_gnn_minus_xgb"]
+        out.append(
+            f"GNN - XGBoost {label}, paired by split: {d['mean']:+.3f}, "
+            f"{d['level']:.0%} interval [{d['low']:+.3f}, {d['high']:+.3f}] over {d['n']} splits"
+        )
     out.append(
         f"goal GNN >= XGBoost: tau mean {'yes' if v['kendall_tau_gnn_ge_xgb_mean'] else 'NO'} "
         f"(splits {v['kendall_tau_gnn_ge_xgb_splits']}), "
@@ -820,7 +844,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "`autotune tune examples/costmodel_data.toml --db costmodel-data.sqlite`)",
     )
     p.add_argument("--backend", default="tvm,xla", help="backends for (1) and (3): tvm,xla")
-    p.add_argument("--seeds", default="0,1,2,3,4", help="random workload splits of (1)")
+    p.add_argument("--seeds", default="0,1,2,3,4,5,6,7,8,9", help="random workload splits of (1)")
     p.add_argument("--epochs", type=int, default=None, help="GNN training epochs (default: the model's)")
     p.add_argument("--max-kinds", type=int, default=99, help="at most this many unseen-kind splits")
     p.add_argument("--workloads", default=",".join(SEARCH_WORKLOADS), help="XLA workloads of (2)")

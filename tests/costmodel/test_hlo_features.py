@@ -88,7 +88,7 @@ def test_dimensions_match_the_class_constants():
     assert isinstance(f, hlo.HLOFeaturizer) and f.backend == "xla"
     assert f.signature() == {
         "featurizer": "hlo",
-        "vocab_version": "hlo-1",
+        "vocab_version": "hlo-2",
         "node_dim": hlo.NODE_DIM,
         "graph_dim": hlo.GRAPH_DIM,
         "flat_dim": hlo.FLAT_DIM,
@@ -161,12 +161,45 @@ def test_global_decisions_go_to_g_and_unknown_ones_to_hash_buckets(rows):
     )
     hash_slice = slice(hlo._HASH, hlo._HASH + hlo.HASH_BUCKETS)
     for g in (width, unknown, unknown_value, disabled, foreign):
-        assert g is not None and torch.equal(g.x, default.x) and not torch.equal(g.g, default.g)
+        assert g is not None and not torch.equal(g.g, default.g)
+        # only the node-level config columns may change, and only for decisions they know
+        assert torch.equal(g.x[:, : hlo._NODE_CFG], default.x[:, : hlo._NODE_CFG])
+    for g in (unknown, unknown_value, disabled, foreign):
+        assert torch.equal(g.x, default.x)
+    assert not torch.equal(width.x, default.x)
     assert width.g[0, hash_slice].sum() == 0 and unknown.g[0, hash_slice].sum() == 2
     assert unknown_value.g[0, hash_slice].sum() == 1 and foreign.g[0, hash_slice].sum() == 2
     assert disabled.g[0, hlo._PASS_AT["algsimp"]] == 1
     # the cost-analysis numbers of the workload are in g
     assert default.g[0, hlo._COST] == 1 and default.g[0, hlo._COST + 1] > 0
+
+
+def test_node_level_config_marks_the_op_classes_a_decision_acts_on(rows):
+    f = create("hlo")
+    row = rows["gpt-block"]
+    nodes, _ = instruction_graph(parse(row["ir"]))
+    dots = torch.tensor([n.opcode == "dot" for n in nodes])
+    loops = torch.tensor([any(n.opcode in hlo.CLASSES[c] for c in hlo._LOOPS) for n in nodes])
+    assert dots.any() and loops.any()
+    xnn = "opt:xla_cpu_experimental_xnn_fusion_type"
+    default, dot, both, width, off = f.graphs(
+        row,
+        [
+            {},
+            {xnn: "LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT"},
+            {xnn: "LIBRARY_FUSION_TYPE_DOT,LIBRARY_FUSION_TYPE_ELTWISE"},
+            {"opt:xla_cpu_prefer_vector_width": 512},
+            {"opt:xla_cpu_use_xnnpack": False, "disable:dot-library-rewriter": True},
+        ],
+    )
+    col = lambda name: hlo._NODE_CFG + hlo.NODE_CONFIG.index(name)  # noqa: E731
+    assert torch.equal(dot.x[:, col("claimed:xnn")], dots.float())
+    eltwise = torch.tensor([n.opcode in hlo.CLASSES["eltwise"] for n in nodes])
+    assert torch.equal(both.x[:, col("claimed:xnn")], (dots | eltwise).float())
+    assert torch.equal(width.x[:, col("vector_width")], loops.float() * 2.0)  # log2(512) - 7
+    assert torch.equal(off.x[:, col("xnnpack")], -dots.float())
+    assert torch.equal(off.x[:, col("passes_off")], dots.float())
+    assert not default.x[:, hlo._NODE_CFG :].any()
 
 
 def test_parser_handles_models_before_and_after_optimization(rows):

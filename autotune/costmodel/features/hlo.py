@@ -12,7 +12,11 @@ log2(1 + operands); is-parameter; is-root; fusion kind (loop, input, output, cus
 Then the node-level config: `layout:in:i` one-hot (default, transposed, auto) on the entry
 parameter of flat argument i, `layout:out:i` on the entry ROOT (on operand i when the ROOT
 is a tuple). "default" is set where a layout decision exists at its default, so the model
-sees which arrays were tunable.
+sees which arrays were tunable. Last, `NODE_CONFIG`: the config attached to the nodes it acts
+on, by op class (`CLASSES`: dot, conv, reduce, eltwise, move): "claimed" by oneDNN / XNNPACK /
+YNNPACK when the library's fusion types take the node's class, XNNPACK on dots and convs, vector
+width, SLP, fast math, fusion emitters and multi-output fusion on the loop classes, and the
+number of disabled passes that rewrite the node's class (`_PASS_CLASSES`).
 
 Graph features `g` (`GRAPH_DIM`): the global decisions. Each option of `OPTIONS` (the
 tunable options of `xla_options.RULES`, a fixed list) has its own slots (set flag, then
@@ -27,7 +31,8 @@ the model combines it (the GNN concatenates it to the pooled readout).
 non-opcode node features, log2-elements summed per layout choice (in, out),
 log(1 + nodes, edges, computations), then `g`.
 
-In "hlo-1": NODE_DIM 165 (136 opcodes + other), GRAPH_DIM 114, FLAT_DIM 316. Featurizing
+In "hlo-2": NODE_DIM 176 (136 opcodes + other), GRAPH_DIM 114, FLAT_DIM 338 ("hlo-1" had no
+node-level config). Featurizing
 costs ~0.1-0.3 ms per candidate once the workload is parsed (2-15 ms, cached per workload).
 
 Example::
@@ -53,7 +58,7 @@ from autotune.costmodel.features.base import Featurizer, register
 from autotune.costmodel.features.hlo_parse import OPCODES, HloModule, Instr, instruction_graph, parse
 from autotune.passes.xla_layout import XlaLayoutPass
 
-VOCAB_VERSION = "hlo-1"
+VOCAB_VERSION = "hlo-2"
 DTYPES = ("f32", "bf16", "f16", "s32", "pred")
 FUSION_KINDS = ("kLoop", "kInput", "kOutput", "kCustom")
 LAYOUTS = (None, "transposed", "auto")
@@ -119,7 +124,6 @@ _LAYOUT_DEFAULT, _TUPLE, _CALLED, _NOPS, _PARAM, _ROOT = range(_DIMS + 4, _DIMS 
 _FUSION = _DIMS + 10
 _LAYOUT_IN = _FUSION + len(FUSION_KINDS)
 _LAYOUT_OUT = _LAYOUT_IN + 3
-NODE_DIM = _LAYOUT_OUT + 3
 
 # Graph feature columns.
 _OPT_AT: dict[str, tuple[int, str, tuple[str, ...]]] = {}
@@ -133,6 +137,90 @@ _LAYOUT_COUNTS = _HASH + HASH_BUCKETS  # in:transposed, in:auto, out:transposed,
 _N_SET = _LAYOUT_COUNTS + 4
 _COST = _N_SET + 1  # present, then COST_KEYS
 GRAPH_DIM = _COST + 1 + len(COST_KEYS)
+
+#: Op classes that decisions act on, by opcode (anything else: none of them).
+CLASSES: dict[str, frozenset[str]] = {
+    "dot": frozenset({"dot", "ragged-dot", "scaled-dot"}),
+    "conv": frozenset({"convolution"}),
+    "reduce": frozenset({"reduce", "reduce-window"}),
+    "eltwise": frozenset({
+        "abs", "add", "and", "atan2", "cbrt", "ceil", "clamp", "compare", "convert", "cosine",
+        "divide", "erf", "exponential", "exponential-minus-one", "floor", "is-finite", "log",
+        "log-plus-one", "logistic", "maximum", "minimum", "multiply", "negate", "not", "or",
+        "power", "remainder", "round-nearest-afz", "round-nearest-even", "rsqrt", "select",
+        "sign", "sine", "sqrt", "subtract", "tan", "tanh", "xor",
+    }),
+    "move": frozenset({
+        "bitcast", "broadcast", "concatenate", "copy", "dynamic-slice", "dynamic-update-slice",
+        "gather", "iota", "pad", "reshape", "reverse", "slice", "transpose",
+    }),
+}  # fmt: skip
+_CLASS_NAMES = tuple(CLASSES)
+_LOOPS = ("eltwise", "reduce", "move")  # what XLA's own loop emitters generate
+#: Library fusion kinds -> the op classes they take.
+_LIB_CLASSES = {
+    "LIBRARY_FUSION_TYPE_DOT": ("dot",),
+    "LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT": ("dot",),
+    "LIBRARY_FUSION_TYPE_INDIVIDUAL_CONVOLUTION": ("conv",),
+    "LIBRARY_FUSION_TYPE_ELTWISE": ("eltwise",),
+    "LIBRARY_FUSION_TYPE_REDUCE": ("reduce",),
+}
+#: Disabled passes -> the op classes whose code they change.
+_PASS_CLASSES = {
+    "dot-library-rewriter": ("dot", "conv"), "gemv-rewriter": ("dot",), "dot_decomposer": ("dot",),
+    "batch-dot-simplification": ("dot",), "fusion": _LOOPS, "fusion-wrapper": _LOOPS,
+    "reshape-mover": ("move",), "reshape-decomposer": ("move",),
+}  # fmt: skip
+#: Node-level config columns, after the layout one-hots: a decision's value on the nodes of
+#: the op classes it acts on (0 elsewhere and when unset; bools as +1 / -1).
+NODE_CONFIG = (
+    "claimed:onednn", "claimed:xnn", "claimed:ynn",  # the node's class is in the library's fusion types
+    "xnnpack", "vector_width", "slp_off", "fast_math", "fast_min_max", "fusion_emitters",
+    "multi_output_fusion", "passes_off",
+)  # fmt: skip
+_NODE_CFG = _LAYOUT_OUT + 3
+NODE_DIM = _NODE_CFG + len(NODE_CONFIG)
+_CFG = {name: i for i, name in enumerate(NODE_CONFIG)}
+_LIBS = {
+    "xla_cpu_experimental_onednn_fusion_type": "claimed:onednn",
+    "xla_cpu_experimental_xnn_fusion_type": "claimed:xnn",
+    "xla_cpu_experimental_ynn_fusion_type": "claimed:ynn",
+}
+#: bool options -> (column, op classes).
+_NODE_BOOLS = {
+    "xla_cpu_use_xnnpack": ("xnnpack", ("dot", "conv")),
+    "xla_cpu_disable_slp_vectorizer": ("slp_off", _LOOPS),
+    "xla_cpu_enable_fast_math": ("fast_math", ("eltwise", "reduce")),
+    "xla_cpu_enable_fast_min_max": ("fast_min_max", ("eltwise", "reduce")),
+    "xla_cpu_use_fusion_emitters": ("fusion_emitters", _LOOPS),
+    "xla_cpu_use_multi_output_fusion": ("multi_output_fusion", _LOOPS),
+}
+
+
+def node_config(config: dict[str, Any]) -> np.ndarray:
+    """[op class, NODE_CONFIG] values of a config: what each decision does to each class."""
+    v = np.zeros((len(_CLASS_NAMES), len(NODE_CONFIG)), np.float32)
+    cls = {c: i for i, c in enumerate(_CLASS_NAMES)}
+    for name, value in config.items():
+        if value is None:
+            continue
+        kind, _, rest = name.partition(":")
+        if kind == "opt" and rest in _LIBS:
+            for part in str(value).split(","):
+                for c in _LIB_CLASSES.get(part.strip(), ()):
+                    v[cls[c], _CFG[_LIBS[rest]]] = 1.0
+        elif kind == "opt" and rest in _NODE_BOOLS and isinstance(value, bool):
+            column, classes = _NODE_BOOLS[rest]
+            for c in classes:
+                v[cls[c], _CFG[column]] = 1.0 if value else -1.0
+        elif kind == "opt" and rest == "xla_cpu_prefer_vector_width" and isinstance(value, (int, float)):
+            for c in _LOOPS:
+                v[cls[c], _CFG["vector_width"]] = math.log2(max(float(value), 1.0)) - 7.0
+        elif kind == "disable" and value:
+            for c in _PASS_CLASSES.get(rest, ()):
+                v[cls[c], _CFG["passes_off"]] += 1.0
+    return v
+
 
 _N_OTHER = NODE_DIM - N_OP
 FLAT_DIM = N_OP + 2 * _N_OTHER + 6 + 3 + GRAPH_DIM
@@ -180,6 +268,9 @@ class _Workload:
         self.x = np.stack([node_row(n, n.computation == entry_key) for n in nodes]) if nodes else None
         self.edge_index = torch.tensor(edges, dtype=torch.long).reshape(-1, 2).t().contiguous()
         self.log2_elems = np.array([_log2(n.elements) for n in nodes], np.float32)
+        self.classes = np.array(  # [node, op class] one-hot
+            [[n.opcode in CLASSES[c] for c in _CLASS_NAMES] for n in nodes], np.float32
+        ).reshape(len(nodes), len(_CLASS_NAMES))
         index = {(n.computation, n.name): i for i, n in enumerate(nodes)}
         params = sorted(
             (i.param, index[(entry_key, i.name)])
@@ -311,6 +402,7 @@ class HLOFeaturizer(Featurizer):
                 if choice is not None and choice in LAYOUTS:
                     x[node, col : col + 3] = 0.0
                     x[node, col + LAYOUTS.index(choice)] = 1.0
+        x[:, _NODE_CFG:] = wl.classes @ node_config(config)
         n_set = 0
         for name, value in sorted(config.items()):
             if value is None:
