@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from typing import Any
 
 from autotune.errors import UserError
@@ -78,11 +77,8 @@ def run(args: argparse.Namespace) -> int:
     )
     if args.costmodel_command == "train":
         hp = gnn_hp if args.model == "gnn" else {}
-        t0 = time.perf_counter()
-        model = train_model(args.model, train, sig, args.seed, **hp)
-        train_s = time.perf_counter() - t0
-        rows, _ = compare(train, test, sig, kinds=[args.model], models={args.model: model})
-        rows[0]["train_s"] = train_s  # compare() did not train it
+        rows, trained = compare(train, test, sig, kinds=[args.model], seed=args.seed, gnn_hp=gnn_hp)
+        model = trained[args.model]
         if args.all_data:
             model = train_model(args.model, train.merge(test), sig, args.seed, **hp)
         model.save(args.out)

@@ -32,8 +32,8 @@ non-opcode node features, log2-elements summed per layout choice (in, out),
 log(1 + nodes, edges, computations), then `g`.
 
 In "hlo-2": NODE_DIM 176 (136 opcodes + other), GRAPH_DIM 114, FLAT_DIM 338 ("hlo-1" had no
-node-level config). Featurizing
-costs ~0.1-0.3 ms per candidate once the workload is parsed (2-15 ms, cached per workload).
+node-level config). Featurizing costs ~0.1-0.3 ms per candidate once the workload is parsed
+(2-15 ms, cached per workload).
 
 Example::
 
@@ -156,6 +156,7 @@ CLASSES: dict[str, frozenset[str]] = {
     }),
 }  # fmt: skip
 _CLASS_NAMES = tuple(CLASSES)
+_CLASS_AT = {c: i for i, c in enumerate(_CLASS_NAMES)}
 _LOOPS = ("eltwise", "reduce", "move")  # what XLA's own loop emitters generate
 #: Library fusion kinds -> the op classes they take.
 _LIB_CLASSES = {
@@ -200,7 +201,6 @@ _NODE_BOOLS = {
 def node_config(config: dict[str, Any]) -> np.ndarray:
     """[op class, NODE_CONFIG] values of a config: what each decision does to each class."""
     v = np.zeros((len(_CLASS_NAMES), len(NODE_CONFIG)), np.float32)
-    cls = {c: i for i, c in enumerate(_CLASS_NAMES)}
     for name, value in config.items():
         if value is None:
             continue
@@ -208,17 +208,17 @@ def node_config(config: dict[str, Any]) -> np.ndarray:
         if kind == "opt" and rest in _LIBS:
             for part in str(value).split(","):
                 for c in _LIB_CLASSES.get(part.strip(), ()):
-                    v[cls[c], _CFG[_LIBS[rest]]] = 1.0
+                    v[_CLASS_AT[c], _CFG[_LIBS[rest]]] = 1.0
         elif kind == "opt" and rest in _NODE_BOOLS and isinstance(value, bool):
             column, classes = _NODE_BOOLS[rest]
             for c in classes:
-                v[cls[c], _CFG[column]] = 1.0 if value else -1.0
+                v[_CLASS_AT[c], _CFG[column]] = 1.0 if value else -1.0
         elif kind == "opt" and rest == "xla_cpu_prefer_vector_width" and isinstance(value, (int, float)):
             for c in _LOOPS:
-                v[cls[c], _CFG["vector_width"]] = math.log2(max(float(value), 1.0)) - 7.0
+                v[_CLASS_AT[c], _CFG["vector_width"]] = math.log2(max(float(value), 1.0)) - 7.0
         elif kind == "disable" and value:
             for c in _PASS_CLASSES.get(rest, ()):
-                v[cls[c], _CFG["passes_off"]] += 1.0
+                v[_CLASS_AT[c], _CFG["passes_off"]] += 1.0
     return v
 
 
