@@ -170,3 +170,27 @@ def test_a_candidates_score_does_not_depend_on_the_others_in_the_call(kind, spli
     full = model.predict(test.graphs)
     parts = np.concatenate([model.predict(test.graphs[i : i + 4]) for i in range(0, len(test.graphs), 4)])
     np.testing.assert_allclose(parts, full, rtol=1e-5, atol=1e-6)
+
+
+def test_centred_gnn_scores_each_workload_against_its_own_candidates(tmp_path):
+    """`center` (the HLO default): a listwise score, so it must learn, and a workload's scores
+    must depend only on that workload's candidates in the call, in any order and batch size."""
+    train, test = _family(24, 24, seed=0).split(0.25, seed=1)
+    for data in (train, test):
+        for graph, grp in zip(data.graphs, data.groups):
+            graph.workload_key = grp
+    model = base.create("gnn", signature=SIG, seed=0, epochs=30, center=True)
+    model.fit(train.graphs, train.relative, train.groups)
+    scores = model.predict(test.graphs)
+    r = metrics.evaluate(scores, test.latency, test.groups)
+    assert r["kendall_tau"] > 0.5, r
+    for grp in sorted(set(test.groups)):
+        idx = [i for i, g in enumerate(test.groups) if g == grp]
+        alone = model.predict([test.graphs[i] for i in idx])
+        np.testing.assert_allclose(alone, scores[idx], rtol=1e-4, atol=1e-5)
+        backwards = model.predict([test.graphs[i] for i in reversed(idx)])
+        np.testing.assert_allclose(backwards[::-1], alone, rtol=1e-4, atol=1e-5)
+    many = test.graphs * 12  # > one batch of 256: workloads are never split across batches
+    np.testing.assert_allclose(model.predict(many)[: len(scores)], scores, rtol=1e-4, atol=1e-5)
+    model.save(tmp_path / "c.pt")
+    assert base.load(tmp_path / "c.pt", SIG).hp["center"]

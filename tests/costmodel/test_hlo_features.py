@@ -267,6 +267,19 @@ def test_parse_is_cached_per_workload(rows):
     assert first is again and len(f._cache) == 1
 
 
+def test_workload_key_tells_workloads_apart(rows):
+    """The centred GNN groups a call's candidates by `workload_key`: one per workload, stable
+    across featurizer instances (it comes from the workload's text, not from the object)."""
+    f = create("hlo")
+    keys = {}
+    for name, row in rows.items():
+        graphs = f.graphs(row, _configs(row)[:4])
+        assert len({g.workload_key for g in graphs}) == 1, name
+        keys[name] = graphs[0].workload_key
+        assert create("hlo").graphs(dict(row), [{}])[0].workload_key == keys[name]
+    assert len(set(keys.values())) == len(keys)
+
+
 def test_single_op_models(rows):
     shapes = {
         "op-dense-8x64x32": (8, 32),

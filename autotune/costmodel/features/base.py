@@ -9,6 +9,9 @@ every cost model can read every backend:
 - ``g``          float32 [1, GRAPH_DIM]          graph-level features (config, cost numbers)
 - ``flat``       float32 [1, FLAT_DIM]           the fixed-length vector a tree model reads
                  (for TVM: MetaSchedule's per-store features pooled, as its XGBoost model)
+- ``workload_key`` int (optional)                which workload the candidate belongs to;
+                 a listwise model (the GNN's `center`) needs it to rank several workloads'
+                 candidates in one call
 
 Dimensions are fixed per featurizer and vocabulary version (`VOCAB_VERSION`), recorded
 with every saved model, so a checkpoint keeps working or is refused with a clear error.

@@ -31,6 +31,9 @@ the model combines it (the GNN concatenates it to the pooled readout).
 non-opcode node features, log2-elements summed per layout choice (in, out),
 log(1 + nodes, edges, computations), then `g`.
 
+`workload_key` (an int, the same for every candidate of one workload's HLO and meta) lets a
+listwise model tell the workloads of a batch apart (the GNN's `center`).
+
 In "hlo-2": NODE_DIM 176 (136 opcodes + other), GRAPH_DIM 114, FLAT_DIM 338 ("hlo-1" had no
 node-level config). Featurizing costs ~0.1-0.3 ms per candidate once the workload is parsed
 (2-15 ms, cached per workload).
@@ -265,6 +268,7 @@ class _Workload:
         entry_key = entry.key if entry is not None else ""
         nodes, edges = instruction_graph(module)
         self.num_nodes = len(nodes)
+        self.key = 0  # set by the featurizer: its cache key as an int (`workload_key`)
         self.x = np.stack([node_row(n, n.computation == entry_key) for n in nodes]) if nodes else None
         self.edge_index = torch.tensor(edges, dtype=torch.long).reshape(-1, 2).t().contiguous()
         self.log2_elems = np.array([_log2(n.elements) for n in nodes], np.float32)
@@ -368,6 +372,7 @@ class HLOFeaturizer(Featurizer):
         wl = self._cache.get(key)
         if wl is None:
             wl = _Workload(parse(text or ""), meta)
+            wl.key = int(key[:15], 16)
             self._cache[key] = wl
             while len(self._cache) > self.cache_size:
                 self._cache.popitem(last=False)
@@ -420,6 +425,7 @@ class HLOFeaturizer(Featurizer):
             g=torch.from_numpy(g).unsqueeze(0),
             flat=torch.from_numpy(flat).unsqueeze(0),
             num_nodes=wl.num_nodes,
+            workload_key=wl.key,
         )
 
 
