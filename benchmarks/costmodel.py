@@ -47,10 +47,12 @@ rounds, rank:pairwise, 1 thread) and random are trained on the same training wor
 on the held-out ones (autotune.costmodel.train.compare). Splits are by workload: {seeds} random
 splits (Dataset.split, 25% of workloads held out; the split seed also seeds the models), and
 "unseen kind" splits that hold out every workload of one kind (workload_kind; kinds with >= 2
-workloads) and train on the rest. Metrics per held-out workload, averaged over the split's
-workloads (each counts once): Kendall's tau-b between score and -latency; top-k = best true
-latency / true latency of the best among the model's k highest-scored candidates (1.0 = found the
-best; random already scores well on top-5 when a workload has ~20-40 candidates). Random splits:
+workloads) and train on the rest, each trained {kind_seeds} times with model seeds 0.. and
+averaged (one GNN's tau on a kind moves by ~0.02-0.04 with its seed alone). Metrics per
+held-out workload, averaged over the split's workloads (each counts once): Kendall's tau-b
+between score and -latency; top-k = best true latency / true latency of the best among the
+model's k highest-scored candidates (1.0 = found the best; random already scores well on
+top-5 when a workload has ~20-40 candidates). Random splits:
 mean over splits [min, max]; "GNN - XGBoost, paired by split" = the mean of the per-split
 differences with its t interval (an interval that holds 0 = no difference this data can show).
 Throughput: the models of the first random split predict every
@@ -180,14 +182,26 @@ def ranking(args: argparse.Namespace, backend: str, log: Any) -> dict[str, Any]:
     kinds = list(res["kinds"])[: args.max_kinds]
     for kind in kinds:
         train, test = data.split(holdout_kind=kind)
-        rows, _ = compare(train, test, sig, KINDS, seed=0, gnn_hp=hp)
-        res["kind_splits"].append({"kind": kind, "test": sorted(test.names.values()), "rows": rows})
+        per_seed = [compare(train, test, sig, KINDS, seed=s, gnn_hp=hp)[0] for s in range(args.kind_seeds)]
+        rows = [mean_row([rs[i] for rs in per_seed]) for i in range(len(KINDS))]
+        res["kind_splits"].append(
+            {"kind": kind, "test": sorted(test.names.values()), "rows": rows, "per_seed": per_seed}
+        )
         log(
             f"  {backend} unseen {kind}: "
             + ", ".join(f"{r['model']} tau {r['kendall_tau']:.3f}" for r in rows)
         )
     res["_data"] = data
     return res
+
+
+def mean_row(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """One model's rows of several seeds as one: numbers averaged, the rest from the first."""
+    out = dict(rows[0])
+    for key, value in rows[0].items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            out[key] = statistics.fmean(r[key] for r in rows)
+    return out
 
 
 def paired_difference(diffs: list[float], level: float = 0.9) -> dict[str, float]:
@@ -639,7 +653,8 @@ def report_ranking(backend: str, res: dict[str, Any], summ: dict[str, Any]) -> l
             + [f"{r[k]['top5']:.3f}" for k in KINDS]
         )
     if rows:
-        out.append("unseen kind (every workload of the kind held out), per kind:")
+        seeds = len(res["kind_splits"][0].get("per_seed", [None]))
+        out.append(f"unseen kind (every workload of the kind held out), per kind, mean of {seeds} seeds:")
         heads = ["held-out kind (workloads)"] + [
             f"{m} {k[:3]}" for m in ("tau", "top-1", "top-5") for k in KINDS
         ]
@@ -847,6 +862,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--seeds", default="0,1,2,3,4,5,6,7,8,9", help="random workload splits of (1)")
     p.add_argument("--epochs", type=int, default=None, help="GNN training epochs (default: the model's)")
     p.add_argument("--max-kinds", type=int, default=99, help="at most this many unseen-kind splits")
+    p.add_argument("--kind-seeds", type=int, default=3, help="model seeds per unseen-kind split (averaged)")
     p.add_argument("--workloads", default=",".join(SEARCH_WORKLOADS), help="XLA workloads of (2)")
     p.add_argument("--budget", type=int, default=16, help="trials of each run of (2)")
     p.add_argument("--ref-factor", type=int, default=4, help="the reference run has budget x this")
@@ -865,6 +881,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     a = p.parse_args(argv)
     if a.quick:
         a.seeds, a.epochs, a.max_kinds, a.workloads = "0,1", 8, 2, SEARCH_WORKLOADS[0]
+        a.kind_seeds = 1
         a.budget, a.ref_factor, a.search_seeds, a.tvm_trials, a.tvm_runs = 8, 2, "0", 8, 1
         a.tvm_workloads, a.tvm_budget, a.tvm_search_runs = TVM_SEARCH_MODELS[0], 4, 1
     a.gnn_hp = {} if a.epochs is None else {"epochs": a.epochs}
@@ -932,6 +949,7 @@ def main(argv: list[str]) -> int:
         db=args.db,
         epochs=args.epochs or "XLA 20 / TVM 40",
         seeds=len(args.seeds),
+        kind_seeds=args.kind_seeds,
         ref_trials=args.budget * args.ref_factor,
         budget=args.budget,
         search_seeds=",".join(map(str, args.search_seeds)),

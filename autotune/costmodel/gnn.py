@@ -50,7 +50,7 @@ READS = ("gnn-2", ARCH)
 #: good as 40. TIR: the `flat` branch (MetaSchedule's 328 pooled per-store numbers) 0.18-0.23 ->
 #: 0.16 tau, the product no gain (its `g` is 8 numbers); 40 epochs better than 20.
 #: HLO `center`: 0.343 -> 0.368 tau on the same 5 splits (better on each of them), and better
-#: on 4 of 5 kinds never seen; centring and also keeping the raw readout: 0.345; centring on
+#: on 4 of 5 kinds never seen (one seed); centring and also keeping the raw readout: 0.345; centring on
 #: the workload's default config instead of the mean: 0.339.
 BY_FEATURIZER: dict[str, dict[str, Any]] = {
     "hlo": {"flat": True, "interact": True, "center": True, "epochs": 20},
