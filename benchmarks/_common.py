@@ -90,8 +90,11 @@ def _fmt(v: Any) -> str:
     return "-" if v is None else str(v)
 
 
-def write_result(name: str, method: str, results: dict[str, Any], text: str, argv: Sequence[str]) -> Path:
-    """Write benchmarks/results/NAME.json (method, the printed text, the raw numbers)."""
+def write_result(
+    name: str, method: str, results: dict[str, Any], text: str, argv: Sequence[str], script: str | None = None
+) -> Path:
+    """Write benchmarks/results/NAME.json (method, the printed text, the raw numbers); `script`
+    = the benchmark that ran (default: benchmarks/NAME.py, without -quick)."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"{name}.json"
     doc = {
@@ -100,7 +103,7 @@ def write_result(name: str, method: str, results: dict[str, Any], text: str, arg
         "command": " ".join(
             [
                 os.path.relpath(PYTHON, ROOT) if PYTHON.startswith(str(ROOT)) else PYTHON,
-                f"benchmarks/{name.removesuffix('-quick')}.py",
+                script or f"benchmarks/{name.removesuffix('-quick')}.py",
                 *argv,
             ]
         ),
