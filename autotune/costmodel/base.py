@@ -46,7 +46,8 @@ class CostModel(abc.ABC):
 
     @abc.abstractmethod
     def predict(self, graphs: Sequence[Any]) -> np.ndarray:
-        """One score per candidate, higher = predicted faster."""
+        """One score per candidate, higher = predicted faster (a listwise model, the GNN with
+        `center`, scores candidates against the others of their workload in the same call)."""
 
     def update(self, graphs: Sequence[Any], relative: Sequence[float], groups: Sequence[int]) -> None:
         """Learn from new measurements during a job (default: refit on them)."""

@@ -108,6 +108,11 @@ def _one_thread() -> None:
         torch.set_num_threads(1)
 
 
+def _workload(graph: Any) -> Any:
+    """Which workload a graph belongs to, for `center` (None = no `workload_key`: one workload)."""
+    return getattr(graph, "workload_key", None)
+
+
 def pairwise_loss(scores: Any, targets: Any, groups: Any, margin: float = 0.01) -> Any:
     """RankNet loss over pairs of one group whose targets differ by more than `margin`."""
     import torch
@@ -172,8 +177,8 @@ class GNNModel(CostModel):
 
     def _batch(self, graphs: Sequence[Any], groups: Sequence[int] | None = None) -> tuple[Any, ...]:
         """(x, edge_index, batch, g, flat, lists) of a list of graphs, standardised (flat None
-        when the networks have no flat branch). `lists` numbers the workloads of the batch:
-        by `groups` when given (training), else by the graphs' `workload_key`."""
+        when the networks have no flat branch). `lists` numbers the workloads of the batch for
+        `center` (None without it): by `groups` when given (training), else by `workload_key`."""
         import torch
 
         xs, es, bs, gs, offset = [], [], [], [], 0
@@ -188,9 +193,11 @@ class GNNModel(CostModel):
         flat = None  # only read by a network with a flat branch
         if self.hp["flat"]:
             flat = (torch.cat([gr.flat for gr in graphs]) - self.norm["flat_mean"]) / self.norm["flat_std"]
-        keys = groups if groups is not None else [getattr(gr, "workload_key", None) for gr in graphs]
-        number: dict[Any, int] = {}
-        lists = torch.tensor([number.setdefault(k, len(number)) for k in keys], dtype=torch.long)
+        lists = None  # only read by a network that centres
+        if self.hp["center"]:
+            keys = groups if groups is not None else [_workload(gr) for gr in graphs]
+            number: dict[Any, int] = {}
+            lists = torch.tensor([number.setdefault(k, len(number)) for k in keys], dtype=torch.long)
         return x, torch.cat(es, dim=1), torch.cat(bs), g, flat, lists
 
     def _build(self, dims: Sequence[int]) -> Any:
@@ -297,7 +304,7 @@ class GNNModel(CostModel):
             return [list(range(i, min(i + size, len(graphs)))) for i in range(0, len(graphs), size)]
         by: dict[Any, list[int]] = {}
         for i, gr in enumerate(graphs):
-            by.setdefault(getattr(gr, "workload_key", None), []).append(i)
+            by.setdefault(_workload(gr), []).append(i)
         chunks: list[list[int]] = [[]]
         for idx in by.values():
             if chunks[-1] and len(chunks[-1]) + len(idx) > size:

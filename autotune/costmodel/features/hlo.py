@@ -259,16 +259,17 @@ def node_row(ins: Instr, in_entry: bool) -> np.ndarray:
 
 
 class _Workload:
-    """What the featurizer keeps per workload: base node features, edges, layout targets."""
+    """What the featurizer keeps per workload: base node features, edges, layout targets, and
+    `key` (the `workload_key` of its graphs: the featurizer's cache key as an int)."""
 
-    def __init__(self, module: HloModule, meta: dict[str, Any]) -> None:
+    def __init__(self, module: HloModule, meta: dict[str, Any], key: int = 0) -> None:
         import torch
 
         entry = module.entry
         entry_key = entry.key if entry is not None else ""
         nodes, edges = instruction_graph(module)
         self.num_nodes = len(nodes)
-        self.key = 0  # set by the featurizer: its cache key as an int (`workload_key`)
+        self.key = key
         self.x = np.stack([node_row(n, n.computation == entry_key) for n in nodes]) if nodes else None
         self.edge_index = torch.tensor(edges, dtype=torch.long).reshape(-1, 2).t().contiguous()
         self.log2_elems = np.array([_log2(n.elements) for n in nodes], np.float32)
@@ -371,8 +372,7 @@ class HLOFeaturizer(Featurizer):
         key = hashlib.sha1(f"{text}\0{extra}".encode()).hexdigest()
         wl = self._cache.get(key)
         if wl is None:
-            wl = _Workload(parse(text or ""), meta)
-            wl.key = int(key[:15], 16)
+            wl = _Workload(parse(text or ""), meta, int(key[:15], 16))
             self._cache[key] = wl
             while len(self._cache) > self.cache_size:
                 self._cache.popitem(last=False)
