@@ -55,6 +55,8 @@ model's k highest-scored candidates (1.0 = found the best; random already scores
 top-5 when a workload has ~20-40 candidates). Random splits:
 mean over splits [min, max]; "GNN - XGBoost, paired by split" = the mean of the per-split
 differences with its t interval (an interval that holds 0 = no difference this data can show).
+Unseen kinds: "paired by kind" = the same over the kinds (each kind once, its seeds averaged);
+"per held-out workload" = the kinds' differences weighted by their number of workloads.
 Throughput: the models of the first random split predict every
 candidate of the dataset in one call (best of 3) and in calls of 4 (the XLA tuner's pool; median
 of 30); "train s" = mean fit time over the random splits (the GNN runs torch single-threaded, as
@@ -248,6 +250,14 @@ def summarize_ranking(res: dict[str, Any]) -> dict[str, Any]:
         verdict[f"{m}_gnn_gt_xgb_unseen_kinds"] = (
             f"{sum(by(s, 'gnn', m) > by(s, 'xgboost', m) for s in ks)}/{len(ks)}"
         )
+        if ks:  # pooled over the kinds: each kind once, and each held-out workload once
+            verdict[f"{m}_unseen_kinds_gnn_minus_xgb"] = paired_difference(
+                [by(s, "gnn", m) - by(s, "xgboost", m) for s in ks]
+            )
+            n = [len(s["test"]) for s in ks]
+            verdict[f"{m}_unseen_workloads_gnn_minus_xgb"] = sum(
+                w * (by(s, "gnn", m) - by(s, "xgboost", m)) for w, s in zip(n, ks)
+            ) / sum(n)
     return {"aggregate": agg, "verdict": verdict}
 
 
@@ -685,6 +695,15 @@ def report_ranking(backend: str, res: dict[str, Any], summ: dict[str, Any]) -> l
             f"GNN - XGBoost {label}, paired by split: {d['mean']:+.3f}, "
             f"{d['level']:.0%} interval [{d['low']:+.3f}, {d['high']:+.3f}] over {d['n']} splits"
         )
+    for m, label in (("kendall_tau", "tau"), ("top5", "top-5")):
+        d = v.get(f"{m}_unseen_kinds_gnn_minus_xgb")
+        if d:
+            out.append(
+                f"GNN - XGBoost {label} on unseen kinds, paired by kind: {d['mean']:+.3f}, "
+                f"{d['level']:.0%} interval [{d['low']:+.3f}, {d['high']:+.3f}] over {d['n']} kinds; "
+                f"per held-out workload (weighted by the kind's workloads): "
+                f"{v[f'{m}_unseen_workloads_gnn_minus_xgb']:+.3f}"
+            )
     out.append(
         f"goal GNN >= XGBoost: tau mean {'yes' if v['kendall_tau_gnn_ge_xgb_mean'] else 'NO'} "
         f"(splits {v['kendall_tau_gnn_ge_xgb_splits']}), "

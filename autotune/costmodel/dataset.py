@@ -88,13 +88,15 @@ def workload_kind(name: str) -> str:
     # TVM numbers repeated subgraph names ("conv2d4", "matmul2"): drop trailing digits.
     parts = [re.sub(r"(?<=[a-z])\d+$", "", p) if not p.endswith("2d") else p for p in name.split("_")]
     parts = [p for p in parts if p and p != "fused"]
+    if any(p.endswith(("pool1d", "pool2d", "pool3d")) for p in parts):
+        return "pool"
     for p in parts:
         if p.startswith(("conv1d", "conv2d", "conv3d")):
             return "conv2d"
         if p in ("matmul", "dense", "bmm", "batch"):
             return "dense"
         if p in ("softmax", "layer", "norm", "mean", "variance", "sum", "max", "take"):
-            return {"layer": "layernorm", "norm": "layernorm"}.get(p, p)
+            return {"layer": "layernorm", "norm": "layernorm", "sum": "reduce"}.get(p, p)
     return parts[0] if parts else name
 
 

@@ -33,6 +33,9 @@ FORMS: dict[str, tuple[str, str]] = {
     "layernorm": ("RxD", "LayerNorm over the last axis of x[R,D]"),
     "softmax": ("RxD", "softmax over the last axis of x[R,D]"),
     "mlp2": ("MxDxF", "dense D->F, tanh GELU, dense F->D"),
+    "pool": ("NxHxWxCxK", "NHWC max pool KxK, stride K, VALID"),
+    "reduce": ("RxD", "sum over the first axis of x[R,D]"),
+    "eltwise": ("RxD", "silu(x) * tanh(x) + 0.1 * x * x, elementwise on x[R,D]"),
 }
 
 #: Largest array (elements) an op may have: data collection wants small, fast workloads.
@@ -101,6 +104,32 @@ DATA_OPS: list[str] = [
     "op-mlp2-32x64x128",
     "op-mlp2-256x128x256",
     "op-mlp2-8x768x3072",
+    # kinds added for transfer to kinds never seen, and more of the others
+    "op-pool-4x32x32x16x2",
+    "op-pool-1x64x64x8x2",
+    "op-pool-8x16x16x32x2",
+    "op-pool-2x28x28x64x3",
+    "op-pool-1x56x56x32x2",
+    "op-reduce-512x256",
+    "op-reduce-64x2048",
+    "op-reduce-4096x64",
+    "op-reduce-1024x512",
+    "op-reduce-32x8192",
+    "op-eltwise-256x1024",
+    "op-eltwise-64x4096",
+    "op-eltwise-1024x256",
+    "op-eltwise-16x16384",
+    "op-eltwise-512x512",
+    "op-dense-24x384x1536",
+    "op-dense-160x96x320",
+    "op-conv2d-2x24x24x24x48x3",
+    "op-conv2d-1x40x40x32x16x1",
+    "op-attention-2x48x96x3",
+    "op-attention-1x192x128x4",
+    "op-layernorm-128x384",
+    "op-layernorm-48x1536",
+    "op-softmax-256x128",
+    "op-softmax-12x3072",
 ]
 
 
@@ -119,6 +148,18 @@ def _softmax(p: Params, x: jax.Array) -> jax.Array:
 
 def _mlp2(p: Params, x: jax.Array) -> jax.Array:
     return dense(p["fc2"], jax.nn.gelu(dense(p["fc1"], x), approximate=True))
+
+
+def _pool(k: int, p: Params, x: jax.Array) -> jax.Array:
+    return jax.lax.reduce_window(x, -jax.numpy.inf, jax.lax.max, (1, k, k, 1), (1, k, k, 1), "VALID")
+
+
+def _reduce(p: Params, x: jax.Array) -> jax.Array:
+    return x.sum(axis=0)
+
+
+def _eltwise(p: Params, x: jax.Array) -> jax.Array:
+    return jax.nn.silu(x) * jax.numpy.tanh(x) + 0.1 * x * x
 
 
 def _make(kind: str, d: list[int], s: Sampler) -> tuple[Callable[..., Any], Params, tuple[int, ...]]:
@@ -145,6 +186,13 @@ def _make(kind: str, d: list[int], s: Sampler) -> tuple[Callable[..., Any], Para
         return layer_norm, {"scale": s.uniform((dm,), 0.8, 1.2), "bias": s.uniform((dm,), -0.1, 0.1)}, (r, dm)
     if kind == "softmax":
         return _softmax, {}, tuple(d)
+    if kind == "pool":
+        n, h, w, c, k = d
+        if k > min(h, w):
+            raise ValueError(f"window {k} is larger than the image {h}x{w}")
+        return functools.partial(_pool, k), {}, (n, h, w, c)
+    if kind in ("reduce", "eltwise"):
+        return (_reduce if kind == "reduce" else _eltwise), {}, tuple(d)
     m, dm, f = d  # mlp2
     return _mlp2, {"fc1": dense_init(s, dm, f), "fc2": dense_init(s, f, dm)}, (m, dm)
 
@@ -161,6 +209,8 @@ def _sizes(kind: str, d: list[int]) -> list[int]:
         return [b * seq * 3 * dm, 3 * dm * dm, b * heads * seq * seq]
     if kind == "mlp2":
         return [d[0] * d[1], d[1] * d[2], d[0] * d[2]]
+    if kind == "pool":
+        return [math.prod(d[:4])]
     return [math.prod(d)]
 
 

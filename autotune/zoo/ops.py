@@ -32,6 +32,9 @@ FORMS: dict[str, tuple[int, str]] = {
     "bmm": (4, "BxMxKxN"),
     "layernorm": (2, "NxD"),
     "softmax": (2, "NxD"),
+    "pool": (5, "NxCxHxWxK"),
+    "reduce": (2, "NxD"),
+    "eltwise": (2, "NxD"),
 }
 
 #: Extra shapes for the cost model's data collection: varied, each small enough that one
@@ -54,6 +57,17 @@ DATA_OPS: list[str] = [
     "op-layernorm-128x256",
     "op-softmax-32x256",
     "op-softmax-8x1024",
+    # kinds added for transfer to kinds never seen, and more of the others (no eltwise:
+    # MetaSchedule's design space for it has a single schedule, nothing to rank)
+    "op-pool-1x32x56x56x2",
+    "op-pool-4x16x32x32x2",
+    "op-pool-1x64x28x28x3",
+    "op-reduce-512x256",
+    "op-reduce-64x2048",
+    "op-reduce-2048x64",
+    "op-dense-24x384x768",
+    "op-layernorm-64x768",
+    "op-softmax-256x128",
 ]
 
 
@@ -85,6 +99,16 @@ class Softmax(nn.Module):
         return torch.softmax(x, dim=-1)
 
 
+class Reduce(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.sum(dim=0)
+
+
+class Eltwise(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.silu(x) * torch.tanh(x) + 0.1 * x * x
+
+
 def _dense(b: int, i: int, o: int) -> tuple[nn.Module, tuple[torch.Tensor, ...], str]:
     return DenseReLU(i, o), (torch.randn(b, i),), f"Linear {i}->{o} + ReLU, batch {b}"
 
@@ -108,12 +132,27 @@ def _softmax(n: int, d: int) -> tuple[nn.Module, tuple[torch.Tensor, ...], str]:
     return Softmax(), (torch.randn(n, d),), f"softmax over the last axis of {n}x{d}"
 
 
+def _pool(n: int, c: int, h: int, w: int, k: int) -> tuple[nn.Module, tuple[torch.Tensor, ...], str]:
+    return nn.MaxPool2d(k, k), (torch.randn(n, c, h, w),), f"MaxPool2d {k}x{k} stride {k} on {n}x{c}x{h}x{w}"
+
+
+def _reduce(n: int, d: int) -> tuple[nn.Module, tuple[torch.Tensor, ...], str]:
+    return Reduce(), (torch.randn(n, d),), f"sum over the first axis of {n}x{d}"
+
+
+def _eltwise(n: int, d: int) -> tuple[nn.Module, tuple[torch.Tensor, ...], str]:
+    return Eltwise(), (torch.randn(n, d),), f"silu(x) * tanh(x) + 0.1 * x * x on {n}x{d}"
+
+
 _BUILDERS: dict[str, Callable[..., tuple[nn.Module, tuple[torch.Tensor, ...], str]]] = {
     "dense": _dense,
     "conv2d": _conv2d,
     "bmm": _bmm,
     "layernorm": _layernorm,
     "softmax": _softmax,
+    "pool": _pool,
+    "reduce": _reduce,
+    "eltwise": _eltwise,
 }
 
 

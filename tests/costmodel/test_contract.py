@@ -126,6 +126,10 @@ def test_workload_kinds_name_both_backends_alike():
         ("layer_norm", "layernorm"),
         ("fused_softmax_broadcast_to", "softmax"),
         ("op-attention-2x64x128x4", "attention"),
+        ("max_pool2d", "pool"),
+        ("op-pool-1x32x56x56x2", "pool"),
+        ("sum", "reduce"),
+        ("op-reduce-512x256", "reduce"),
     ]:
         assert workload_kind(name) == kind, name
 

@@ -288,6 +288,9 @@ def test_single_op_models(rows):
         "op-mlp2-4x16x32": (4, 16),
         "op-conv2d-2x16x16x8x16x3": (2, 16, 16, 16),
         "op-attention-1x8x16x2": (1, 8, 16),
+        "op-pool-2x8x8x4x2": (2, 4, 4, 4),
+        "op-reduce-6x10": (10,),
+        "op-eltwise-3x5": (3, 5),
     }
     for spec, shape in shapes.items():
         m = zoo.create(spec, backend="xla")
@@ -298,6 +301,13 @@ def test_single_op_models(rows):
     # softmax rows sum to one
     m = zoo.create("op-softmax-2x8", backend="xla")
     assert np.allclose(np.asarray(jax.jit(m.fn)(*m.example_args)).sum(-1), 1.0, atol=1e-5)
+    m = zoo.create("op-pool-1x4x4x1x2", backend="xla")  # max of each 2x2 window
+    x = np.asarray(m.example_args[1])[0, :, :, 0]
+    want = x.reshape(2, 2, 2, 2).max(axis=(1, 3))
+    assert np.allclose(np.asarray(jax.jit(m.fn)(*m.example_args))[0, :, :, 0], want)
+    m = zoo.create("op-reduce-6x10", backend="xla")
+    x = np.asarray(m.example_args[1])
+    assert np.allclose(np.asarray(jax.jit(m.fn)(*m.example_args)), x.sum(0), atol=1e-5)
     assert len(jax_ops.DATA_OPS) >= 16
     assert all(jax_ops.parse(s)[0] in jax_ops.FORMS for s in jax_ops.DATA_OPS)
     for bad in (
@@ -306,6 +316,7 @@ def test_single_op_models(rows):
         "op-dense-8xax2",
         "op-attention-1x8x10x3",
         "op-dense-1x99999x99999",
+        "op-pool-1x4x4x1x5",
     ):
         with pytest.raises(zoo.UnknownModelError, match="forms: op-dense-MxKxN"):
             zoo.create(bad, backend="xla")

@@ -252,6 +252,8 @@ def test_op_models_for_data_collection():
         3,
         5,
     )
+    assert zoo.create("op-pool-1x2x8x8x2").module(torch.ones(1, 2, 8, 8)).shape == (1, 2, 4, 4)
+    assert zoo.create("op-reduce-6x10").module(torch.ones(6, 10)).tolist() == [6.0] * 10
     for bad in ("op-dense-8x512", "op-gemm-1x2x3", "op-softmax-0x4", "op-conv2d-1xAx2x2x2x1", "op-"):
         with pytest.raises(zoo.UnknownModelError, match="forms: op-dense-BATCHxINxOUT") as err:
             zoo.create(bad)
