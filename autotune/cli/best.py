@@ -10,6 +10,7 @@ import argparse
 import json
 from typing import Any
 
+from autotune import backends
 from autotune.errors import UserError
 
 
@@ -21,62 +22,29 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="target id in the database, 'llvm' for this CPU, or a JSON dict "
         "(default: the target the model was last measured on)",
     )
-    p.add_argument("--backend", choices=["tvm", "xla"], help="which compiler's model, when both have one")
+    p.add_argument(
+        "--backend", choices=backends.names(), help="which compiler's model, when several have one"
+    )
     p.add_argument("--db", help="database file (default: the embedded default)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(run=run)
 
 
-def describe_trace(config: Any) -> list[str]:
-    """The sampled decisions of a MetaSchedule trace, e.g. 'SamplePerfectTile=[4, 1, 2, 16]'."""
-    trace = config.get("trace") if isinstance(config, dict) else None
-    if not isinstance(trace, list) or len(trace) != 2:
-        return []
-    insts, decisions = trace
-    out = []
-    for idx, value in decisions:
-        if isinstance(idx, int) and 0 <= idx < len(insts):
-            out.append(f"{insts[idx][0]}={value}")
-    return out
-
-
 def _resolve_target(db: Any, model: dict, spec: str | None) -> int:
     if spec is None:
-        row = db.conn.execute(
-            "SELECT m.target_id FROM model_workloads mw CROSS JOIN configs c ON mw.workload_id=c.workload_id"
-            " CROSS JOIN measurements m ON c.id=m.config_id WHERE mw.model_id=?"
-            " ORDER BY m.created_at DESC LIMIT 1",
-            (model["id"],),
-        ).fetchone()
-        if row is None:
+        tid = db.latest_target(model["id"])
+        if tid is None:
             raise UserError(f"model {model['name']!r} has no measurements yet")
-        return int(row[0])
+        return tid
     if spec.isdigit():
-        if db.conn.execute("SELECT 1 FROM targets WHERE id=?", (int(spec),)).fetchone() is None:
+        if not db.has_target(int(spec)):
             raise UserError(f"no target with id {spec} in the database")
         return int(spec)
-    if model["compiler"] == "xla":
-        from autotune.backends.xla.workload import resolve_platform
-        from autotune.backends.xla.workload import target_info as xla_target_info
-
-        info = xla_target_info(resolve_platform(spec))
-    else:
-        from autotune.backends.tvm.workload import resolve_target, target_info
-
-        info = target_info(resolve_target(spec))
-    tid = db.find_target(info)
+    be = backends.get(model["compiler"])
+    tid = db.find_target(be.describe(be.resolve_target(spec)))
     if tid is None:
         raise UserError(f"nothing tuned for target {spec!r} in this database")
     return tid
-
-
-def _schedule(compiler: str, b: Any) -> Any:
-    """How a best config reads: TVM trace decisions, or XLA decisions by name."""
-    if b is None or b.kind == "default":
-        return "default"
-    if compiler == "xla":
-        return [f"{k}={v}" for k, v in b.config.items()]
-    return describe_trace(b.config) or "fixed (the design space samples nothing)"
 
 
 def summary(db: Any, name: str, target: str | None, backend: str | None = None) -> dict[str, Any]:
@@ -85,16 +53,15 @@ def summary(db: Any, name: str, target: str | None, backend: str | None = None) 
     if model is None:
         known = ", ".join(f"{m['name']} ({m['compiler']})" for m in db.models()) or "none"
         raise UserError(f"unknown model {name!r} in this database (known: {known})")
+    be = backends.get(model["compiler"])
     tid = _resolve_target(db, model, target)
     info = db.target_info(tid)
     subgraphs = []
     for w, weight in model["workloads"]:
-        if model["compiler"] == "xla":  # only a config that won its confirmation is the best
-            b = db.confirmed_best(w["id"], tid)
-        else:
-            best = db.best(w["id"], tid, 1)
-            b = best[0] if best else None
-        default = db.default_latency(w["id"], tid)
+        b = db.best(w["id"], tid)  # the one rule: a confirmed win over the default, or None
+        last = db.confirmation(w["id"], tid)
+        # With a best, both latencies are from its confirmation (one interleaved run).
+        default = last.default_median if b and last else db.default_latency(w["id"], tid)
         subgraphs.append(
             {
                 "workload": w["name"],
@@ -102,11 +69,17 @@ def summary(db: Any, name: str, target: str | None, backend: str | None = None) 
                 "weight": weight,
                 "best_s": b.median if b else None,
                 "default_s": default,
-                "speedup": (default / b.median) if (b and default) else None,
-                "confirmed_speedup": db.confirmed_speedup(w["id"], tid),
+                "speedup": b.speedup if b else None,
+                "last_confirmation": None
+                if last is None
+                else {
+                    "speedup": last.speedup,
+                    "won": last.won(),
+                    "schedule": be.describe_config(last.config),
+                },
                 "tuned": db.is_tuned(w["id"], tid),
                 "trials": db.count(w["id"], tid),
-                "schedule": _schedule(model["compiler"], b),
+                "schedule": be.describe_config(b.config) if b else "default",
             }
         )
     e2e = db.latest_model_measurement(model["id"], tid)
@@ -141,21 +114,20 @@ def run(args: argparse.Namespace) -> int:
         f"({t['compiler']} {t['compiler_version']}, target {data['target_id']})"
     )
     ms = lambda v: f"{v * 1e6:.1f}" if v is not None else "-"
-    print(
-        f"{'subgraph':<44}{'x':>3}{'best us':>10}{'default us':>12}{'speedup':>9}{'paired':>8}"
-        f"{'trials':>8}  schedule"
-    )
+    print(f"{'subgraph':<44}{'x':>3}{'best us':>10}{'default us':>12}{'speedup':>9}{'trials':>8}  schedule")
     for s in data["subgraphs"]:
         sched = s["schedule"] if isinstance(s["schedule"], str) else "; ".join(s["schedule"])
+        if s["best_s"] is None and s["last_confirmation"] is not None:
+            sched += f" (the last candidate confirmed measured {s['last_confirmation']['speedup']:.2f}x)"
         sp = f"{s['speedup']:.2f}x" if s["speedup"] else "-"
-        paired = f"{s['confirmed_speedup']:.2f}x" if s["confirmed_speedup"] else "-"
         print(
             f"{s['workload'][:43]:<44}{s['weight']:>3}{ms(s['best_s']):>10}{ms(s['default_s']):>12}{sp:>9}"
-            f"{paired:>8}{s['trials']:>8}  {sched}"
+            f"{s['trials']:>8}  {sched}"
         )
     print(
-        "speedup: default over best median, both timed by the tuning runner; paired: the best "
-        "re-timed interleaved with the default after its outputs were checked"
+        "best: the candidate that beat the default by at least 2% when re-timed interleaved with it "
+        "in one process, outputs checked (else the default); best us, default us and speedup are "
+        "from that comparison (without a best, default us is the tuning runner's)"
     )
     e = data["end_to_end"]
     if e:

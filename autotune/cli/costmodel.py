@@ -11,6 +11,7 @@ import argparse
 import json
 from typing import Any
 
+from autotune import backends
 from autotune.errors import UserError
 
 
@@ -23,7 +24,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     ):
         c = cmds.add_parser(name, help=help_)
         c.add_argument("--db", help="database file (default: the embedded default)")
-        c.add_argument("--backend", choices=["tvm", "xla"], required=True, help="whose candidates")
+        c.add_argument("--backend", choices=backends.names(), required=True, help="whose candidates")
         c.add_argument("--test-fraction", type=float, default=0.25, help="workloads held out (default 0.25)")
         c.add_argument("--holdout-kind", help="hold out every workload of one kind (e.g. conv2d) instead")
         c.add_argument("--seed", type=int, default=0)

@@ -111,9 +111,7 @@ def _stats(args: argparse.Namespace, path: Path) -> int:
 def _collect_stats(db: SQLiteDatabase) -> dict[str, Any]:
     counts = db.stats()
     tables = {k: v for k, v in counts.items() if not k.startswith("measurements_")}
-    per_target = dict(
-        db.conn.execute("SELECT target_id, COUNT(*) FROM measurements GROUP BY target_id").fetchall()
-    )
+    per_target = db.measurements_per_target()
     targets = [
         {
             "id": tid,

@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from autotune import backends
 from autotune.errors import UserError
+from autotune.tuning.jobfile import DEFAULT_BACKEND
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -25,8 +27,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--backend",
         default=None,
-        choices=["tvm", "xla"],
-        help="compiler backend of --model (default tvm); with a job file, only its models of this backend",
+        choices=backends.names(),
+        help=f"compiler backend of --model (default {DEFAULT_BACKEND}); with a job file, only its "
+        "models of this backend",
     )
     p.add_argument("--db", help="database file (default: the job file's, else the embedded default)")
     p.add_argument("--time-budget", type=float, help="wall-clock budget of the whole job, seconds")
@@ -36,7 +39,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def build_spec(args: argparse.Namespace):  # -> JobSpec
-    from autotune.jobs.jobfile import load_job, parse_job
+    from autotune.tuning.jobfile import load_job, parse_job
 
     if args.trials is not None and args.trials <= 0:
         raise UserError("--trials must be a positive integer")
@@ -72,7 +75,7 @@ def build_spec(args: argparse.Namespace):  # -> JobSpec
 
 
 def run(args: argparse.Namespace) -> int:
-    from autotune.search.driver import run_job
+    from autotune.tuning.job import run_job
 
     spec = build_spec(args)
     report = run_job(spec, db_path=args.db, force=args.force, progress=not args.no_progress)

@@ -36,7 +36,7 @@ import tvm_ffi
 from tvm.ir.utils import derived_object
 from tvm.s_tir.meta_schedule.cost_model import PyCostModel
 
-from autotune.backends.tvm.database import FAILED_RUN_SECS
+from autotune.compare import failed_run
 from autotune.costmodel.features.tir import TIRFeaturizer
 
 FAILED_SCORE = 0.0  # a candidate we cannot read: never sampled as a parent, never picked first
@@ -55,7 +55,7 @@ def latency(result: Any) -> float | None:
     if getattr(result, "error_msg", None):
         return None
     secs = [float(s) for s in (result.run_secs or [])]
-    if not secs or not all(math.isfinite(s) and 0 < s < FAILED_RUN_SECS for s in secs):
+    if failed_run(secs) or min(secs) <= 0:
         return None
     return float(np.mean(secs))
 

@@ -13,12 +13,15 @@ import os
 from pathlib import Path
 
 from autotune.db.base import TuningDatabase, create, kinds, register
-from autotune.db.records import BestRecord, DatabaseError, TargetInfo
+from autotune.db.recorder import Recorder
+from autotune.db.records import BestRecord, Confirmation, DatabaseError, TargetInfo
 from autotune.db.sqlite import SQLiteDatabase
 
 __all__ = [
     "BestRecord",
+    "Confirmation",
     "DatabaseError",
+    "Recorder",
     "SQLiteDatabase",
     "TargetInfo",
     "TuningDatabase",

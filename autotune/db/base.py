@@ -9,7 +9,8 @@ Example::
         tid = db.target_id(target_info)
         wid = db.add_workload("tvm:sh1:...", "tvm", "fused_matmul", ir_text)
         db.record(wid, "trace", trace_json, tid, "ok", [1e-5, 1.1e-5])
-        print(db.best(wid, tid))
+        print(db.fastest(wid, tid, 3))   # candidates ranked by their tuning runs
+        print(db.best(wid, tid))         # THE best: a confirmed winner over the default, or None
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import abc
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from autotune.db.records import BestRecord, TargetInfo
+from autotune.db.records import BestRecord, Confirmation, TargetInfo
 from autotune.registry import Registry
 
 
@@ -54,6 +55,42 @@ class TuningDatabase(abc.ABC):
         """A workload row (id, fingerprint, compiler, name, ir, meta) or None."""
 
     @abc.abstractmethod
+    def workload_id(self, fingerprint: str) -> int | None:
+        """The id of a workload fingerprint, or None (never writes)."""
+
+    @abc.abstractmethod
+    def workload_by_id(self, workload_id: int) -> dict[str, Any]:
+        """A workload row by id; DatabaseError when there is none."""
+
+    @abc.abstractmethod
+    def workload_meta(self, workload_id: int, without: Sequence[str] = ()) -> dict[str, Any]:
+        """A workload's meta dict without the named keys (compile-time readers skip large ones)."""
+
+    @abc.abstractmethod
+    def workloads(self, compiler: str | None = None) -> list[dict[str, Any]]:
+        """Every workload row (of one compiler), by id."""
+
+    @abc.abstractmethod
+    def target_info(self, target_id: int) -> TargetInfo: ...
+
+    @abc.abstractmethod
+    def targets(self) -> list[tuple[int, TargetInfo]]: ...
+
+    @abc.abstractmethod
+    def has_target(self, target_id: int) -> bool: ...
+
+    @abc.abstractmethod
+    def latest_target(self, model_id: int) -> int | None:
+        """The target a model's workloads were last measured on, or None."""
+
+    @abc.abstractmethod
+    def model(self, name: str, compiler: str | None = None) -> dict[str, Any] | None:
+        """A model with its workloads [(workload row, weight)], or None."""
+
+    @abc.abstractmethod
+    def models(self) -> list[dict[str, Any]]: ...
+
+    @abc.abstractmethod
     def set_model(self, name: str, compiler: str, source: str, workloads: Sequence[tuple[int, int]]) -> int:
         """Record a model as its current (workload id, weight) set; returns the model id."""
 
@@ -74,20 +111,42 @@ class TuningDatabase(abc.ABC):
         """Store one measured outcome (the config is added if new); returns the measurement id."""
 
     @abc.abstractmethod
-    def best(self, workload_id: int, target_id: int, k: int = 1) -> list[BestRecord]:
-        """The k fastest configs with an 'ok' outcome, fastest first."""
+    def fastest(self, workload_id: int, target_id: int, k: int = 1) -> list[BestRecord]:
+        """The k fastest configs by their tuning runs (confirmations left out), fastest first;
+        a config ever found to give wrong results is left out. Candidates, not the best."""
 
     @abc.abstractmethod
-    def best_for(self, fingerprint: str, target_id: int, k: int = 1) -> list[BestRecord]:
+    def default_latency(self, workload_id: int, target_id: int) -> float | None:
+        """Median latency of the compiler's default config, as the tuning runs timed it."""
+
+    @abc.abstractmethod
+    def confirmation(self, workload_id: int, target_id: int) -> Confirmation | None:
+        """The latest interleaved comparison of a candidate against the default, won or lost."""
+
+    @abc.abstractmethod
+    def best(self, workload_id: int, target_id: int) -> BestRecord | None:
+        """The best config, decided by one rule for every caller: the candidate of the latest
+        confirmation when it beat the default by `compare.WIN_MARGIN` and was never found to
+        give wrong results; None means the compiler's default is the best."""
+
+    @abc.abstractmethod
+    def best_for(self, fingerprint: str, target_id: int) -> BestRecord | None:
         """`best` by workload fingerprint: the compile-time lookup."""
-
-    @abc.abstractmethod
-    def confirmed_best(self, workload_id: int, target_id: int, margin: float = 0.02) -> BestRecord | None:
-        """The config that beat the default in its latest interleaved confirmation, or None."""
 
     @abc.abstractmethod
     def count(self, workload_id: int, target_id: int, source: str | None = "tune") -> int:
         """Number of outcomes recorded for a workload on a target (any status)."""
+
+    @abc.abstractmethod
+    def count_ok(self, target_id: int) -> int:
+        """Number of 'ok' measurements on a target."""
+
+    @abc.abstractmethod
+    def outcomes(self, workload_id: int, target_id: int) -> list[dict[str, Any]]:
+        """Every measurement of a workload on a target, oldest first, with its config text."""
+
+    @abc.abstractmethod
+    def measurements_per_target(self) -> dict[int, int]: ...
 
     # --- jobs and tuned state -----------------------------------------------------
     @abc.abstractmethod
@@ -103,6 +162,10 @@ class TuningDatabase(abc.ABC):
     def is_tuned(self, workload_id: int, target_id: int) -> bool: ...
 
     @abc.abstractmethod
+    def tuned_trials(self, workload_id: int, target_id: int) -> int | None:
+        """The trial budget a finished tuning of this workload met, or None if never finished."""
+
+    @abc.abstractmethod
     def add_model_measurement(
         self,
         model_id: int,
@@ -112,6 +175,9 @@ class TuningDatabase(abc.ABC):
         speedup: float,
         job_id: int | None = None,
     ) -> int: ...
+
+    @abc.abstractmethod
+    def latest_model_measurement(self, model_id: int, target_id: int) -> dict[str, Any] | None: ...
 
     @abc.abstractmethod
     def stats(self) -> dict[str, int]: ...

@@ -12,6 +12,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from autotune.compare import WIN_MARGIN, beats
+
 STATUSES = ("ok", "build_error", "run_error", "timeout", "wrong_result")
 
 
@@ -79,7 +81,7 @@ class TargetInfo:
 
 @dataclass(frozen=True)
 class BestRecord:
-    """One ranked config of a workload on a target, as returned by `best`."""
+    """One config of a workload on a target: a ranked candidate (`fastest`) or the best (`best`)."""
 
     config_id: int
     kind: str
@@ -87,6 +89,29 @@ class BestRecord:
     median: float
     samples: list[float]
     runs: int
+    speedup: float | None = None  # for `best`: default over tuned median of its confirmation
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """The latest interleaved comparison of a candidate against the default (same run)."""
+
+    config_id: int
+    kind: str
+    config: Any
+    median: float
+    samples: list[float]
+    default_median: float
+    default_samples: list[float]
+
+    @property
+    def speedup(self) -> float:
+        """Default median over the candidate's."""
+        return self.default_median / self.median
+
+    def won(self, margin: float = WIN_MARGIN) -> bool:
+        """Whether the candidate won it (the one rule of autotune.compare)."""
+        return beats(self.default_median, self.median, margin)
 
 
 def config_key(fingerprint: str, config_text: str) -> str:

@@ -9,7 +9,6 @@ Example::
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import sqlite3
@@ -25,6 +24,7 @@ from autotune.db.base import TuningDatabase, register
 from autotune.db.records import (
     STATUSES,
     BestRecord,
+    Confirmation,
     DatabaseError,
     TargetInfo,
     canonical_json,
@@ -37,13 +37,20 @@ from autotune.db.sqlite_maintenance import SQLiteMaintenance
 
 # Joins drive from configs (CROSS JOIN fixes SQLite's join order): the planner otherwise scans
 # every measurement of the target, 80 ms at 100,000 records instead of 0.2 ms.
-_BEST_SQL = """
+_FASTEST_SQL = """
 SELECT c.id, c.kind, c.config, MIN(m.median) AS median, m.samples, COUNT(*) AS runs
 FROM configs c CROSS JOIN measurements m ON m.config_id = c.id
 WHERE c.workload_id = ? AND m.target_id = ? AND m.status = 'ok' AND m.source != 'confirm'
   AND NOT EXISTS (SELECT 1 FROM measurements w WHERE w.config_id = c.id
                   AND w.target_id = m.target_id AND w.status = 'wrong_result')
 GROUP BY c.id ORDER BY median ASC, c.id ASC LIMIT ?
+"""
+
+# The latest interleaved confirmation of a workload on a target: its two rows, newest first.
+_CONFIRMATION_SQL = """
+SELECT c.id, c.kind, c.config, m.median, m.samples FROM configs c CROSS JOIN measurements m
+ON c.id = m.config_id WHERE c.workload_id = ? AND m.target_id = ? AND m.source = 'confirm'
+AND m.status = 'ok' ORDER BY m.id DESC LIMIT 2
 """
 
 # Tables in dependency order, with the column that identifies a row across databases.
@@ -115,24 +122,63 @@ class SQLiteDatabase(SQLiteMaintenance, TuningDatabase):
             raise DatabaseError(f"no target with id {target_id}")
         return _target_from_row(row)
 
+    def has_target(self, target_id: int) -> bool:
+        return self.conn.execute("SELECT 1 FROM targets WHERE id=?", (target_id,)).fetchone() is not None
+
+    def latest_target(self, model_id: int) -> int | None:
+        row = self.conn.execute(
+            "SELECT m.target_id FROM model_workloads mw CROSS JOIN configs c ON mw.workload_id=c.workload_id"
+            " CROSS JOIN measurements m ON c.id=m.config_id WHERE mw.model_id=?"
+            " ORDER BY m.created_at DESC LIMIT 1",
+            (model_id,),
+        ).fetchone()
+        return None if row is None else int(row[0])
+
+    def measurements_per_target(self) -> dict[int, int]:
+        rows = self.conn.execute("SELECT target_id, COUNT(*) FROM measurements GROUP BY target_id")
+        return {int(t): int(n) for t, n in rows.fetchall()}
+
+    def count_ok(self, target_id: int) -> int:
+        row = self.conn.execute(
+            "SELECT COUNT(*) FROM measurements WHERE target_id=? AND status='ok'", (target_id,)
+        ).fetchone()
+        return int(row[0])
+
     def targets(self) -> list[tuple[int, TargetInfo]]:
         return [(r["id"], _target_from_row(r)) for r in self.conn.execute("SELECT * FROM targets")]
 
     def add_workload(
         self, fingerprint: str, compiler: str, name: str, ir: str, meta: dict | None = None
     ) -> int:
-        row = self.conn.execute("SELECT id FROM workloads WHERE fingerprint=?", (fingerprint,)).fetchone()
-        if row is not None:
-            return int(row[0])
+        known = self.workload_id(fingerprint)
+        if known is not None:
+            return known
         with self._write() as c:
             c.execute(
                 "INSERT OR IGNORE INTO workloads(fingerprint, compiler, name, ir, meta, created_at)"
                 " VALUES (?,?,?,?,?,?)",
                 (fingerprint, compiler, name, ir, canonical_json(meta or {}), time.time()),
             )
-        return int(
-            self.conn.execute("SELECT id FROM workloads WHERE fingerprint=?", (fingerprint,)).fetchone()[0]
-        )
+        return int(self.workload_id(fingerprint))  # type: ignore[arg-type]
+
+    def workload_id(self, fingerprint: str) -> int | None:
+        row = self.conn.execute("SELECT id FROM workloads WHERE fingerprint=?", (fingerprint,)).fetchone()
+        return None if row is None else int(row[0])
+
+    def workload_meta(self, workload_id: int, without: Sequence[str] = ()) -> dict[str, Any]:
+        """A workload's meta, leaving out the named top-level keys inside SQLite (cheap at compile time)."""
+        sql = "meta"
+        for _ in without:
+            sql = f"json_remove({sql}, ?)"
+        row = self.conn.execute(
+            f"SELECT {sql} FROM workloads WHERE id=?", (*[f"$.{k}" for k in without], workload_id)
+        ).fetchone()
+        if row is None:
+            raise DatabaseError(f"no workload with id {workload_id}")
+        meta = parse_json(row[0], "workload meta")
+        if not isinstance(meta, dict):
+            raise DatabaseError(f"workload {workload_id}: meta is not a JSON object")
+        return meta
 
     def workload(self, fingerprint: str) -> dict[str, Any] | None:
         row = self.conn.execute("SELECT * FROM workloads WHERE fingerprint=?", (fingerprint,)).fetchone()
@@ -245,8 +291,8 @@ class SQLiteDatabase(SQLiteMaintenance, TuningDatabase):
             )
             return int(cur.lastrowid)
 
-    def best(self, workload_id: int, target_id: int, k: int = 1) -> list[BestRecord]:
-        rows = self.conn.execute(_BEST_SQL, (workload_id, target_id, k)).fetchall()
+    def fastest(self, workload_id: int, target_id: int, k: int = 1) -> list[BestRecord]:
+        rows = self.conn.execute(_FASTEST_SQL, (workload_id, target_id, k)).fetchall()
         return [
             BestRecord(
                 config_id=r[0],
@@ -259,12 +305,7 @@ class SQLiteDatabase(SQLiteMaintenance, TuningDatabase):
             for r in rows
         ]
 
-    def best_for(self, fingerprint: str, target_id: int, k: int = 1) -> list[BestRecord]:
-        row = self.conn.execute("SELECT id FROM workloads WHERE fingerprint=?", (fingerprint,)).fetchone()
-        return [] if row is None else self.best(int(row[0]), target_id, k)
-
     def default_latency(self, workload_id: int, target_id: int) -> float | None:
-        """Median latency of the compiler's default config of a workload, if measured."""
         row = self.conn.execute(
             "SELECT MIN(m.median) FROM configs c CROSS JOIN measurements m ON m.config_id=c.id"
             " WHERE c.workload_id=? AND m.target_id=? AND c.kind='default' AND m.status='ok'"
@@ -273,48 +314,37 @@ class SQLiteDatabase(SQLiteMaintenance, TuningDatabase):
         ).fetchone()
         return None if row[0] is None else float(row[0])
 
-    def confirmed_speedup(self, workload_id: int, target_id: int) -> float | None:
-        """Default over tuned median of the latest confirmation (the two timed interleaved)."""
-        rows = self.conn.execute(
-            "SELECT c.kind, m.median FROM configs c CROSS JOIN measurements m ON c.id=m.config_id"
-            " WHERE c.workload_id=? AND m.target_id=? AND m.source='confirm' AND m.status='ok'"
-            " ORDER BY m.id DESC LIMIT 2",
-            (workload_id, target_id),
-        ).fetchall()
-        if len(rows) == 2 and rows[0][0] != "default" and rows[1][0] == "default" and rows[0][1]:
-            return float(rows[1][1]) / float(rows[0][1])
-        return None
-
-    def confirmed_best(self, workload_id: int, target_id: int, margin: float = 0.02) -> BestRecord | None:
-        """The config that won its latest confirmation against the default, timed interleaved.
-
-        Winning means a median at least `margin` below the default's. None when the latest
-        confirmation was lost (or never run), or the winner has since been found to give
-        wrong results: then the compiler's default is the best.
-        """
-        rows = self.conn.execute(
-            "SELECT c.id, c.kind, c.config, m.median, m.samples FROM configs c CROSS JOIN measurements m"
-            " ON c.id=m.config_id WHERE c.workload_id=? AND m.target_id=? AND m.source='confirm'"
-            " AND m.status='ok' ORDER BY m.id DESC LIMIT 2",
-            (workload_id, target_id),
-        ).fetchall()
-        if len(rows) != 2 or rows[0][1] == "default" or rows[1][1] != "default":
+    def confirmation(self, workload_id: int, target_id: int) -> Confirmation | None:
+        rows = self.conn.execute(_CONFIRMATION_SQL, (workload_id, target_id)).fetchall()
+        if len(rows) != 2 or rows[0][1] == "default" or rows[1][1] != "default" or not rows[0][3]:
             return None
-        if rows[0][3] > rows[1][3] * (1.0 - margin):
-            return None
-        bad = self.conn.execute(
-            "SELECT 1 FROM measurements WHERE config_id=? AND target_id=? AND status='wrong_result'",
-            (rows[0][0], target_id),
-        ).fetchone()
-        if bad is not None:
-            return None
-        return BestRecord(
-            config_id=rows[0][0],
+        return Confirmation(
+            config_id=int(rows[0][0]),
             kind=rows[0][1],
             config=parse_json(rows[0][2], "config"),
             median=float(rows[0][3]),
             samples=parse_samples(rows[0][4]),
-            runs=1,
+            default_median=float(rows[1][3]),
+            default_samples=parse_samples(rows[1][4]),
+        )
+
+    def best(self, workload_id: int, target_id: int) -> BestRecord | None:
+        c = self.confirmation(workload_id, target_id)
+        if c is None or not c.won() or self._wrong(c.config_id, target_id):
+            return None
+        return BestRecord(c.config_id, c.kind, c.config, c.median, c.samples, runs=1, speedup=c.speedup)
+
+    def best_for(self, fingerprint: str, target_id: int) -> BestRecord | None:
+        wid = self.workload_id(fingerprint)
+        return None if wid is None else self.best(wid, target_id)
+
+    def _wrong(self, config_id: int, target_id: int) -> bool:
+        return (
+            self.conn.execute(
+                "SELECT 1 FROM measurements WHERE config_id=? AND target_id=? AND status='wrong_result'",
+                (config_id, target_id),
+            ).fetchone()
+            is not None
         )
 
     def count(self, workload_id: int, target_id: int, source: str | None = "tune") -> int:
@@ -431,8 +461,3 @@ def _workload_from_row(row: sqlite3.Row) -> dict[str, Any]:
     if "weight" in d:
         d.pop("weight")
     return d
-
-
-def dumps(value: Any) -> str:
-    """JSON text for CLI output."""
-    return json.dumps(value, indent=2, sort_keys=True)

@@ -1,5 +1,9 @@
-"""Search: the strategies that propose configs, and the driver loop that owns budgets.
+"""Search strategies: what to measure next. Two extension points, one file per strategy:
 
-`base.py` is the extension point (`create(kind)`), one file per strategy, `driver.py`
-runs a tuning job over the models of a job file.
+- `graph.py`: graph-level strategies over a flat space of decisions (ask/tell): exhaustive,
+  random, Optuna TPE; the loop that measures their proposals is autotune/tuning/graph_loop.py.
+- `base.py`: subgraph strategies that own their loop, e.g. MetaSchedule's evolutionary search
+  over a TVM subgraph's schedule space (`metaschedule.py`).
+
+The composer that runs them for a job is autotune/tuning/.
 """

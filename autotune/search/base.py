@@ -11,16 +11,13 @@ from autotune.registry import Registry
 class SubgraphSearch(abc.ABC):
     """Searches the schedule of one subgraph (workload) for a number of measured trials.
 
-    Implementations measure candidates through the backend and commit every outcome to
-    the tuning database as it happens; `run` returns the number of trials measured.
+    Unlike a graph search (ask/tell, autotune/search/graph.py), it owns its loop: it
+    measures candidates through the backend session and commits every outcome to the
+    tuning database as it happens; `run` returns the number of trials measured.
     """
 
     @abc.abstractmethod
     def run(self, task: Any, trials: int) -> int: ...
-
-    @abc.abstractmethod
-    def measure(self, mod: Any) -> tuple[str, list[float], str]:
-        """Time one module the way candidates are timed: (status, seconds, error text)."""
 
     def space_size(self, task: Any) -> int | None:
         """How many distinct candidates the subgraph has, when small and known; else None."""
@@ -38,5 +35,5 @@ kinds = REGISTRY.kinds
 
 
 def create(kind: str, **kwargs: Any) -> SubgraphSearch:
-    """A strategy by name, e.g. create("evolutionary", msdb=..., target=...)."""
+    """A strategy by name, e.g. create("evolutionary", session=..., record=...)."""
     return REGISTRY.create(kind, **kwargs)

@@ -13,6 +13,8 @@ from autotune.search.graph import GraphSearch, register
 class ExhaustiveSearch(GraphSearch):
     """Walks the product of all choices (each decision's default first)."""
 
+    prunable = False
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         orders = [[d.default, *[c for c in d.choices if c != d.default]] for d in self.decisions]

@@ -28,6 +28,9 @@ from autotune.registry import Registry
 class GraphSearch(abc.ABC):
     """Proposes configs of a flat decision space and learns from their outcomes."""
 
+    #: Whether a cost model may prune its proposals (an exhaustive walk measures everything).
+    prunable = True
+
     def __init__(self, decisions: Sequence[Decision], seed: int = 0) -> None:
         self.decisions = list(decisions)
         self.rng = random.Random(seed)

@@ -1,31 +1,30 @@
 """MetaSchedule's evolutionary search over a TVM subgraph's design space, on our database.
 
 The design space is MetaSchedule's post-order-apply space (multi-level tiling, unroll,
-vectorize, parallel); the search is its evolutionary strategy guided by its cost model;
-the database it reads and writes is ours (warm start from the best traces so far), and
-every outcome is committed by `RecordOutcomes`. Builds run in a persistent worker pool.
+vectorize, parallel); the search is its evolutionary strategy, guided by our cost model
+when the job has one (a `PyCostModel` over it), else by MetaSchedule's own XGBoost
+surrogate; the database it reads and writes is ours (warm start from the fastest traces so
+far), and every outcome is committed through the job's `Recorder`. Builds run in the TVM
+session's persistent worker pool, timing in its runner.
 
 Example::
 
-    search = create("evolutionary", msdb=msdb, target=target, on_outcome=bar_update)
+    search = create("evolutionary", session=tvm_session, record=recorder, on_outcome=bar_update)
     search.run(extracted_task, trials=32)
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import shutil
 import tempfile
 from collections.abc import Callable
 from typing import Any
 
 from tvm.s_tir import meta_schedule as ms
 
-from autotune.backends.tvm.builder import PersistentBuilder
-from autotune.backends.tvm.database import MetaScheduleDatabase
 from autotune.backends.tvm.fastimport import import_tensor_intrin
 from autotune.backends.tvm.recorder import RecordOutcomes
+from autotune.db.recorder import Recorder
 from autotune.search.base import SubgraphSearch, register
 
 
@@ -40,70 +39,63 @@ def quiet_metaschedule() -> None:
 
 @register("evolutionary")
 class EvolutionarySearch(SubgraphSearch):
-    """MetaSchedule evolutionary search with XGBoost cost model, our builder and database."""
+    """MetaSchedule's evolutionary search in a TVM session, on our database.
+
+    `model` is our cost model (autotune.costmodel) or None for MetaSchedule's XGBoost;
+    with a model, `rank_pool` is how many candidates it ranks per measured one (the
+    population of each generation is rank_pool x trials_per_iter).
+    """
 
     def __init__(
         self,
-        msdb: MetaScheduleDatabase,
-        target: Any,
+        session: Any,
+        record: Recorder,
         trials_per_iter: int = 16,
         on_outcome: Callable[[int, str, float | None], None] | None = None,
-        cost_model: str = "xgb",
+        model: Any = None,
+        rank_pool: int = 8,
         seed: int | None = None,
-        build_timeout_s: float = 60.0,
-        run_timeout_s: float = 30.0,
     ) -> None:
         quiet_metaschedule()
-        self.uses_gnn = False
         import_tensor_intrin()  # TuneContext needs it; 23 s -> 3 s (see fastimport.py)
-        self.msdb = msdb
-        self.target = target
+        self.session = session
+        self.msdb = session.msdb
+        self.target = session.target
         self.trials_per_iter = trials_per_iter
+        self.rank_pool = rank_pool
         self.seed = seed
-        cores = int(target.export().get("num-cores", 1))
-        self.builder = PersistentBuilder(max_workers=cores, timeout_sec=build_timeout_s)
-        self.runner = ms.runner.LocalRunner(
-            timeout_sec=run_timeout_s,
-            evaluator_config=ms.runner.EvaluatorConfig(number=1, repeat=3, min_repeat_ms=15),
-        )
-        self.cost_model = self._cost_model(cost_model, cores)
+        self.uses_gnn = model is not None
+        self.cost_model = self._cost_model(model, session.cores)
         self.callbacks = [
-            RecordOutcomes(msdb, on_outcome),
+            RecordOutcomes(record, self.target, self.msdb.add_workload, on_outcome),
             ms.measure_callback.RemoveBuildArtifact(),
             ms.measure_callback.UpdateCostModel(),
         ]
         self._workdir = tempfile.TemporaryDirectory(prefix="autotune-ms-")
         self._sizes: dict[str, int | None] = {}
 
-    def _cost_model(self, spec: str, cores: int) -> Any:
-        """MetaSchedule's own ('xgb', 'random', 'mlp'), or ours: 'pretrained' (the shipped
-        GNN; MetaSchedule's XGBoost when none ships) or a checkpoint path, wrapped as a
-        PyCostModel that learns online from this job's measurements."""
-        if spec in ("xgb", "random", "mlp", "none"):
-            kind = "random" if spec == "none" else spec
-            extra = {"num_tuning_cores": cores} if kind == "xgb" else {}
-            return ms.cost_model.CostModel.create(kind, **extra)
-        from autotune.costmodel.metaschedule import ScoreModelCostModel
-        from autotune.costmodel.ranker import load_model
-
-        model = load_model("tvm", spec)
+    def _cost_model(self, model: Any, cores: int) -> Any:
+        """MetaSchedule's XGBoost without a model of ours; with one, a PyCostModel over it that
+        learns online from this job's measurements, relative to each workload's default."""
         if model is None:
             return ms.cost_model.CostModel.create("xgb", num_tuning_cores=cores)
+        from autotune.costmodel.metaschedule import ScoreModelCostModel
 
         def reference(mod: Any) -> float | None:
             wid = self.msdb.workload_id(mod)
             return None if wid is None else self.msdb.db.default_latency(wid, self.msdb.target_id)
 
-        self.uses_gnn = True
         return ScoreModelCostModel(model, reference=reference)
 
     def _strategy(self) -> Any:
-        """MetaSchedule's evolutionary search; with our GNN a smaller population (128, 3
-        generations: ~4x fewer candidates to featurize and rank per batch), since the model,
+        """MetaSchedule's evolutionary search; with our GNN a smaller population (rank_pool x
+        trials_per_iter, 128 by default, and 3 generations: ~4x fewer candidates to featurize
+        and rank per batch than MetaSchedule's 512 and 4), since the model,
         not the population size, is what picks the candidates worth measuring."""
         if not self.uses_gnn:
             return "evolutionary"
-        return ms.search_strategy.EvolutionarySearch(population_size=128, genetic_num_iters=3)
+        population = self.rank_pool * self.trials_per_iter
+        return ms.search_strategy.EvolutionarySearch(population_size=population, genetic_num_iters=3)
 
     def _contexts(self, task: Any, strategy: Any = "evolutionary") -> tuple[list[Any], list[float]]:
         contexts, weights = ms.relax_integration.extracted_tasks_to_tune_contexts(
@@ -151,8 +143,8 @@ class EvolutionarySearch(SubgraphSearch):
             max_trials_global=trials,
             max_trials_per_task=trials,
             num_trials_per_iter=min(self.trials_per_iter, trials),
-            builder=self.builder,
-            runner=self.runner,
+            builder=self.session.builder,
+            runner=self.session.runner,
             database=self.msdb,
             cost_model=self.cost_model,
             measure_callbacks=self.callbacks,
@@ -160,28 +152,5 @@ class EvolutionarySearch(SubgraphSearch):
         )
         return self.msdb.db.count(wid, self.msdb.target_id) - before
 
-    def measure(self, mod: Any) -> tuple[str, list[float], str]:
-        """Build and time one module exactly as candidates are: (status, seconds, error)."""
-        from tvm.s_tir.meta_schedule.arg_info import ArgInfo
-        from tvm.s_tir.meta_schedule.builder import BuilderInput
-        from tvm.s_tir.meta_schedule.runner import RunnerInput
-
-        from autotune.backends.tvm.recorder import classify
-
-        built = self.builder.build([BuilderInput(mod, self.target)])[0]
-        if built.error_msg:
-            return classify(built.error_msg, None, []), [], str(built.error_msg)
-        func = next(iter(mod.functions.values()))
-        args = ArgInfo.from_prim_func(func)
-        device = "cpu" if self.target.kind.name == "llvm" else self.target.kind.name
-        try:
-            ran = self.runner.run([RunnerInput(built.artifact_path, device, args)])[0].result()
-        finally:
-            shutil.rmtree(os.path.dirname(built.artifact_path), ignore_errors=True)
-        secs = [float(x) for x in (ran.run_secs or [])]
-        status = classify(None, ran.error_msg, secs)
-        return status, secs if status == "ok" else [], str(ran.error_msg or "")
-
     def close(self) -> None:
-        self.builder.shutdown()
         self._workdir.cleanup()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from autotune.zoo.base import (
     BACKENDS,
+    OP_PREFIX,
     SEED,
     JaxModel,
     UnknownModelError,
@@ -20,6 +21,7 @@ from autotune.zoo.base import (
 
 __all__ = [
     "BACKENDS",
+    "OP_PREFIX",
     "SEED",
     "JaxModel",
     "UnknownModelError",

@@ -17,11 +17,9 @@ from __future__ import annotations
 import contextlib
 import importlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
+from typing import Any, Literal, TypeVar, overload
 
-if TYPE_CHECKING:
-    import torch
+from autotune.zoo.model import JaxModel, UnknownModelError, ZooModel
 
 __all__ = [
     "BACKENDS",
@@ -73,42 +71,6 @@ def seeded(seed: int = SEED) -> Iterator[None]:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         yield
-
-
-class UnknownModelError(ValueError):
-    """Raised when a model name, backend or user spec cannot be resolved to a model."""
-
-
-@dataclass
-class ZooModel:
-    """A model ready to export: a module in eval mode and its example inputs.
-
-    Example::
-
-        m = ZooModel("tiny", torch.nn.Linear(4, 2).eval(), (torch.ones(1, 4),), "a linear")
-    """
-
-    name: str
-    module: torch.nn.Module
-    example_inputs: tuple[torch.Tensor, ...]
-    description: str = ""
-
-
-@dataclass
-class JaxModel:
-    """A JAX model: a pure (not jitted) function and the arguments to call it with.
-
-    By convention ``example_args`` is ``(params, x)`` with ``params`` a dict pytree of
-    float32 weights. Example::
-
-        m = JaxModel("double", lambda x: 2 * x, (jnp.ones((4,), jnp.float32),), "x -> 2x")
-        out = jax.jit(m.fn)(*m.example_args)
-    """
-
-    name: str
-    fn: Callable[..., Any]
-    example_args: tuple[Any, ...]
-    description: str = ""
 
 
 def _check_backend(backend: str) -> None:

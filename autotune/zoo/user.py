@@ -31,7 +31,7 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
-from autotune.zoo.base import JaxModel, UnknownModelError, ZooModel
+from autotune.zoo.model import JaxModel, UnknownModelError, ZooModel
 
 
 def _is_path(module_part: str) -> bool:

@@ -2,9 +2,9 @@
 
 One adapter is bound to one target (device + compiler versions). MetaSchedule finds
 workloads by structural hash, which is our workload fingerprint. During tuning the
-adapter feeds the evolutionary search its best traces so far (so a resumed job warm
-starts); at compile time (`apply=True`) it answers "nothing tuned" when the compiler's
-default was measured faster than every tuned schedule, so the default is kept.
+adapter feeds the evolutionary search its fastest traces so far (so a resumed job warm
+starts); at compile time (`apply=True`) it answers with the workload's best (the one rule
+of `TuningDatabase.best`) and with nothing when the compiler's default stays the best.
 
 Example::
 
@@ -16,7 +16,6 @@ Example::
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import tvm
@@ -25,9 +24,8 @@ from tvm.s_tir.meta_schedule.arg_info import ArgInfo
 from tvm.s_tir.meta_schedule.database import PyDatabase, TuningRecord, Workload
 
 from autotune.backends.tvm.workload import fingerprint, target_info, target_json
-from autotune.db.sqlite import SQLiteDatabase
-
-FAILED_RUN_SECS = 1e9  # MetaSchedule's marker for a candidate that failed to run
+from autotune.compare import failed_run
+from autotune.db.base import TuningDatabase
 
 
 def task_name(mod: Any) -> str:
@@ -57,7 +55,7 @@ class MetaScheduleDatabase(PyDatabase):
 
     def __init__(
         self,
-        db: SQLiteDatabase,
+        db: TuningDatabase,
         target: Any,
         job_id: int | None = None,
         apply: bool = False,
@@ -70,7 +68,7 @@ class MetaScheduleDatabase(PyDatabase):
         self.apply = apply
         self.names = names or {}
         info = target_info(target)
-        self.target_id = db.find_target(info) if db.readonly else db.target_id(info)
+        self.target_id = db.find_target(info) if getattr(db, "readonly", False) else db.target_id(info)
         self._target_json = target_json(target)
         self._ids: dict[str, int] = {}
 
@@ -79,10 +77,10 @@ class MetaScheduleDatabase(PyDatabase):
         """Our id of a workload, or None when unknown."""
         fp = fp or fingerprint(mod)
         if fp not in self._ids:
-            row = self.db.conn.execute("SELECT id FROM workloads WHERE fingerprint=?", (fp,)).fetchone()
-            if row is None:
+            wid = self.db.workload_id(fp)
+            if wid is None:
                 return None
-            self._ids[fp] = int(row[0])
+            self._ids[fp] = wid
         return self._ids[fp]
 
     def add_workload(self, mod: Any, name: str | None = None) -> int:
@@ -103,7 +101,7 @@ class MetaScheduleDatabase(PyDatabase):
         return self.workload_id(mod) is not None
 
     def commit_workload(self, mod: Any) -> Workload:
-        if not self.db.readonly:
+        if not self.apply:
             self.add_workload(mod)
         return Workload(mod)
 
@@ -111,7 +109,7 @@ class MetaScheduleDatabase(PyDatabase):
     def commit_tuning_record(self, record: TuningRecord) -> None:
         wid = self.add_workload(record.workload.mod)
         secs = [float(s) for s in (record.run_secs or [])]
-        ok = bool(secs) and all(math.isfinite(s) and s < FAILED_RUN_SECS for s in secs)
+        ok = not failed_run(secs)
         self.db.record(
             wid,
             "trace",
@@ -134,10 +132,11 @@ class MetaScheduleDatabase(PyDatabase):
         wid = self.workload_id(workload.mod)
         if wid is None:
             return []
-        ranked = self.db.best(wid, self.target_id, top_k + 1)
-        if self.apply and ranked and ranked[0].kind == "default":
-            return []  # the compiler's default beat every tuned schedule: keep it
-        ranked = [r for r in ranked if r.kind == "trace"][:top_k]
+        if self.apply:  # compile time: the best, or nothing when the default stays the best
+            best = self.db.best(wid, self.target_id)
+            ranked = [best] if best is not None and best.kind == "trace" else []
+        else:  # tuning: warm-start the search from the fastest traces so far
+            ranked = [r for r in self.db.fastest(wid, self.target_id, top_k + 1) if r.kind == "trace"][:top_k]
         return [self._to_record(workload, r.config, r.samples) for r in ranked]
 
     def get_all_tuning_records(self) -> list[TuningRecord]:
@@ -146,7 +145,7 @@ class MetaScheduleDatabase(PyDatabase):
             return out
         for w in self.db.workloads("tvm"):
             workload = Workload(tvm.ir.load_json(w["ir"]))
-            for r in self.db.best(w["id"], self.target_id, 1 << 30):
+            for r in self.db.fastest(w["id"], self.target_id, 1 << 30):
                 if r.kind == "trace":
                     out.append(self._to_record(workload, r.config, r.samples))
         return out
@@ -154,7 +153,4 @@ class MetaScheduleDatabase(PyDatabase):
     def __len__(self) -> int:
         if self.target_id is None:
             return 0
-        row = self.db.conn.execute(
-            "SELECT COUNT(*) FROM measurements WHERE target_id=? AND status='ok'", (self.target_id,)
-        ).fetchone()
-        return int(row[0])
+        return self.db.count_ok(self.target_id)

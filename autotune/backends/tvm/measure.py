@@ -1,21 +1,19 @@
 """Honest measurement of TVM workloads and models on this CPU.
 
-A latency is a median over repetitions after warm-up. Two versions (the compiler default
-and a tuned one) are compared interleaved, A B A B ..., in one process, and the speedup
-is the median of the paired ratios. A tuned workload's outputs are compared with the
-default's outputs on the same random inputs before it may become a best.
+Builds of one TIR module in this process, random inputs, and zero-argument timers (one
+sample per call) for a TIR function or a whole Relax model; how two of them are compared
+(interleaved, paired ratios, the output check) is `autotune.compare`.
 
 Example::
 
     default, tuned = build_func(mod, target), build_func(scheduled_mod, target)
     args = random_args(mod)
-    same = outputs_match(default, tuned, args)
-    a, b = interleaved(time_func(default, args), time_func(tuned, args), rounds=15)
+    wrong = compare.mismatch(run_func(tuned, args), run_func(default, args))
+    a, b = compare.interleaved(time_func(default, args), time_func(tuned, args), rounds=15)
 """
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -62,25 +60,6 @@ def run_func(rt_mod: Any, args: Sequence[np.ndarray]) -> list[np.ndarray]:
     return [t.numpy() for t in tensors]
 
 
-def arrays_match(want: Sequence[np.ndarray], got: Sequence[np.ndarray], rtol: float = 1e-3) -> bool:
-    """Same results: floats within rtol (absolute slack scaled by the reference's magnitude)."""
-    if len(want) != len(got):
-        return False
-    for w, g in zip(want, got):
-        if w.dtype.kind == "f":
-            scale = float(np.max(np.abs(w))) if w.size else 0.0
-            if not np.allclose(g, w, rtol=rtol, atol=rtol * max(scale, 1e-6), equal_nan=True):
-                return False
-        elif not np.array_equal(g, w):
-            return False
-    return True
-
-
-def outputs_match(reference: Any, candidate: Any, args: Sequence[np.ndarray], rtol: float = 1e-3) -> bool:
-    """Whether a candidate computes what the reference computes on the same inputs."""
-    return arrays_match(run_func(reference, args), run_func(candidate, args), rtol)
-
-
 def time_func(rt_mod: Any, args: Sequence[np.ndarray], min_ms: float = 20.0) -> Callable[[], float]:
     """A zero-argument timer: each call returns one sample (mean seconds of a batch of runs)."""
     dev = tvm.cpu()
@@ -88,27 +67,6 @@ def time_func(rt_mod: Any, args: Sequence[np.ndarray], min_ms: float = 20.0) -> 
     evaluator = rt_mod.time_evaluator("main", dev, number=1, repeat=1, min_repeat_ms=int(min_ms))
     evaluator(*tensors)  # warm-up
     return lambda: float(evaluator(*tensors).mean)
-
-
-def interleaved(
-    a: Callable[[], float], b: Callable[[], float], rounds: int = 15
-) -> tuple[list[float], list[float]]:
-    """Samples of two timers taken alternately (A B B A ...) so that slow phases hit both."""
-    sa: list[float] = []
-    sb: list[float] = []
-    for i in range(rounds):
-        if i % 2 == 0:
-            sa.append(a())
-            sb.append(b())
-        else:
-            sb.append(b())
-            sa.append(a())
-    return sa, sb
-
-
-def paired_speedup(default: Sequence[float], tuned: Sequence[float]) -> float:
-    """Median of the per-round ratios default / tuned."""
-    return float(statistics.median(d / t for d, t in zip(default, tuned) if t > 0))
 
 
 def time_vm(executable: Any, inputs: Sequence[np.ndarray], min_ms: float = 50.0) -> Callable[[], float]:

@@ -32,7 +32,6 @@ Example::
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
 import tempfile
@@ -41,15 +40,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from autotune.compare import FAILED_RUN_SECS, failed_run
 from autotune.db.base import TuningDatabase
 from autotune.db.records import DatabaseError, canonical_json, parse_json, parse_samples
 from autotune.errors import UserError
 
 WORKLOAD_FILE = "database_workload.json"
 RECORD_FILE = "database_tuning_record.json"
-# MetaSchedule records a failed build or run as run_secs = [1e10]; anything this slow is a failure.
-FAILED_RUN_SECS = 1e10
-_FAILED_THRESHOLD = 1e9
 SOURCE = "import"
 
 __all__ = [
@@ -141,10 +138,6 @@ def _workload_name(mod: Any) -> str:
     return ",".join(sorted(gv.name_hint for gv, _ in funcs)) or "module"
 
 
-def _is_failure(run_secs: list[float] | None) -> bool:
-    return not run_secs or any(not math.isfinite(v) or v < 0 or v >= _FAILED_THRESHOLD for v in run_secs)
-
-
 def read_ms(path: str | os.PathLike | tuple | list) -> MSLog:
     """Read and validate a MetaSchedule JSON database; touches no tuning database.
 
@@ -195,7 +188,7 @@ def read_ms(path: str | os.PathLike | tuple | list) -> MSLog:
         if not isinstance(target, dict):
             raise UserError(f"{where}: tuning record without a target")
         secs = None if run_secs is None else [float(v) for v in run_secs]
-        if _is_failure(secs):
+        if failed_run(secs):
             status, samples, error = "run_error", [], f"MetaSchedule run failed (run_secs={run_secs})"
         else:
             status, samples, error = "ok", secs, ""

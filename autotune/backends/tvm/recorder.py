@@ -6,7 +6,7 @@ a job killed at any moment keeps everything measured before the kill.
 
 Example::
 
-    recorder = RecordOutcomes(msdb, on_outcome=lambda status: bar.update(1))
+    recorder = RecordOutcomes(Recorder(db, target_id, job_id, "trace"), target, msdb.add_workload, on_outcome)
     ms.tune_tasks(..., measure_callbacks=[recorder, "RemoveBuildArtifact", "UpdateCostModel"])
 """
 
@@ -19,7 +19,9 @@ from tvm.ir.utils import derived_object
 from tvm.s_tir.meta_schedule.database import TuningRecord, Workload
 from tvm.s_tir.meta_schedule.measure_callback import PyMeasureCallback
 
-from autotune.backends.tvm.database import FAILED_RUN_SECS, MetaScheduleDatabase, trace_json
+from autotune.backends.tvm.database import trace_json
+from autotune.compare import failed_run
+from autotune.db.recorder import Recorder
 
 
 def classify(build_error: str | None, run_error: str | None, run_secs: list[float]) -> str:
@@ -28,7 +30,7 @@ def classify(build_error: str | None, run_error: str | None, run_secs: list[floa
         return "timeout" if "timeout" in build_error.lower() else "build_error"
     if run_error:
         return "timeout" if "timeout" in run_error.lower() else "run_error"
-    if not run_secs or any(s >= FAILED_RUN_SECS for s in run_secs):
+    if failed_run(run_secs):
         return "run_error"
     return "ok"
 
@@ -38,10 +40,14 @@ class RecordOutcomes(PyMeasureCallback):
     """Writes each measured candidate (ok or failed) into our database."""
 
     def __init__(
-        self, msdb: MetaScheduleDatabase, on_outcome: Callable[[int, str, float | None], None] | None = None
+        self,
+        record: Recorder,
+        target: Any,
+        workload_id: Callable[[Any], int],
+        on_outcome: Callable[[int, str, float | None], None] | None = None,
     ) -> None:
         super().__init__()
-        self.msdb = msdb
+        self.record, self.target, self.workload_id = record, target, workload_id
         self.on_outcome = on_outcome
 
     def apply(
@@ -53,23 +59,13 @@ class RecordOutcomes(PyMeasureCallback):
         runner_results: list[Any],
     ) -> None:
         mod = task_scheduler.tasks_[task_id].ctx.mod
-        wid = self.msdb.add_workload(mod)
+        wid = self.workload_id(mod)
         workload = Workload(mod)
         for cand, built, ran in zip(measure_candidates, builder_results, runner_results):
             secs = [float(s) for s in (ran.run_secs or [])]
             status = classify(built.error_msg, ran.error_msg, secs)
-            record = TuningRecord(cand.sch.trace, workload, None, self.msdb.target, cand.args_info)
+            record = TuningRecord(cand.sch.trace, workload, None, self.target, cand.args_info)
             error = built.error_msg or ran.error_msg or ""
-            self.msdb.db.record(
-                wid,
-                "trace",
-                {"trace": trace_json(record)},
-                self.msdb.target_id,
-                status,
-                secs if status == "ok" else [],
-                error=str(error),
-                job_id=self.msdb.job_id,
-                source="tune",
-            )
+            self.record(wid, {"trace": trace_json(record)}, status, secs, error=str(error))
             if self.on_outcome is not None:
                 self.on_outcome(wid, status, min(secs) if status == "ok" else None)

@@ -24,8 +24,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from autotune.errors import UserError
-
 _ON_CRASH = {"compile": "build_error", "run": "run_error", "load": "run_error"}
 
 
@@ -152,11 +150,3 @@ class IsolatedWorker:
             self.proc.kill()
             self.proc.wait()
         self.proc = None
-
-
-def check_source(source: str) -> None:
-    """Fail early with a one-line error when a model name does not exist in the XLA zoo."""
-    from autotune import zoo
-
-    if ":" not in source and source not in zoo.names(backend="xla"):
-        raise UserError(f"unknown XLA model {source!r}; known: {', '.join(zoo.names(backend='xla'))}")

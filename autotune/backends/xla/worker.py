@@ -8,10 +8,10 @@ Requests (one JSON object per line) and replies:
 
 - ``{"op": "load", "source", "platform", "options", "ref"}``: build the model, lower it,
   compile the default, save (or load) the reference outputs. Reply: the workload info.
-- ``{"op": "measure", "config", "repeat", "min_repeat_s", "rtol", "atol"}``: compile the
-  config, check its outputs against the reference, time it.
-- ``{"op": "compare", "configs", "rounds", "min_repeat_s"}``: time configs interleaved
-  (A B A B ...), one sample each per round.
+- ``{"op": "measure", "config", "repeat", "min_repeat_s"}``: compile the config, check its
+  outputs against the reference (`autotune.compare.mismatch`), time it.
+- ``{"op": "compare", "configs", "rounds", "min_repeat_s"}``: check every config's outputs,
+  then time them interleaved (A B, B A, ...), one sample each per round.
 
 Before each risky step the worker writes ``{"phase": "compile" | "run"}`` so that the
 parent can tell a compiler crash from a crash at run time.
@@ -101,17 +101,7 @@ class Worker:
                 self.compiled.pop(next(k for k in self.compiled if k != "{}"))
         return self.compiled[key]
 
-    def measure(
-        self,
-        config: dict,
-        repeat: int = 15,
-        min_repeat_s: float = 0.005,
-        rtol: float = 2e-3,
-        atol: float = 1e-4,
-    ) -> dict[str, Any]:
-        import jax
-        import numpy as np
-
+    def measure(self, config: dict, repeat: int = 15, min_repeat_s: float = 0.005) -> dict[str, Any]:
         t0 = time.perf_counter()
         try:
             compiled = self._compile(config)
@@ -120,23 +110,40 @@ class Worker:
         compile_s = time.perf_counter() - t0
         self.send({"phase": "run"})
         t1 = time.perf_counter()
-        try:
-            outs = [np.asarray(x) for x in jax.tree_util.tree_leaves(compiled(*self.args))]
-        except Exception as exc:
-            return {"status": "run_error", "error": _one_line(exc), "compile_s": compile_s}
-        err = _mismatch(outs, self.ref, rtol, atol)
-        if err:
-            return {"status": "wrong_result", "error": err, "compile_s": compile_s}
+        failed = self._check(compiled)
+        if failed:
+            return failed | {"compile_s": compile_s}
         number = _calls_per_sample(compiled, self.args, min_repeat_s)
         samples = [_sample(compiled, self.args, number) for _ in range(repeat)]
         run_s = time.perf_counter() - t1
         return {"status": "ok", "samples": samples, "number": number, "compile_s": compile_s, "run_s": run_s}
 
+    def _check(self, compiled: Any) -> dict[str, Any] | None:
+        """None when the executable's outputs match the reference; else the failed reply."""
+        import jax
+        import numpy as np
+
+        from autotune.compare import mismatch
+
+        try:
+            outs = [np.asarray(x) for x in jax.tree_util.tree_leaves(compiled(*self.args))]
+        except Exception as exc:
+            return {"status": "run_error", "error": _one_line(exc)}
+        err = mismatch(outs, self.ref)
+        return {"status": "wrong_result", "error": err} if err else None
+
     def compare(self, configs: list[dict], rounds: int = 20, min_repeat_s: float = 0.005) -> dict[str, Any]:
         t0 = time.perf_counter()
-        compiled = [self._compile(c) for c in configs]
+        try:
+            compiled = [self._compile(c) for c in configs]
+        except Exception as exc:
+            return {"status": "build_error", "error": _one_line(exc), "compile_s": time.perf_counter() - t0}
         compile_s = time.perf_counter() - t0
         self.send({"phase": "run"})
+        for c in compiled:
+            failed = self._check(c)
+            if failed:
+                return failed | {"compile_s": compile_s}
         number = max(_calls_per_sample(c, self.args, min_repeat_s) for c in compiled)
         samples: list[list[float]] = [[] for _ in configs]
         for r in range(rounds):
@@ -158,23 +165,6 @@ def _changed_passes(lowered: Any) -> list[str]:
         if m and m.group(1) not in found:
             found.append(m.group(1))
     return found
-
-
-def _mismatch(outs: list[Any], ref: list[Any], rtol: float, atol: float) -> str:
-    """'' when outputs match the reference within tolerance, else what differs."""
-    import numpy as np
-
-    if len(outs) != len(ref):
-        return f"{len(outs)} outputs, expected {len(ref)}"
-    for i, (a, b) in enumerate(zip(outs, ref)):
-        if a.shape != b.shape or a.dtype != b.dtype:
-            return f"output {i}: {a.dtype}{list(a.shape)} vs {b.dtype}{list(b.shape)}"
-        scale = float(np.max(np.abs(b))) if b.size else 0.0
-        a64, b64 = a.astype(np.float64), b.astype(np.float64)
-        if not np.allclose(a64, b64, rtol=rtol, atol=atol * max(1.0, scale), equal_nan=True):
-            worst = float(np.nanmax(np.abs(a64 - b64))) if a.size else 0.0
-            return f"output {i}: max abs difference {worst:.3g} (scale {scale:.3g}, rtol {rtol}, atol {atol})"
-    return ""
 
 
 def _sample(compiled: Any, args: tuple, number: int) -> float:

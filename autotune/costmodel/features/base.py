@@ -74,5 +74,8 @@ def create(name: str, **kwargs: Any) -> Featurizer:
 
 
 def for_backend(backend: str, **kwargs: Any) -> Featurizer:
-    """The featurizer of a backend's candidates."""
-    return create({"tvm": "tir", "xla": "hlo"}[backend], **kwargs)
+    """The featurizer that reads a backend's candidates (its class's `backend`)."""
+    for name, cls in sorted(REGISTRY.classes().items()):
+        if cls.backend == backend:
+            return create(name, **kwargs)
+    raise ValueError(f"no featurizer reads {backend!r} candidates; known: {', '.join(kinds())}")

@@ -1,5 +1,20 @@
 """The nightly job file: which models to tune, for which target, within which budgets.
 
+Every key means the same for every backend and is validated, for every backend the job
+uses, before the job starts (a bad value is one line naming the key):
+
+- ``target``: "llvm" (this CPU, for every backend), a backend's own name for a device
+  (XLA: "cpu", "gpu") or a JSON dict of TVM target attributes.
+- ``search``: the search strategy; "auto" (default) is each backend's default, any other
+  name must be one that every backend of the job can run (``Backend.searches``).
+- ``cost_model``: our cost model that ranks candidates before they are measured:
+  "pretrained" (the checkpoint shipped for the backend), a checkpoint path, or "none": no
+  model of ours, each search measures what its strategy proposes, as the strategy's own
+  surrogate ranks it (MetaSchedule's XGBoost; TPE's Parzen estimators).
+- ``rank_pool``: with a cost model, how many proposals it ranks for each one measured
+  (default: each backend's measured default, ``Backend.rank_pool``).
+- ``trials``, ``time_budget_s``, ``trials_per_iter``, ``database``, ``backend``.
+
 Example ``jobs.toml``::
 
     [job]
@@ -36,9 +51,11 @@ _JOB_KEYS = {
     "search",
     "trials_per_iter",
     "cost_model",
+    "rank_pool",
 }
 _MODEL_KEYS = {"name", "source", "trials", "backend"}
-BACKENDS = ("tvm", "xla")
+#: The backend of a model that names none (the job's `backend`, else this).
+DEFAULT_BACKEND = "tvm"
 
 
 @dataclass
@@ -48,7 +65,7 @@ class ModelEntry:
     name: str
     source: str
     trials: int
-    backend: str = "tvm"
+    backend: str = DEFAULT_BACKEND
 
 
 @dataclass
@@ -59,10 +76,15 @@ class JobSpec:
     target: Any = "llvm"
     time_budget_s: float = 3600.0
     database: str | None = None
-    search: str = "evolutionary"
+    search: str = "auto"
     trials_per_iter: int = 16
     cost_model: str = "pretrained"  # 'pretrained', 'none' or a checkpoint path
+    rank_pool: int | None = None  # None: each backend's default
     path: str | None = None
+
+    def backends(self) -> list[str]:
+        """The backends of the job's models, in the order they first appear."""
+        return list(dict.fromkeys(m.backend for m in self.models))
 
     def as_dict(self) -> dict[str, Any]:
         return json.loads(json.dumps(asdict(self), default=str))
@@ -81,15 +103,42 @@ def _positive_number(value: Any, where: str) -> float:
 
 
 def _backend(value: Any, where: str) -> str:
-    if value not in BACKENDS:
-        raise UserError(f"{where}: unknown backend {value!r}; known: {', '.join(BACKENDS)}")
-    return str(value)
+    from autotune import backends
+
+    if not isinstance(value, str) or value not in backends.names():
+        raise UserError(f"{where}: unknown backend {value!r}; known: {', '.join(backends.names())}")
+    return value
 
 
-def _cost_model(value: Any, where: str, base_dir: Path | None) -> str:
+def _search(value: Any, where: str, used: list[str]) -> str:
+    """'auto' or a strategy every backend of the job can run."""
+    from autotune import backends
+
+    if not isinstance(value, str) or not value:
+        raise UserError(f"{where}: [job] search must be a strategy name, got {value!r}")
+    if value == "auto":
+        return value
+    known = sorted({s for name in backends.names() for s in backends.get(name).searches} | {"auto"})
+    if value not in known:
+        raise UserError(f"{where}: [job] search: unknown strategy {value!r}; known: {', '.join(known)}")
+    for name in used:
+        if value not in backends.get(name).searches:
+            can = ", ".join(backends.get(name).searches)
+            raise UserError(f"{where}: [job] search {value!r} cannot tune {name} models (they take: {can})")
+    return value
+
+
+def _cost_model(value: Any, where: str, base_dir: Path | None, used: list[str]) -> str:
     if not isinstance(value, str) or not value:
         raise UserError(f"{where}: [job] cost_model must be 'pretrained', 'none' or a checkpoint path")
-    if value in ("pretrained", "none"):
+    if value == "none":
+        return value
+    if value == "pretrained":
+        from autotune.costmodel.ranker import pretrained_path
+
+        for name in used:
+            if not pretrained_path(name).is_file():
+                raise UserError(f"{where}: [job] cost_model 'pretrained': no checkpoint ships for {name}")
         return value
     path = Path(value).expanduser()
     if base_dir is not None and not path.is_absolute():
@@ -117,7 +166,7 @@ def parse_job(data: dict[str, Any], where: str = "job file", base_dir: Path | No
         raise UserError(f"{where}: [job] must be a table")
     _known_keys(job, _JOB_KEYS, f"{where}: unknown [job]")
     default_trials = _positive_int(job.get("trials", 64), f"{where}: [job] trials")
-    backend = _backend(job.get("backend", "tvm"), f"{where}: [job] backend")
+    backend = _backend(job.get("backend", DEFAULT_BACKEND), f"{where}: [job] backend")
     target = job.get("target", "llvm")
     if not isinstance(target, (str, dict)):
         raise UserError(f"{where}: [job] target must be a string or a table, got {target!r}")
@@ -147,14 +196,17 @@ def parse_job(data: dict[str, Any], where: str = "job file", base_dir: Path | No
     names = [(e.name, e.backend) for e in entries]
     if len(set(names)) != len(names):
         raise UserError(f"{where}: a model is listed twice for one backend")
+    used = list(dict.fromkeys(e.backend for e in entries))
+    rank_pool = job.get("rank_pool")
     return JobSpec(
         models=entries,
         target=target,
         time_budget_s=_positive_number(job.get("time_budget_s", 3600), f"{where}: [job] time_budget_s"),
         database=database,
-        search=str(job.get("search", "evolutionary")),
+        search=_search(job.get("search", "auto"), where, used),
         trials_per_iter=_positive_int(job.get("trials_per_iter", 16), f"{where}: [job] trials_per_iter"),
-        cost_model=_cost_model(job.get("cost_model", "pretrained"), where, base_dir),
+        cost_model=_cost_model(job.get("cost_model", "pretrained"), where, base_dir, used),
+        rank_pool=None if rank_pool is None else _positive_int(rank_pool, f"{where}: [job] rank_pool"),
     )
 
 

@@ -1,0 +1,194 @@
+"""The backend extension point: one compiler (on one kind of device) as the tuning loop sees it.
+
+A `Backend` resolves a target and describes it for the database, loads models, and opens a
+`Session` for a job: the session finds a model's workloads (with stable fingerprints),
+builds and measures candidates in isolation (a compiler crash is a failed candidate, never
+a failed job), compares two configs interleaved with their outputs checked, and times the
+whole model as the compile-time loader builds it. `Backend.compile` is that loader's path:
+apply the database's best configs at compile time.
+
+The composer (`autotune/tuning/`) only talks to this contract, so a third backend (a GPU
+flavour, a remote device) registers here and needs no change in the driver or the CLI.
+Every implementation runs the shared contract tests (tests/backends/test_contract.py).
+
+Example::
+
+    from autotune import backends
+    be = backends.get("xla")
+    target = be.resolve_target("cpu")
+    with be.open(target, db, job_id=None) as session:
+        model = session.load("mlp", be.load_model("mlp"))
+        (w,) = session.workloads(model)
+        print(session.measure(w, {}))             # Outcome(status='ok', samples=[...])
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from autotune.db.base import TuningDatabase
+from autotune.db.records import TargetInfo
+from autotune.errors import UserError
+from autotune.registry import Registry
+
+
+@dataclass
+class Workload:
+    """One unit the compiler schedules (a fused TIR subgraph, an XLA module) of a model."""
+
+    fingerprint: str
+    name: str
+    ir: str  # plain text/JSON, as stored in the database
+    meta: dict[str, Any]
+    weight: int = 1  # how often the model runs it
+    handle: Any = None  # the backend's own object (a MetaSchedule task, an XLA worker)
+
+
+@dataclass
+class Outcome:
+    """One measured candidate: status (see autotune.db.records.STATUSES), seconds, error text."""
+
+    status: str
+    samples: list[float] = field(default_factory=list)
+    error: str = ""
+
+
+@dataclass
+class Comparison:
+    """A base and a candidate timed interleaved, the candidate's outputs checked; `status` is
+    'ok' or why the candidate could not be compared (build_error, wrong_result, ...)."""
+
+    status: str
+    default: list[float] = field(default_factory=list)
+    tuned: list[float] = field(default_factory=list)
+    error: str = ""
+    config: Any = None  # end_to_end: the config applied (None: several, one per workload)
+
+
+@dataclass
+class Timing:
+    """Where a session's time went, in seconds (what it can tell apart)."""
+
+    startup: float = 0.0  # worker processes started, models loaded
+    compile: float = 0.0
+    run: float = 0.0
+
+
+class Session(abc.ABC):
+    """A backend at work for one job on one target; `close` releases its workers."""
+
+    def __init__(self, backend: Backend, target: Any, db: TuningDatabase, job_id: int | None) -> None:
+        self.backend, self.target, self.db, self.job_id = backend, target, db, job_id
+        self.target_id = db.target_id(backend.describe(target))
+        self.timing = Timing()
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @abc.abstractmethod
+    def load(self, source: str, model: Any) -> Any:
+        """The model ready to find workloads in; `model` is what `Backend.load_model(source)`
+        returned (a session may build its own from `source`, e.g. in a worker process)."""
+
+    @abc.abstractmethod
+    def workloads(self, model: Any) -> list[Workload]:
+        """The model's workloads, in the order the compiler runs them."""
+
+    def decisions(self, workload: Workload) -> list[Any]:
+        """The graph-level decisions (autotune.passes) a config of this workload chooses; empty
+        when the search owns the space itself (MetaSchedule traces)."""
+        return []
+
+    @abc.abstractmethod
+    def measure(self, workload: Workload, config: Any) -> Outcome:
+        """Build and time one config in isolation, as candidates are timed; `{}` is the default."""
+
+    @abc.abstractmethod
+    def compare(self, workload: Workload, base: Any, config: Any, rounds: int) -> Comparison:
+        """`base` and `config` timed interleaved in one process, `config`'s outputs checked
+        against the default's (autotune.compare's tolerance policy)."""
+
+    @abc.abstractmethod
+    def end_to_end(self, model: Any, rounds: int) -> Comparison:
+        """The whole model built as `Backend.compile` builds it (the database's best applied)
+        vs the compiler's default build, interleaved, outputs checked."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Stop worker processes."""
+
+
+class Backend(abc.ABC):
+    """One compiler on one kind of device: targets, models, sessions, compile-time apply."""
+
+    #: Registry name; also the `compiler` of its workloads and targets in the database.
+    name: str = ""
+    #: The database kind of its non-default configs ("trace", "options").
+    config_kind: str = ""
+    #: Search strategies it can run (`search = ...` in a job file); the first is 'auto'.
+    searches: tuple[str, ...] = ()
+    #: Proposals a cost model ranks per measured candidate, unless the job sets `rank_pool`.
+    rank_pool: int = 4
+    #: Rounds of an interleaved confirmation (each round times both configs).
+    confirm_rounds: int = 10
+    #: The zoo family whose models it loads (autotune.zoo: PyTorch modules or JAX functions).
+    zoo: str = ""
+
+    @abc.abstractmethod
+    def resolve_target(self, spec: Any) -> Any:
+        """The backend's target object for a job-file or CLI target; UserError when invalid."""
+
+    @abc.abstractmethod
+    def describe(self, target: Any) -> TargetInfo:
+        """The database's description of a target: device, ISA, compiler and library versions."""
+
+    @abc.abstractmethod
+    def open(self, target: Any, db: TuningDatabase, job_id: int | None, **settings: Any) -> Session:
+        """A session for one job on one target."""
+
+    @abc.abstractmethod
+    def compile(self, model: Any, target: Any, db: TuningDatabase | str | None) -> Any:
+        """The compile-time loader's path: the model built with the database's best configs,
+        compiler defaults wherever nothing is tuned or a config no longer applies."""
+
+    def describe_config(self, config: Any) -> list[str]:
+        """A config as readable decisions, e.g. ['opt:xla_cpu_prefer_vector_width=512']."""
+        return [f"{k}={v}" for k, v in config.items()] if isinstance(config, dict) else [str(config)]
+
+    def load_model(self, source: str) -> Any:
+        """The zoo model of a name or `module:function` source; UserError when it cannot load."""
+        from autotune import zoo
+
+        try:
+            return zoo.create(source, backend=self.zoo)
+        except ValueError as exc:  # UnknownModelError and bad user functions
+            raise UserError(str(exc)) from None
+
+
+REGISTRY: Registry[type[Backend]] = Registry(
+    "backend", {"tvm": "autotune.backends.tvm.backend", "xla": "autotune.backends.xla.backend"}
+)
+kinds = REGISTRY.kinds
+register = REGISTRY.register
+_INSTANCES: dict[str, Backend] = {}
+
+
+def get(name: str) -> Backend:
+    """The backend registered under `name` (one instance per process); UserError if unknown."""
+    if name not in _INSTANCES:
+        try:
+            cls = REGISTRY.get(name)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+        _INSTANCES[name] = cls()
+    return _INSTANCES[name]
+
+
+def names() -> Sequence[str]:
+    """Known backend names, without importing any compiler."""
+    return kinds()

@@ -1,0 +1,98 @@
+"""How two measured things are compared, defined once for every backend and caller.
+
+- Timing: two versions are timed interleaved (A B B A ...) in one process, so a slow phase
+  of the machine hits both; the speedup is the median of the per-round ratios.
+- Winning: a candidate beats the default only when its median is at least `WIN_MARGIN`
+  below the default's, in such an interleaved comparison.
+- Same results: every float may differ from the reference by `RTOL` (0.1%) of its own value
+  plus `RTOL` of the reference's largest magnitude (so outputs near zero do not fail on the
+  rounding of a reordered reduction); NaN matches NaN; shapes, dtypes and integers must be
+  equal. Both backends check candidates with this one policy.
+- A failed run: MetaSchedule marks one with run seconds of `FAILED_RUN_SECS` (1e10); any
+  sample at or above 1e9 s, non-finite or negative, or no sample at all, is a failure.
+
+Example::
+
+    a, b = interleaved(time_default, time_tuned, rounds=10)
+    if wins(a, b):
+        print(f"{paired_speedup(a, b):.2f}x")
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Callable, Sequence
+from typing import Any
+
+#: A candidate must beat the default's median by this fraction to become the best.
+WIN_MARGIN = 0.02
+#: Relative tolerance of the output check (absolute slack scales with the reference).
+RTOL = 1e-3
+#: The run-seconds marker of a failed candidate in MetaSchedule's records.
+FAILED_RUN_SECS = 1e10
+_FAILED_AT = 1e9
+
+
+def median(samples: Sequence[float]) -> float:
+    """The median of a non-empty list of seconds."""
+    return float(statistics.median(samples))
+
+
+def paired_speedup(default: Sequence[float], tuned: Sequence[float]) -> float:
+    """Median of the per-round ratios default / tuned (the two were timed interleaved)."""
+    return float(statistics.median(d / t for d, t in zip(default, tuned) if t > 0))
+
+
+def beats(default_median: float, tuned_median: float, margin: float = WIN_MARGIN) -> bool:
+    """The win rule: the tuned median at least `margin` below the default's."""
+    return tuned_median < default_median * (1.0 - margin)
+
+
+def wins(default: Sequence[float], tuned: Sequence[float], margin: float = WIN_MARGIN) -> bool:
+    """Whether `tuned` beat `default` by the margin (samples of an interleaved comparison)."""
+    return bool(default) and bool(tuned) and beats(median(default), median(tuned), margin)
+
+
+def interleaved(
+    a: Callable[[], float], b: Callable[[], float], rounds: int = 15
+) -> tuple[list[float], list[float]]:
+    """Samples of two timers taken alternately (A B, B A, ...) so that slow phases hit both."""
+    sa: list[float] = []
+    sb: list[float] = []
+    for i in range(rounds):
+        if i % 2 == 0:
+            sa.append(a())
+            sb.append(b())
+        else:
+            sb.append(b())
+            sa.append(a())
+    return sa, sb
+
+
+def failed_run(run_secs: Sequence[float] | None) -> bool:
+    """Whether a runner's seconds mark a failed run (see the module docstring)."""
+    secs = [float(s) for s in (run_secs or [])]
+    return not secs or not all(math.isfinite(s) and 0 <= s < _FAILED_AT for s in secs)
+
+
+def mismatch(outputs: Sequence[Any], reference: Sequence[Any], rtol: float = RTOL) -> str:
+    """'' when outputs match the reference under the tolerance policy, else what differs."""
+    import numpy as np
+
+    if len(outputs) != len(reference):
+        return f"{len(outputs)} outputs, expected {len(reference)}"
+    for i, (got, want) in enumerate(zip(outputs, reference)):
+        got, want = np.asarray(got), np.asarray(want)
+        if got.shape != want.shape or got.dtype != want.dtype:
+            return f"output {i}: {got.dtype}{list(got.shape)} vs {want.dtype}{list(want.shape)}"
+        if want.dtype.kind not in "fc":
+            if not np.array_equal(got, want):
+                return f"output {i}: values differ"
+            continue
+        scale = float(np.max(np.abs(want))) if want.size else 0.0
+        g64, w64 = got.astype(np.float64), want.astype(np.float64)
+        if not np.allclose(g64, w64, rtol=rtol, atol=rtol * max(scale, 1e-6), equal_nan=True):
+            worst = float(np.nanmax(np.abs(g64 - w64))) if want.size else 0.0
+            return f"output {i}: max abs difference {worst:.3g} (scale {scale:.3g}, rtol {rtol})"
+    return ""

@@ -1,0 +1,39 @@
+"""How a job's budgets are spent: trials over a model's workloads, time over the job's models.
+
+Example::
+
+    allot(64, [3.0, 1.0])                          # [40, 24]: a floor each, the rest by share
+    model_deadline(deadline, 32, 96)               # this model's share of the time left
+"""
+
+from __future__ import annotations
+
+import time
+
+#: Every workload searched gets at least this many trials (when the budget allows).
+MIN_TRIALS_PER_WORKLOAD = 8
+
+
+def allot(budget: int, shares: list[float], minimum: int = MIN_TRIALS_PER_WORKLOAD) -> list[int]:
+    """Split a trial budget: a small floor each, the rest by share (sums to budget)."""
+    n = len(shares)
+    if n == 0:
+        return []
+    floor = min(minimum, budget // n)
+    rest = budget - floor * n
+    total = sum(shares) or 1.0
+    raw = [rest * s / total for s in shares]
+    out = [floor + int(r) for r in raw]
+    order = sorted(range(n), key=lambda i: raw[i] - int(raw[i]), reverse=True)
+    for i in order[: budget - sum(out)]:
+        out[i] += 1
+    return out
+
+
+def model_deadline(deadline: float, trials: int, trials_after: int, now: float | None = None) -> float:
+    """When one model must stop: its share of the time left, by trial budget, so that models
+    late in the job are not starved by an early one that overruns (time a model leaves
+    unused flows to the ones after it)."""
+    now = time.time() if now is None else now
+    left = max(0.0, deadline - now)
+    return now + left * trials / max(1, trials + trials_after)

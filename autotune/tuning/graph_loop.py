@@ -1,0 +1,109 @@
+"""The loop of a graph-level search: ask, let the cost model prune, measure, record, tell.
+
+A graph-level strategy (autotune/search/graph.py) only proposes configs and learns from
+outcomes; this loop owns the measuring. With a cost model, after `warmup` trials measured
+as proposed, each trial measures the best-ranked of `rank_pool` proposals (the others are
+handed back unmeasured), and every measurement is fed back to the model (`Ranker.learn`).
+Earlier outcomes of the workload (a killed or finished job) are told first, so none repeats.
+
+Example::
+
+    finished = search_graph(ctx, plan, state, deadline)   # True: budget met or space exhausted
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import TYPE_CHECKING, Any
+
+from autotune import compare
+
+if TYPE_CHECKING:
+    from autotune.search.graph import GraphSearch
+    from autotune.tuning.plan import Context, ModelPlan, WorkloadState
+
+#: Sources of earlier outcomes a strategy is told about when it resumes.
+REPLAYED = ("tune", "simplify")
+
+
+def search_graph(ctx: Context, plan: ModelPlan, s: WorkloadState, deadline: float) -> bool:
+    """Search one workload until its trials, the space or the clock run out."""
+    from autotune.search import graph
+
+    seed = ctx.settings.seed or 0
+    strategy = graph.create(ctx.search_kind, s.decisions, seed=seed, budget=s.trials)
+    replay(ctx, s, strategy)
+    ranker = _ranker(ctx, s, strategy)
+    n = s.done
+    try:
+        while n < s.trials and time.time() < deadline:
+            config = propose(strategy, ranker, n, ctx.settings.warmup, ctx.rank_pool)
+            if config is None:
+                break
+            out = ctx.session.measure(s.workload, config)
+            ctx.record(s.workload_id, config, out.status, out.samples, out.error)
+            secs = compare.median(out.samples) if out.status == "ok" and out.samples else None
+            relative = secs / s.default_s if secs else None
+            strategy.tell(config, relative)
+            if ranker is not None:
+                ranker.learn(config, relative)
+            n += 1
+            ctx.outcome(s.workload_id, out.status, secs)
+    finally:
+        s.done = n
+        if ranker is not None:
+            plan.profile.costmodel += ranker.seconds
+            plan.profile.ranked += ranker.ranked
+    return n >= s.trials or strategy.exhausted()
+
+
+def _ranker(ctx: Context, s: WorkloadState, strategy: GraphSearch) -> Any:
+    """The cost model's ranker for this workload, when there is a model and a space to prune."""
+    if ctx.costmodel is None or not strategy.prunable or ctx.rank_pool <= 1:
+        return None
+    from autotune.costmodel.features.base import for_backend
+    from autotune.costmodel.ranker import Ranker
+
+    return Ranker(ctx.costmodel, for_backend(ctx.backend.name), ctx.db.workload_by_id(s.workload_id))
+
+
+def propose(strategy: GraphSearch, ranker: Any, n: int, warmup: int, pool_size: int) -> dict[str, Any] | None:
+    """The next config to measure: the strategy's proposal, or with a cost model the best
+    ranked of `pool_size` proposals (the others are discarded unmeasured)."""
+    if ranker is None or n < warmup:
+        return strategy.ask()
+    pool: list[dict[str, Any]] = []
+    keys: set[str] = set()
+    while len(pool) < pool_size:
+        config = strategy.ask()
+        if config is None or strategy.key(config) in keys:
+            break
+        pool.append(config)
+        keys.add(strategy.key(config))
+    if not pool:
+        return None
+    pick = ranker.best(pool)
+    for i, config in enumerate(pool):
+        if i != pick:
+            strategy.discard(config)
+    return pool[pick]
+
+
+def replay(ctx: Context, s: WorkloadState, strategy: GraphSearch) -> None:
+    """Tell the strategy what earlier jobs measured (the default first), so none repeats."""
+    strategy.tell({}, 1.0)
+    names = {d.name for d in s.decisions}
+    for o in ctx.db.outcomes(s.workload_id, ctx.target_id):
+        config = json.loads(o["config"])
+        if (
+            o["source"] not in REPLAYED
+            or not isinstance(config, dict)
+            or not config
+            or not set(config) <= names
+        ):
+            continue
+        try:
+            strategy.tell(config, o["median"] / s.default_s if o["median"] else None)
+        except ValueError:  # a stored config whose choices this compiler no longer offers
+            continue

@@ -1,0 +1,171 @@
+"""The driver of a tuning job: every model of a job file, within its budgets, resumable.
+
+Before any work it resolves the job's target for every backend, builds every model and
+loads the cost models, so a mistake is one line and the database is untouched. Then, per
+model, the backend's `ModelTuner` prepares it, skips what is already tuned for this target
+and compiler versions (unless forced), tunes the rest until the trial budget or the
+model's share of the job's clock runs out, and measures the model end to end. All
+outcomes are committed as they happen; a killed job, run again, continues where it stopped.
+
+Example::
+
+    spec = load_job("examples/nightly.toml")
+    report = run_job(spec, db_path=None)     # None: the embedded default database
+    print(report.table())
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+from typing import Any
+
+from autotune import backends
+from autotune.errors import UserError
+from autotune.tuning.budget import model_deadline
+from autotune.tuning.jobfile import JobSpec
+from autotune.tuning.model import ModelTuner, Settings
+from autotune.tuning.report import JobReport, ModelResult
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _cost_models(spec: JobSpec) -> dict[str, Any]:
+    """Each backend's cost model (None: none), loaded before the job starts."""
+    from autotune.costmodel.base import CostModelError
+    from autotune.costmodel.ranker import load_model
+
+    out = {}
+    for name in spec.backends():
+        try:
+            out[name] = load_model(name, spec.cost_model)
+        except CostModelError as exc:
+            raise UserError(f"[job] cost_model: {exc}") from None
+    return out
+
+
+def run_job(
+    spec: JobSpec, db_path: str | None = None, force: bool = False, progress: bool = True
+) -> JobReport:
+    """Run a tuning job; returns its report (also stored in the database as it goes)."""
+    from tqdm import tqdm
+
+    from autotune.db import open_db
+
+    used = {name: backends.get(name) for name in spec.backends()}
+    targets = {name: be.resolve_target(spec.target) for name, be in used.items()}
+    models = []
+    for entry in spec.models:
+        try:
+            models.append((entry, used[entry.backend].load_model(entry.source)))
+        except UserError as exc:
+            raise UserError(f"model {entry.name!r}: {exc}") from None
+    costmodels = _cost_models(spec)
+    settings = Settings(
+        search=spec.search,
+        trials_per_iter=spec.trials_per_iter,
+        cost_model=spec.cost_model,
+        rank_pool=spec.rank_pool,
+    )
+    db = open_db(db_path or spec.database)
+    started = time.time()
+    deadline = started + spec.time_budget_s
+    job_id = db.start_job(spec.as_dict() | {"force": force})
+    report = JobReport(job_id, str(db.path), 0.0)
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    status = "failed"
+    tuners: dict[str, ModelTuner] = {}
+    try:
+        trials_left = sum(entry.trials for entry, _ in models)
+        for entry, model in models:
+            trials_left -= entry.trials
+            result = ModelResult(entry.name, entry.backend)
+            report.models.append(result)
+            try:
+                if entry.backend not in tuners:
+                    be = used[entry.backend]
+                    session = be.open(targets[entry.backend], db, job_id)
+                    tuners[entry.backend] = ModelTuner(
+                        be, session, db, job_id, settings, costmodels[entry.backend]
+                    )
+                tuner = tuners[entry.backend]
+                _tune_model(tuner, entry, model, result, deadline, trials_left, force, progress, tqdm)
+            except (KeyboardInterrupt, UserError):
+                raise
+            except Exception as exc:  # one model's failure must not end the nightly job
+                first = str(exc).splitlines()[0] if str(exc) else ""
+                result.status, result.error = "failed", f"{type(exc).__name__}: {first}"
+        status = "done"
+    except KeyboardInterrupt:
+        status = "interrupted"
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        for tuner in tuners.values():
+            tuner.close()
+            tuner.session.close()
+        report.seconds = time.time() - started
+        db.finish_job(job_id, status)
+        db.close()
+    return report
+
+
+def _tune_model(
+    tuner: ModelTuner,
+    entry: Any,
+    model: Any,
+    result: ModelResult,
+    deadline: float,
+    trials_left: int,
+    force: bool,
+    progress: bool,
+    tqdm: Any,
+) -> None:
+    """One model of the job: prepare, tune what is pending, measure end to end."""
+    plan = tuner.prepare(entry.name, entry.source, model)
+    result.subgraphs = len(plan.workloads)
+    todo = tuner.pending(plan, entry.trials, force)
+    if not todo:
+        result.status = "skipped"
+    else:
+        bar = tqdm(
+            total=sum(max(0, s.trials - s.done) for s in todo),
+            desc=f"{entry.name:<10}",
+            unit="trial",
+            disable=not progress,
+            file=sys.stderr,
+            dynamic_ncols=True,
+        )
+
+        def on_outcome(wid: int, st: str, secs: float | None) -> None:
+            result.trials += 1
+            result.failures += st != "ok"
+            bar.update(1)
+            bar.set_postfix(failed=result.failures, refresh=False)
+
+        share = model_deadline(deadline, entry.trials, trials_left)
+        complete = tuner.tune(plan, entry.trials, share, force=force, on_outcome=on_outcome)
+        bar.close()
+        result.status = "tuned" if complete else "partial"
+    last = tuner.db.latest_model_measurement(plan.model_id, tuner.target_id)
+    if result.status != "skipped" or last is None:
+        e2e = tuner.end_to_end(plan)
+        result.default_s, result.tuned_s, result.speedup = e2e["default_s"], e2e["tuned_s"], e2e["speedup"]
+        if not e2e["kept"]:
+            result.note = (
+                f"the best measured {e2e['lost_speedup']:.2f}x end to end, under the win margin: "
+                "the compiler default is kept"
+            )
+    else:
+        result.default_s, result.tuned_s, result.speedup = (
+            last["default_median"],
+            last["tuned_median"],
+            last["speedup"],
+        )
+    if len(plan.workloads) == 1 and plan.workloads[0].decisions:
+        best = tuner.db.best(plan.workloads[0].workload_id, tuner.target_id)
+        result.best = tuner.backend.describe_config(best.config) if best else []
+    result.profile = plan.profile.as_dict()

@@ -1,0 +1,242 @@
+"""Tuning one model: the composer that joins a backend session, the passes' decisions, a search
+strategy, the cost model and the database.
+
+The steps, in order, each committed to the database as it happens so that a killed job
+resumes where it stopped:
+
+1. `prepare`: load the model, find its workloads (the backend fingerprints them), record
+   them and the model's composition, and measure each workload's default once per target;
+2. `pending`: spread the model's trial budget over its workloads by their share of default
+   time (a workload whose schedule space is fixed gets exactly its size) and keep those
+   whose earlier tuning did not meet it;
+3. `tune`: search each pending workload until its trials are spent or the clock runs out
+   (a graph-level search is driven here, ask/tell with the cost model pruning its
+   proposals; a subgraph search such as MetaSchedule's runs its own loop), then confirm
+   its best (autotune/tuning/confirm.py): only a confirmed winner becomes the best;
+4. `end_to_end`: time the whole model as the compile-time loader builds it against the
+   compiler's default, interleaved; a model that is one workload and lost this comparison
+   keeps the default (the comparison is recorded as its latest confirmation).
+
+Example::
+
+    be = backends.get("xla")
+    with be.open(be.resolve_target("cpu"), db, job_id) as session:
+        tuner = ModelTuner(be, session, db, job_id, Settings())
+        plan = tuner.prepare("mlp", "mlp")
+        tuner.tune(plan, trials=32, deadline=time.time() + 300)
+        print(tuner.end_to_end(plan))
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from autotune import compare
+from autotune.backends.base import Backend, Session
+from autotune.db.base import TuningDatabase
+from autotune.db.recorder import Recorder
+from autotune.tuning.budget import allot
+from autotune.tuning.confirm import confirm
+from autotune.tuning.graph_loop import search_graph
+from autotune.tuning.plan import Context, ModelPlan, OnOutcome, Settings, WorkloadState
+
+
+class ModelTuner:
+    """Tunes models of one backend on one target into one database, for one job."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        session: Session,
+        db: TuningDatabase,
+        job_id: int | None,
+        settings: Settings | None = None,
+        costmodel: Any = None,
+    ) -> None:
+        """`costmodel`: the loaded cost model of `settings.cost_model` (loaded here if None)."""
+        from autotune.costmodel.ranker import load_model
+
+        settings = settings or Settings()
+        if costmodel is None:
+            costmodel = load_model(backend.name, settings.cost_model)
+        record = Recorder(db, session.target_id, job_id, backend.config_kind)
+        self.ctx = Context(backend, session, db, record, settings, costmodel)
+        self.job_id = job_id
+        self._subgraph: Any = None
+
+    @property
+    def db(self) -> TuningDatabase:
+        return self.ctx.db
+
+    @property
+    def target_id(self) -> int:
+        return self.ctx.target_id
+
+    @property
+    def backend(self) -> Backend:
+        return self.ctx.backend
+
+    @property
+    def session(self) -> Session:
+        return self.ctx.session
+
+    @property
+    def graph_level(self) -> bool:
+        """Whether this backend's search is a graph-level (ask/tell) one driven here."""
+        from autotune.search import graph
+
+        kind = self.ctx.search_kind
+        return kind == "auto" or kind in graph.kinds()
+
+    @property
+    def subgraph_search(self) -> Any:
+        """The subgraph search (started on first use: a job with nothing to tune needs none)."""
+        if self._subgraph is None:
+            from autotune.search import base as search_base
+
+            ctx = self.ctx
+            self._subgraph = search_base.create(
+                ctx.search_kind,
+                session=ctx.session,
+                record=ctx.record,
+                trials_per_iter=ctx.settings.trials_per_iter,
+                on_outcome=ctx.outcome,
+                model=ctx.costmodel,
+                rank_pool=ctx.rank_pool,
+                seed=ctx.settings.seed,
+            )
+        return self._subgraph
+
+    def close(self) -> None:
+        if self._subgraph is not None:
+            self._subgraph.close()
+
+    @contextmanager
+    def timed(self, plan: ModelPlan) -> Iterator[None]:
+        """Adds the time of a step, and the session's share of it, to the model's profile."""
+        t0, before = time.perf_counter(), dict(vars(self.session.timing))
+        try:
+            yield
+        finally:
+            after = vars(self.session.timing)
+            p = plan.profile
+            p.total += time.perf_counter() - t0
+            p.startup += after["startup"] - before["startup"]
+            p.compile += after["compile"] - before["compile"]
+            p.run += after["run"] - before["run"]
+
+    # --- 1 ------------------------------------------------------------------------
+    def prepare(self, name: str, source: str, model: Any = None) -> ModelPlan:
+        """Load a model (`model`: `Backend.load_model(source)`, if already built), record its
+        workloads, and measure their default latency."""
+        plan = ModelPlan(name, source, None, 0)
+        with self.timed(plan):
+            plan.model = self.session.load(source, model)
+            for w in self.session.workloads(plan.model):
+                wid = self.db.add_workload(w.fingerprint, self.backend.name, w.name, w.ir, w.meta)
+                plan.workloads.append(WorkloadState(w, wid, self.session.decisions(w)))
+            parts = [(s.workload_id, s.workload.weight) for s in plan.workloads]
+            plan.model_id = self.db.set_model(name, self.backend.name, source, parts)
+            for s in plan.workloads:
+                s.default_s = self.default_latency(name, s)
+                s.done = self.db.count(s.workload_id, self.target_id, source="tune")
+        return plan
+
+    def default_latency(self, model: str, s: WorkloadState) -> float:
+        """The default's median latency: measured once per target, then read back."""
+        known = self.db.default_latency(s.workload_id, self.target_id)
+        if known is not None:
+            return known
+        out = self.session.measure(s.workload, {})
+        if out.status != "ok":
+            raise RuntimeError(f"{model}: the default config fails: {out.error or out.status}")
+        self.ctx.record(s.workload_id, {}, "ok", out.samples, source="default")
+        return compare.median(out.samples)
+
+    # --- 2 ------------------------------------------------------------------------
+    def _fixed_size(self, s: WorkloadState) -> int | None:
+        """How many candidates a workload has when its schedule space is fixed and small."""
+        if self.graph_level:
+            return None
+        return self.subgraph_search.space_size(s.workload.handle)
+
+    def pending(self, plan: ModelPlan, trials: int, force: bool) -> list[WorkloadState]:
+        """Allot the model's budget and return the workloads that still need work."""
+        sizes = [self._fixed_size(s) for s in plan.workloads]
+        budget = max(0, trials - sum(min(z, trials) for z in sizes if z is not None))
+        open_ = [s for s, z in zip(plan.workloads, sizes) if z is None]
+        shares = dict(zip(map(id, open_), allot(budget, [s.default_s * s.workload.weight for s in open_])))
+        for s, size in zip(plan.workloads, sizes):
+            s.trials = (size if size is not None else shares[id(s)]) + (s.done if force else 0)
+        return [s for s in plan.workloads if force or not self._met(s)]
+
+    def _met(self, s: WorkloadState) -> bool:
+        """Whether a finished tuning of this workload already met its allotment."""
+        met = self.db.tuned_trials(s.workload_id, self.target_id)
+        return met is not None and met >= s.trials
+
+    # --- 3 ------------------------------------------------------------------------
+    def tune(
+        self,
+        plan: ModelPlan,
+        trials: int,
+        deadline: float,
+        force: bool = False,
+        on_outcome: OnOutcome | None = None,
+    ) -> bool:
+        """Search and confirm every pending workload; True when all of them finished in time."""
+        self.ctx.on_outcome = on_outcome
+        complete = True
+        try:
+            with self.timed(plan):
+                for s in self.pending(plan, trials, force):
+                    if time.time() >= deadline:
+                        complete = False
+                        break
+                    if self.graph_level:
+                        finished = search_graph(self.ctx, plan, s, deadline)
+                    else:
+                        # MetaSchedule stops early by itself when its design space has nothing
+                        # new left, which then counts as tuned.
+                        if s.trials > s.done:
+                            s.done += self.subgraph_search.run(s.workload.handle, s.trials - s.done)
+                        finished = True
+                    if not finished:  # cut by the clock: the next run resumes it
+                        complete = False
+                        continue
+                    confirm(self.ctx, s)
+                    self.db.mark_tuned(s.workload_id, self.target_id, max(s.trials, s.done), self.job_id)
+        finally:
+            self.ctx.on_outcome = None
+        return complete
+
+    # --- 4 ------------------------------------------------------------------------
+    def end_to_end(self, plan: ModelPlan) -> dict[str, Any]:
+        """Whole-model latency as compiled with the database vs the compiler's default,
+        interleaved; stored as a model measurement and returned."""
+        with self.timed(plan):
+            c = self.session.end_to_end(plan.model, self.backend.confirm_rounds)
+        if c.status != "ok":
+            raise RuntimeError(f"{plan.name}: {c.error or c.status}")
+        tuned, speedup, kept = c.tuned, compare.paired_speedup(c.default, c.tuned), True
+        if c.config == {}:
+            # The default applied: "tuned" is the same executable, its speedup 1 by definition
+            # (the samples still show the timing noise of this run).
+            speedup = 1.0
+        elif c.config is not None and not compare.wins(c.default, c.tuned):
+            # The job's own end-to-end comparison did not confirm the best: it is not kept.
+            (s,) = plan.workloads
+            self.ctx.record.pair(s.workload_id, c.config, c.default, c.tuned)
+            tuned, speedup, kept = c.default, 1.0, False
+        self.db.add_model_measurement(plan.model_id, self.target_id, tuned, c.default, speedup, self.job_id)
+        return {
+            "default_s": compare.median(c.default),
+            "tuned_s": compare.median(tuned),
+            "speedup": speedup,
+            "config": c.config,
+            "kept": kept,
+            "lost_speedup": None if kept else compare.paired_speedup(c.default, c.tuned),
+        }

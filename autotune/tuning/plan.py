@@ -1,0 +1,120 @@
+"""The state the steps of tuning one model share: the job's settings, the context every step
+works in (backend session, database, recorder, cost model), and the model's plan.
+
+Example::
+
+    ctx = Context(backend, session, db, Recorder(db, tid, job_id, "options"), Settings(), None)
+    plan = ModelPlan("mlp", "mlp", model, model_id, [WorkloadState(w, wid, [])])
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from autotune.backends.base import Backend, Session, Workload
+from autotune.db.base import TuningDatabase
+from autotune.db.recorder import Recorder
+
+OnOutcome = Callable[[int, str, "float | None"], None]
+
+
+@dataclass
+class Settings:
+    """How a job tunes (the job file's keys, validated there)."""
+
+    search: str = "auto"
+    trials_per_iter: int = 16
+    cost_model: str = "pretrained"  # 'pretrained', 'none' or a checkpoint path
+    rank_pool: int | None = None  # proposals ranked per measured trial; None: the backend's default
+    seed: int | None = None
+    warmup: int = 4  # graph searches: trials measured as proposed before the cost model ranks
+
+
+@dataclass
+class WorkloadState:
+    """One workload of a model and its tuning state in this job."""
+
+    workload: Workload
+    workload_id: int
+    decisions: list[Any]  # graph-level decisions; empty when the search owns the space
+    default_s: float = math.nan
+    trials: int = 0  # allotted by this job
+    done: int = 0  # measured so far (all jobs)
+
+    @property
+    def name(self) -> str:
+        return self.workload.name
+
+
+@dataclass
+class Profile:
+    """Where a model's tuning time went, in seconds (`ours` = everything else)."""
+
+    total: float = 0.0
+    startup: float = 0.0
+    compile: float = 0.0
+    run: float = 0.0
+    costmodel: float = 0.0  # featurizing and ranking proposals, online updates
+    ranked: int = 0  # proposals the cost model scored
+
+    @property
+    def ours(self) -> float:
+        return max(0.0, self.total - self.startup - self.compile - self.run - self.costmodel)
+
+    def as_dict(self) -> dict[str, float]:
+        return {
+            "total_s": self.total,
+            "worker_startup_s": self.startup,
+            "compile_s": self.compile,
+            "run_s": self.run,
+            "costmodel_s": self.costmodel,
+            "ranked": self.ranked,
+            "ours_s": self.ours,
+        }
+
+
+@dataclass
+class ModelPlan:
+    name: str
+    source: str
+    model: Any  # the backend's loaded model
+    model_id: int
+    workloads: list[WorkloadState] = field(default_factory=list)
+    profile: Profile = field(default_factory=Profile)
+
+
+@dataclass
+class Context:
+    """What every step of tuning one model works with: the backend and its session, the
+    database and the job's recorder, the settings and the loaded cost model (or None)."""
+
+    backend: Backend
+    session: Session
+    db: TuningDatabase
+    record: Recorder
+    settings: Settings
+    costmodel: Any
+    on_outcome: OnOutcome | None = None
+
+    @property
+    def target_id(self) -> int:
+        return self.session.target_id
+
+    @property
+    def rank_pool(self) -> int:
+        """Proposals the cost model ranks per measured trial."""
+        return self.settings.rank_pool or self.backend.rank_pool
+
+    @property
+    def search_kind(self) -> str:
+        """The job's search strategy, 'auto' resolved to the backend's default."""
+        kind = self.settings.search
+        return self.backend.searches[0] if kind == "auto" else kind
+
+    def outcome(self, wid: int, status: str, secs: float | None) -> None:
+        """Tell the job (its progress bar) about one measured candidate."""
+        if self.on_outcome is not None:
+            self.on_outcome(wid, status, secs)
