@@ -10,6 +10,7 @@ tuning time (XLA and TVM).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -63,8 +64,9 @@ of 30); "train s" = mean fit time over the random splits (the GNN runs torch sin
 it sets itself).
 (2) Search efficiency (XLA): a GNN ({epochs} epochs) is trained on the XLA data minus the evaluated
 workloads and saved to a temporary checkpoint. Per workload, in this process through the package
-API (a fresh temporary SQLite file per run; XlaModelTuner.prepare / pending / tune as
-autotune/search/driver.py calls them; platform cpu; search 'auto' = TPE): a reference run
+API (a fresh temporary SQLite file per run; autotune.tuning.model.ModelTuner.prepare / pending /
+tune on the XLA backend's session, as autotune/tuning/job.py calls them; platform cpu; search
+'auto' = TPE): a reference run
 without a model, {ref_trials} trials (seed 1000, its confirmation skipped) gives "ref best" = its
 fastest measured trial; then {budget}-trial runs per search seed in {search_seeds}, variants rotated
 from run to run: "none" (cost_model none) and "gnn" (cost_model = the checkpoint: after 4
@@ -79,7 +81,7 @@ absolute median from a separate run (own worker, own default timing) on a shared
 machine, and ref best is the minimum of {ref_trials} noisy medians (biased low): single-run trial
 counts are anecdotes; compare the variants' means and hit rates. (3) Cost-model share of tuning
 time: XLA: Profile.costmodel / Profile.total (featurizing and ranking proposals, online updates;
-total = prepare + tune) of the model runs of (2). TVM: `run_job` of {tvm_model} ({tvm_trials} trials,
+total = prepare + tune) of the model runs of (2). TVM: `autotune.tuning.job.run_job` of {tvm_model} ({tvm_trials} trials,
 evolutionary search, fresh temporary database, target llvm), each run in its own subprocess,
 {tvm_runs} run(s) per variant alternated: "gnn" = cost_model <the TVM checkpoint named below>
 (ScoreModelCostModel; the search then uses population 128, 3 generations) vs "xgb" =
@@ -90,8 +92,9 @@ share = (predict + update) / run_job wall (import, defaults, search, builds, run
 (4) Search efficiency (TVM): a GNN ({epochs} epochs) is trained on the TVM data minus every
 workload of the evaluated models ({tvm_search_models}) and saved to a temporary checkpoint. Per
 model, {tvm_runs_search} search seed(s), each run in its own subprocess into a fresh temporary
-SQLite file through ModelTuner.prepare + tune (the job's path; confirmation skipped; target llvm;
-16 trials per MetaSchedule iteration; our builder and runner for both): "ms-default" =
+SQLite file through autotune.tuning.model.ModelTuner.prepare + tune (the job's path; confirmation
+skipped; target llvm; 16 trials per MetaSchedule iteration; the TVM session's builder and runner
+for both): "ms-default" = cost_model "none" =
 MetaSchedule's default search (XGBModel, population 512, 4 generations; it scores randomly until
 it has 100 measurements), {ms_budget} trials (4x {tvm_budget}); "gnn" = the held-out checkpoint as
 MetaSchedule's PyCostModel (population 128, 3 generations, learns online), {gnn_budget} trials.
@@ -281,6 +284,20 @@ def heldout_checkpoint(data: Any, exclude: list[str], hp: dict[str, Any], path: 
     }
 
 
+@contextlib.contextmanager
+def no_confirm() -> Any:
+    """Skip confirmation while tuning: the composer's `confirm` replaced by a no-op (the search
+    runs of (2) and (4) compare what the search measured, not what confirmation keeps)."""
+    from autotune.tuning import model
+
+    saved = model.confirm
+    model.confirm = lambda ctx, state, *a, **k: None
+    try:
+        yield
+    finally:
+        model.confirm = saved
+
+
 def xla_run(
     name: str,
     variant: str,
@@ -293,27 +310,27 @@ def xla_run(
     """One tuning run of a zoo model into a fresh database; what the database says about it."""
     import torch
 
-    from autotune.backends.xla.tuner import XlaModelTuner
+    from autotune import backends
     from autotune.db import open_db
+    from autotune.tuning.model import ModelTuner
+    from autotune.tuning.plan import Settings
 
-    class NoConfirm(XlaModelTuner):
-        def confirm(self, plan: Any, *a: Any, **k: Any) -> None:
-            return None
-
+    be = backends.get("xla")
     db = open_db(Path(tempfile.mkdtemp(dir=tmp)) / "tuning.sqlite")  # fresh: nothing to replay
-    cls = XlaModelTuner if confirm else NoConfirm
     t0 = time.perf_counter()
-    tuner = cls(db, "cpu", None, seed=seed, cost_model=cost_model)
+    session = be.open(be.resolve_target("cpu"), db, None)
+    tuner = ModelTuner(be, session, db, None, Settings(cost_model=cost_model, seed=seed))
     try:
-        plan = tuner.prepare(name, name)
-        prep = time.perf_counter() - t0
-        tuner.pending(plan, trials, force=False)
-        start = time.time()
-        t1 = time.perf_counter()
-        tuner.tune(plan, trials, deadline=time.time() + 1800)
-        tune_s = time.perf_counter() - t1
-        wid = plan.subgraphs[0].workload_id
-        rows = db.outcomes(wid, tuner.target_id)
+        with contextlib.nullcontext() if confirm else no_confirm():
+            plan = tuner.prepare(name, name)
+            prep = time.perf_counter() - t0
+            tuner.pending(plan, trials, force=False)
+            start = time.time()
+            t1 = time.perf_counter()
+            tuner.tune(plan, trials, deadline=time.time() + 1800)
+            tune_s = time.perf_counter() - t1
+        state = plan.workloads[0]
+        rows = db.outcomes(state.workload_id, tuner.target_id)
         trials_ = [
             {"median": r["median"], "status": r["status"], "t": r["created_at"] - start}
             for r in rows
@@ -325,7 +342,7 @@ def xla_run(
             "torch_threads": torch.get_num_threads(),
             "seed": seed,
             "budget": trials,
-            "default_s": plan.default_s,
+            "default_s": state.default_s,
             "trials": trials_,
             "prepare_s": prep,
             "tune_s": tune_s,
@@ -333,6 +350,7 @@ def xla_run(
         }
     finally:
         tuner.close()
+        session.close()
         db.close()
 
 
@@ -397,9 +415,9 @@ def tvm_worker(cfg: dict[str, Any]) -> dict[str, Any]:
     from tvm.ir.utils import derived_object
     from tvm.s_tir.meta_schedule.cost_model import PyCostModel
 
-    from autotune.jobs.jobfile import parse_job
     from autotune.search import metaschedule as msearch
-    from autotune.search.driver import run_job
+    from autotune.tuning.job import run_job
+    from autotune.tuning.jobfile import parse_job
 
     clock: dict[str, Any] = {
         "predict_sizes": [],
@@ -445,8 +463,8 @@ def tvm_worker(cfg: dict[str, Any]) -> dict[str, Any]:
     original = msearch.EvolutionarySearch._cost_model
     inners: list[Any] = []
 
-    def timed_cost_model(self: Any, spec: str, cores: int) -> Any:
-        inner = original(self, spec, cores)
+    def timed_cost_model(self: Any, model: Any, cores: int) -> Any:
+        inner = original(self, model, cores)
         clock["inner"] = type(inner).__name__
         inners.append(inner)
         return Timed(inner)
@@ -536,31 +554,30 @@ def tvm_heldout_checkpoint(args: argparse.Namespace, path: Path) -> dict[str, An
 def tvm_search_worker(cfg: dict[str, Any]) -> dict[str, Any]:
     """Tune one TVM zoo model's subgraphs into a fresh database, without confirmation; the
     tune measurements of its costliest subgraph, in database order."""
-    from autotune import zoo
-    from autotune.backends.tvm.tuner import ModelTuner
-    from autotune.backends.tvm.workload import resolve_target
+    from autotune import backends
     from autotune.db import open_db
+    from autotune.tuning.model import ModelTuner
+    from autotune.tuning.plan import Settings
 
-    class NoConfirm(ModelTuner):
-        def confirm(self, *a: Any, **k: Any) -> None:
-            return None
-
+    be = backends.get("tvm")
     db = open_db(cfg["db"])
-    tuner = NoConfirm(db, resolve_target("llvm"), seed=cfg["seed"], cost_model=cfg["cost_model"])
+    session = be.open(be.resolve_target("llvm"), db, None)
+    tuner = ModelTuner(be, session, db, None, Settings(cost_model=cfg["cost_model"], seed=cfg["seed"]))
     try:
-        model = zoo.create(cfg["model"], backend="tvm")
-        t0 = time.perf_counter()
-        plan = tuner.prepare(cfg["model"], cfg["model"], model.module, model.example_inputs)
-        prepare_s = time.perf_counter() - t0
-        start, t1 = time.time(), time.perf_counter()
-        tuner.tune(plan, cfg["trials"], deadline=time.time() + 3600)
-        tune_s = time.perf_counter() - t1
-        sg = max(plan.subgraphs, key=lambda s: s.default_s * s.weight)
+        model = be.load_model(cfg["model"])
+        with no_confirm():
+            t0 = time.perf_counter()
+            plan = tuner.prepare(cfg["model"], cfg["model"], model)
+            prepare_s = time.perf_counter() - t0
+            start, t1 = time.time(), time.perf_counter()
+            tuner.tune(plan, cfg["trials"], deadline=time.time() + 3600)
+            tune_s = time.perf_counter() - t1
+        sg = max(plan.workloads, key=lambda s: s.default_s * s.workload.weight)
         rows = [r for r in db.outcomes(sg.workload_id, tuner.target_id) if r["source"] == "tune"]
-        inner = tuner.search.cost_model
+        inner = tuner.subgraph_search.cost_model
         return {
             "subgraph": sg.name,
-            "subgraphs": len(plan.subgraphs),
+            "subgraphs": len(plan.workloads),
             "default_s": sg.default_s,
             "trials": [
                 {"median": r["median"], "status": r["status"], "t": r["created_at"] - start} for r in rows
@@ -572,6 +589,7 @@ def tvm_search_worker(cfg: dict[str, Any]) -> dict[str, Any]:
         }
     finally:
         tuner.close()
+        session.close()
         db.close()
 
 
@@ -582,7 +600,7 @@ def tvm_search(args: argparse.Namespace, tmp: Path, log: Any) -> dict[str, Any]:
         f"trained in {ckpt['train_s']:.0f} s"
     )
     budget, big = args.tvm_budget, args.tvm_budget * args.ref_factor
-    variants = [("gnn", str(ckpt["path"]), budget * 2), ("ms-default", "xgb", big)]
+    variants = [("gnn", str(ckpt["path"]), budget * 2), ("ms-default", "none", big)]
     res: dict[str, Any] = {
         "checkpoint": ckpt,
         "budget": budget,
@@ -594,7 +612,7 @@ def tvm_search(args: argparse.Namespace, tmp: Path, log: Any) -> dict[str, Any]:
     for name in args.tvm_workloads:
         # The reference: separate MetaSchedule default runs, never among the compared runs.
         refs = [
-            tvm_search_run(name, "reference", "xgb", big, 1000 + i, tmp, log)
+            tvm_search_run(name, "reference", "none", big, 1000 + i, tmp, log)
             for i in range(args.tvm_ref_runs)
         ]
         runs = []

@@ -29,11 +29,12 @@ Method. `autotune tune JOB --db FRESH --no-progress` run as a subprocess from th
 into a new, empty temporary SQLite file; "wall s" is the whole process (interpreter start to exit)
 timed by this script; the target is under TARGET_S s on this shared 2-core machine (the job file's
 own time_budget_s is BUDGET s). The per-model table is the one the command prints (its end-to-end
-numbers come from ModelTuner.end_to_end: TVM's default build vs the tuned build, interleaved, 10
-rounds, speedup = median of per-round ratios). Then `autotune best MODEL --db FRESH` for every
-model of the job. When the first run ran out of its time budget (a model reported 'partial'), the
-same command is run again on the same database ("resume" runs, at most MAX_RESUMES) until no model
-is partial: a resumed job continues what the previous one left. Then the same command once more
+numbers come from autotune.tuning.model.ModelTuner.end_to_end: the compiler's default build vs
+the tuned build, interleaved, 10 rounds for TVM and 20 for XLA, speedup = median of per-round
+ratios). Then `autotune best MODEL --backend BACKEND --db FRESH` for every model of the job.
+When the first run ran out of its time budget (a model reported 'partial'), the same command is
+run again on the same database ("resume" runs, at most MAX_RESUMES) until no model is partial: a
+resumed job continues what the previous one left. Then the same command once more
 ("re-run"): everything is tuned already, so every model should be skipped; its wall clock is
 timed the same way. One run each: a wall clock on this noisy machine can vary by tens of percent
 between runs.
@@ -41,34 +42,29 @@ between runs.
 
 
 def parse_table(stdout: str) -> list[dict[str, Any]]:
-    """The rows of the job report table (see autotune.search.driver.JobReport.table)."""
-    rows = []
+    """The rows of the job report table (see autotune.tuning.report.JobReport.table): model,
+    backend, status, subgraphs, trials, failed, default ms, tuned ms, speedup; indented lines
+    (error, best, note, time) belong to the row above."""
+    rows: list[dict[str, Any]] = []
     lines = stdout.splitlines()
     start = next((i for i, ln in enumerate(lines) if ln.startswith("model") and "speedup" in ln), None)
     if start is None:
         return rows
+    keys = ["model", "status", "subgraphs", "trials", "failed", "default_ms", "tuned_ms", "speedup"]
+    if "backend" in lines[start].split():
+        keys.insert(1, "backend")
     for ln in lines[start + 1 :]:
         if ln.startswith("job ") or not ln.strip():
             break
-        if ln.startswith("  error:"):
-            if rows:
-                rows[-1]["error"] = ln.split(":", 1)[1].strip()
+        if ln.startswith(" "):
+            key, _, value = ln.strip().partition(":")
+            if rows and key in ("error", "best", "note"):
+                rows[-1][key] = value.strip()
             continue
         parts = ln.split()
-        if len(parts) < 8:
+        if len(parts) < len(keys):
             continue
-        rows.append(
-            {
-                "model": parts[0],
-                "status": parts[1],
-                "subgraphs": parts[2],
-                "trials": parts[3],
-                "failed": parts[4],
-                "default_ms": parts[5],
-                "tuned_ms": parts[6],
-                "speedup": parts[7],
-            }
-        )
+        rows.append(dict(zip(keys, parts)))
     return rows
 
 
@@ -109,7 +105,10 @@ def main(argv: list[str]) -> int:
             '[job]\ntarget = "llvm"\ntrials = 8\ntime_budget_s = 180\n\n[[models]]\nname = "mlp"\n'
         )
     spec = tomllib.loads(job.read_text())
-    models = [m["name"] for m in spec.get("models", [])]
+    default_backend = spec.get("job", {}).get("backend", "tvm")
+    # (name, backend): the same zoo name may be tuned by both backends
+    entries = [(m["name"], m.get("backend", default_backend)) for m in spec.get("models", [])]
+    models = [f"{n} ({b})" for n, b in entries]
     budget = spec.get("job", {}).get("time_budget_s", 3600)
     db = tmp / "nightly.sqlite"
     res: dict[str, Any] = {
@@ -122,11 +121,19 @@ def main(argv: list[str]) -> int:
         res["first"] = run_tune(job, db, tmp / "first.log")
         print(f"  rc {res['first']['rc']}, {res['first']['wall_s']:.0f} s", flush=True)
         res["best"] = {}
-        for m in models:
+        for (name, backend), m in zip(entries, models):
             proc = subprocess.run(
-                [C.AUTOTUNE_CLI, "best", m, "--db", str(db)], capture_output=True, text=True, cwd=C.ROOT
+                [C.AUTOTUNE_CLI, "best", name, "--backend", backend, "--db", str(db)],
+                capture_output=True,
+                text=True,
+                cwd=C.ROOT,
             )
-            res["best"][m] = {"rc": proc.returncode, "stdout": proc.stdout, "stderr": proc.stderr[-2000:]}
+            res["best"][m] = {
+                "command": f"autotune best {name} --backend {backend} --db FRESH",
+                "rc": proc.returncode,
+                "stdout": proc.stdout,
+                "stderr": proc.stderr[-2000:],
+            }
         from autotune.db import open_db
 
         with open_db(db, readonly=True) as d:
@@ -157,7 +164,8 @@ def main(argv: list[str]) -> int:
         .replace("BUDGET", f"{budget:g}")
         .replace("MAX_RESUMES", str(args.max_resumes))
     )
-    cols = ["model", "status", "subgraphs", "trials", "failed", "default_ms", "tuned_ms", "speedup"]
+    cols = ["model", "backend", "status", "subgraphs", "trials", "failed", "default_ms", "tuned_ms"]
+    cols.append("speedup")
     skipped = all(row["status"] == "skipped" for row in r["rows"]) and len(r["rows"]) == len(models)
     text = "\n".join(
         [
@@ -183,8 +191,7 @@ def main(argv: list[str]) -> int:
             "database after the first run: " + ", ".join(f"{k} {v}" for k, v in res["db_stats"].items() if v),
             "",
             *[
-                f"$ autotune best {m} --db FRESH   (rc {b['rc']})\n"
-                f"{b['stdout'].rstrip() or b['stderr'].rstrip()}\n"
+                f"$ {b['command']}   (rc {b['rc']})\n{b['stdout'].rstrip() or b['stderr'].rstrip()}\n"
                 for m, b in res["best"].items()
             ],
         ]

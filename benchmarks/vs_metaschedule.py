@@ -32,10 +32,11 @@ NAME = "vs_metaschedule"
 METHOD = """\
 Method. Same target for everything: autotune.backends.tvm.workload.resolve_target("llvm") (this
 CPU's mcpu, num-cores = cores available). Same trial budget per model for both tuners (--trials).
-(a) ours: a fresh Python subprocess runs ModelTuner.prepare + ModelTuner.tune (torch export ->
-Relax, fuse, extract tasks, default latency per subgraph, MetaSchedule evolutionary search with
-XGBoost cost model, our persistent builder and our SQLite database, confirmation of each
-subgraph's best) into a fresh temporary SQLite file, trials_per_iter=16 (the job-file default).
+(a) ours: a fresh Python subprocess runs autotune.tuning.model.ModelTuner.prepare + tune on the TVM
+backend's session (torch export -> Relax, fuse, extract tasks, default latency per subgraph,
+MetaSchedule evolutionary search with MetaSchedule's XGBoost cost model (cost_model "none": no
+model of ours), our persistent builder and our SQLite database, confirmation of each subgraph's
+best) into a fresh temporary SQLite file, trials_per_iter=16 (the job-file default).
 (b) stock MetaSchedule: another fresh subprocess runs torch export -> Relax, the same fusion
 passes compile_relax uses (tune_relax runs extract_tasks on the module it is given, which finds
 no task in an unfused module), then ms.relax_integration.tune_relax(fused, None, target,
@@ -71,13 +72,14 @@ BUILD_NOTE_RAISED = (
 # workers (fresh subprocesses)
 # --------------------------------------------------------------------------------------
 def worker_ours(model: str, trials: int, db_path: str) -> dict[str, Any]:
-    from autotune import zoo
-    from autotune.backends.tvm.tuner import ModelTuner
-    from autotune.backends.tvm.workload import resolve_target
+    from autotune import backends
     from autotune.db import open_db
+    from autotune.tuning.model import ModelTuner
+    from autotune.tuning.plan import Settings
 
-    m = zoo.create(model)
-    target = resolve_target("llvm")
+    be = backends.get("tvm")
+    m = be.load_model(model)
+    target = be.resolve_target("llvm")
     db = open_db(db_path)
     counts = {"trials": 0, "failed": 0}
 
@@ -87,18 +89,22 @@ def worker_ours(model: str, trials: int, db_path: str) -> dict[str, Any]:
 
     t0 = time.perf_counter()
     job_id = db.start_job({"benchmark": NAME, "model": model, "trials": trials})
-    tuner = ModelTuner(db, target, job_id, search="evolutionary", trials_per_iter=16)
-    plan = tuner.prepare(model, model, m.module, m.example_inputs)
+    session = be.open(target, db, job_id)
+    # cost_model "none": MetaSchedule's evolutionary search with its own XGBoost surrogate
+    settings = Settings(search="evolutionary", trials_per_iter=16, cost_model="none")
+    tuner = ModelTuner(be, session, db, job_id, settings)
+    plan = tuner.prepare(model, model, m)
     complete = tuner.tune(plan, trials, deadline=time.time() + 24 * 3600, on_outcome=on_outcome)
     tune_s = time.perf_counter() - t0
     tuner.close()
+    session.close()
     db.finish_job(job_id, "done")
-    per_task = {sg.name: db.count(sg.workload_id, tuner.msdb.target_id) for sg in plan.subgraphs}
+    per_task = {s.name: db.count(s.workload_id, tuner.target_id) for s in plan.workloads}
     db.close()
     return {
         "tune_s": tune_s,
         "complete": complete,
-        "tasks": len(plan.subgraphs),
+        "tasks": len(plan.workloads),
         "trials_measured": counts["trials"],
         "failed": counts["failed"],
         "trials_per_task": per_task,

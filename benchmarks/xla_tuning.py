@@ -36,14 +36,15 @@ Method. (1) Tuning: `autotune tune --backend xla --model M ... --trials TRIALS -
 process (interpreter start to exit). The per-model time breakdown (worker start-up; compile and
 run inside the isolated worker; "ours" = the rest of the tuning process's time on that model) is
 parsed from the `time ...` lines of the table the command prints; everything else is read from
-FRESH with the package API (SQLiteDatabase read-only: model, confirmed_best, outcomes,
+FRESH with the package API (SQLiteDatabase read-only: model, best, outcomes,
 latest_model_measurement). Outcome counts are all measurement rows of the model's workload:
 "trials" = source 'tune' (the search, plus the winner's simplification trials), "confirm" = the
 interleaved re-timings against the default, by status. (2) Independent re-measurement in this
 script's own process (not the tuner's, not its worker): default = jax.jit(fn); tuned =
-autotune.jax.jit(fn, db=FRESH), which looks up the confirmed best and compiles with it; "no
-wrapper" = the same config compiled by XlaBuild.jit and called without the TunedFunction wrapper
-(where the default was kept this is a second plain jax.jit: an A/A control). Outputs of tuned vs
+autotune.jax.jit(fn, db=FRESH), which looks up the best (TuningDatabase.best: the latest
+confirmation's winner) and compiles with it; "no wrapper" = the same config compiled by
+XlaBuild.jit and called without the TunedFunction wrapper (where the default was kept this is a
+second plain jax.jit: an A/A control). Outputs of tuned vs
 default: allclose, rtol 2e-3, atol 1e-4 * max|ref|. Then ROUNDS rounds; each round takes one
 sample of every (variant, mode), the order reversed every other round; one sample = the mean
 over `number` back-to-back calls, `number` set after warm-up so that the fastest sample lasts
@@ -63,8 +64,8 @@ only these differences isolate the wrapper). lookup_s = what the wrapper times i
 (fingerprint of the lowering + the SQL lookup; the lowering is not in it): "warm" = the
 connection already open in this process (LOOKUPS new TunedFunction objects of the same fn, whose
 compiles XLA's cache makes free), "cold store" = the same after clearing the wrapper's
-per-process connection cache (autotune.jax._store.cache_clear(): opens the file, finds the
-target row, then looks up), "(2) first call" = the lookup of the first call in (2) (for the
+per-process connection cache (autotune.backends.xla.loader._store.cache_clear(): opens the file,
+finds the target row, then looks up), "(2) first call" = the lookup of the first call in (2) (for the
 first model: the first lookup of this process, which also imports the lookup's modules), "no db"
 = the fingerprint alone; "from_config" = XlaBuild.from_config(config, workload meta), which the
 wrapper runs after lookup_s when a config was found (median of LOOKUPS). Dispatch overhead: the
@@ -146,7 +147,7 @@ def read_db(path: Path, models: list[str]) -> dict[str, dict[str, Any]]:
                 out[name] = {"error": "model not in the database"}
                 continue
             wl = m["workloads"][0][0]
-            best = db.confirmed_best(wl["id"], tid)
+            best = db.best(wl["id"], tid)
             rows = db.outcomes(wl["id"], tid)
             meas = db.latest_model_measurement(m["id"], tid)
             out[name] = {
@@ -275,6 +276,7 @@ def compile_costs(
 
     import autotune.jax
     from autotune import zoo
+    from autotune.backends.xla import loader
     from autotune.backends.xla.build import XlaBuild
 
     m = zoo.create(name, backend="xla")
@@ -322,7 +324,7 @@ def compile_costs(
         f(*args)
         warm.append(f.last.lookup_s)
     for _ in range(lookups):
-        autotune.jax._store.cache_clear()
+        loader._store.cache_clear()
         f = autotune.jax.jit(m.fn, db=db)
         f(*args)
         cold.append(f.last.lookup_s)
@@ -447,7 +449,7 @@ def report(res: dict[str, Any], models: list[str], method: str) -> str:
     for n in models:
         r = rem[n]
         ok = r["config"] == db[n]["best_config"]
-        out.append(f"  {n}: {describe(r['config'])}" + ("" if ok else "  (!= the database's confirmed best)"))
+        out.append(f"  {n}: {describe(r['config'])}" + ("" if ok else "  (!= the database's best)"))
     out += ["", "(3) compile-time cost: first call (trace, lower, compile, run once), median ms"]
     rows = []
     for n in models:

@@ -135,7 +135,9 @@ def test_merge_twice_adds_nothing(tmp_path):
     assert json.loads(cli("stats", "--json", "--db", a).stdout) == stats
     with SQLiteDatabase(a, readonly=True) as db:
         t = db.targets()[0][0]
-        assert db.best_for("tvm:sh1:shared", t)[0].median == pytest.approx(1.05e-3)  # b's faster run
+        assert db.fastest(db.workload_id("tvm:sh1:shared"), t)[0].median == pytest.approx(
+            1.05e-3
+        )  # b's faster run
     # Into a new file: a copy.
     res = cli("merge", a, "--db", tmp_path / "new.sqlite")
     assert res.returncode == 0

@@ -8,7 +8,7 @@ import sqlite3
 import pytest
 
 from autotune.errors import UserError
-from autotune.jobs.jobfile import load_job
+from autotune.tuning.jobfile import load_job
 from tests.conftest import ROOT, run_cli
 
 pytestmark = pytest.mark.timeout(300)

@@ -33,6 +33,7 @@ def test_register_get_create_and_errors():
 @pytest.mark.parametrize(
     "module, names",
     [
+        ("autotune.backends.base", ["tvm", "xla"]),
         ("autotune.db.base", ["sqlite"]),
         ("autotune.search.base", ["evolutionary"]),
         ("autotune.search.graph", ["exhaustive", "random", "tpe"]),

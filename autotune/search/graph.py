@@ -94,8 +94,8 @@ kinds = REGISTRY.kinds
 def create(kind: str, decisions: Sequence[Decision], seed: int = 0, **kwargs: Any) -> GraphSearch:
     """A strategy by name: 'tpe', 'exhaustive', 'random'; 'auto' picks exhaustive for
     spaces no larger than `budget` (a keyword argument), else TPE."""
+    budget = int(kwargs.pop("budget", 0))
     if kind == "auto":
-        budget = int(kwargs.pop("budget", 0))
         kind = "exhaustive" if space_size(decisions) <= max(budget, 1) else "tpe"
     if kind not in kinds():
         raise ValueError(f"unknown graph search {kind!r}; known: auto, {', '.join(kinds())}")

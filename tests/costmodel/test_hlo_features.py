@@ -15,7 +15,7 @@ import torch
 
 from autotune import zoo
 from autotune.backends.xla import workload as wl
-from autotune.backends.xla.tuner import decisions_for
+from autotune.backends.xla.backend import decisions_for
 from autotune.backends.xla.worker import _changed_passes
 from autotune.costmodel.features import hlo
 from autotune.costmodel.features.base import create

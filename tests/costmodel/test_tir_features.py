@@ -70,7 +70,7 @@ def stored(workload_mod, target, tmp_path_factory):
         assert all(p.apply(sch) for p in ctx.space_generator.postprocs)
         msdb.commit_tuning_record(TuningRecord(sch.trace, Workload(workload_mod), run_secs=[1e-3 * seed]))
     (row,) = db.workloads("tvm")
-    records = db.best(row["id"], msdb.target_id, 10)
+    records = db.fastest(row["id"], msdb.target_id, 10)
     assert len(records) == 5 and all(r.kind == "trace" for r in records)
     return row, [r.config for r in records]
 

@@ -106,67 +106,99 @@ def wt(make_db):
     return db, db.add_workload("tvm:sh1:aa", "tvm", "matmul", "{}"), db.target_id(target())
 
 
-def test_best_orders_by_median(wt):
+def test_fastest_orders_by_median(wt):
     db, w, t = wt
-    assert db.best(w, t) == []
+    assert db.fastest(w, t) == []
     db.record(w, "trace", trace(1), t, "ok", [3e-3, 3.2e-3, 2.9e-3])
     db.record(w, "trace", trace(2), t, "ok", [1e-3, 1.1e-3, 1.05e-3])
     db.record(w, "trace", trace(4), t, "ok", [2e-3])
     db.record(w, "default", {}, t, "ok", [5e-3], source="default")
-    best = db.best(w, t, k=10)
+    best = db.fastest(w, t, k=10)
     assert [b.config for b in best] == [trace(2), trace(4), trace(1), {}]
     assert [b.median for b in best] == [1.05e-3, 2e-3, 3e-3, 5e-3]
     assert best[0].kind == "trace" and best[-1].kind == "default"
     assert best[0].samples == [1e-3, 1.1e-3, 1.05e-3]
-    assert db.best(w, t) == best[:1]
-    assert db.best_for("tvm:sh1:aa", t, k=2) == best[:2]
-    assert db.best_for("tvm:sh1:missing", t) == []
+    assert db.fastest(w, t) == best[:1]
     other = db.target_id(target(9))
-    assert db.best(w, other) == []  # results never leak across targets
+    assert db.fastest(w, other) == []  # results never leak across targets
+    assert db.default_latency(w, t) == 5e-3 and db.default_latency(w, other) is None
+    # Fast tuning runs alone never make a best: only a confirmed win over the default does.
+    assert db.best(w, t) is None and db.best_for("tvm:sh1:aa", t) is None
 
 
 @pytest.mark.parametrize("status", ["build_error", "run_error", "timeout"])
-def test_failures_are_never_best(wt, status):
+def test_failures_are_never_fastest(wt, status):
     db, w, t = wt
     db.record(w, "trace", trace(1), t, status, error="boom")
     db.record(w, "trace", trace(1), t, status, [1e-9], error="boom")  # even with a (bogus) sample
-    assert db.best(w, t) == []
+    assert db.fastest(w, t) == []
     db.record(w, "trace", trace(2), t, "ok", [4e-3])
     db.record(w, "trace", trace(2), t, status, error="flaky")
-    best = db.best(w, t, k=5)
+    best = db.fastest(w, t, k=5)
     assert [b.config for b in best] == [trace(2)] and best[0].runs == 1
 
 
-def test_wrong_result_is_never_best(wt):
+def test_wrong_result_is_never_fastest(wt):
     db, w, t = wt
     db.record(w, "trace", trace(1), t, "ok", [1e-4])  # the fastest ...
     db.record(w, "trace", trace(1), t, "wrong_result", [1e-4], error="max abs diff 3.0")  # ... but wrong
     db.record(w, "trace", trace(1), t, "ok", [1e-4])
     db.record(w, "trace", trace(2), t, "ok", [9e-4])
-    assert [b.config for b in db.best(w, t, k=5)] == [trace(2)]
+    assert [b.config for b in db.fastest(w, t, k=5)] == [trace(2)]
 
 
-def test_confirmed_best_follows_the_latest_confirmation(wt):
+def test_best_is_the_latest_confirmed_winner(wt):
+    """The one rule every caller uses (loaders, `autotune best`, the job report)."""
     db, w, t = wt
     opts = {"opt:xla_cpu_prefer_vector_width": 512}
-    assert db.confirmed_best(w, t) is None  # never confirmed: the default stands
+    assert db.best(w, t) is None and db.confirmation(w, t) is None  # never confirmed: the default
     db.record(w, "options", opts, t, "ok", [1e-3])
     db.record(w, "default", {}, t, "ok", [2e-3, 2.1e-3], source="confirm")
     db.record(w, "options", opts, t, "ok", [1.5e-3, 1.4e-3], source="confirm")
-    won = db.confirmed_best(w, t)
+    won = db.best(w, t)
     assert won is not None and won.config == opts and won.median == pytest.approx(1.45e-3)
-    assert db.confirmed_speedup(w, t) == pytest.approx(2.05 / 1.45)
-    assert db.confirmed_best(w, db.target_id(target(9))) is None  # not across targets
-    # A later confirmation that the default wins demotes it.
+    assert won.speedup == pytest.approx(2.05 / 1.45) == db.confirmation(w, t).speedup
+    assert db.best_for("tvm:sh1:aa", t) == won and db.best_for("tvm:sh1:missing", t) is None
+    assert db.best(w, db.target_id(target(9))) is None  # not across targets
+    # A later confirmation that the default wins demotes it; it stays the latest confirmation.
     db.record(w, "default", {}, t, "ok", [1e-3], source="confirm")
     db.record(w, "options", opts, t, "ok", [1.2e-3], source="confirm")
-    assert db.confirmed_best(w, t) is None
+    assert db.best(w, t) is None
+    lost = db.confirmation(w, t)
+    assert lost.config == opts and not lost.won() and lost.speedup == pytest.approx(1 / 1.2)
+    # A win within the margin (2%) is no win.
+    db.record(w, "default", {}, t, "ok", [1e-3], source="confirm")
+    db.record(w, "options", opts, t, "ok", [0.99e-3], source="confirm")
+    assert db.best(w, t) is None
     # A winner found to give wrong results is never the best.
     db.record(w, "default", {}, t, "ok", [2e-3], source="confirm")
     db.record(w, "options", opts, t, "ok", [1e-3], source="confirm")
-    assert db.confirmed_best(w, t) is not None
+    assert db.best(w, t) is not None
     db.record(w, "options", opts, t, "wrong_result", error="max abs difference 1")
-    assert db.confirmed_best(w, t) is None
+    assert db.best(w, t) is None
+
+
+def test_lookups_by_id_and_fingerprint(wt):
+    db, w, t = wt
+    assert db.workload_id("tvm:sh1:aa") == w and db.workload_id("tvm:sh1:zz") is None
+    big = db.add_workload(
+        "xla:h1:bb", "xla", "mlp", "HloModule m", {"options": {"a": 1}, "optimized_hlo": "x" * 99}
+    )
+    assert db.workload_meta(big, without=("optimized_hlo",)) == {"options": {"a": 1}}
+    assert db.workload_meta(big)["optimized_hlo"] == "x" * 99
+    assert db.workload_by_id(big)["name"] == "mlp" and [r["id"] for r in db.workloads("xla")] == [big]
+    with pytest.raises(DatabaseError):
+        db.workload_meta(big + 100)
+    assert db.has_target(t) and not db.has_target(t + 100)
+    m = db.set_model("mlp", "tvm", "zoo:mlp", [(w, 1)])
+    assert db.latest_target(m) is None  # nothing measured yet
+    other = db.target_id(target(7))
+    db.record(w, "trace", trace(1), t, "ok", [1e-3])
+    db.record(w, "trace", trace(1), other, "run_error", error="x")
+    assert db.latest_target(m) == other
+    assert db.measurements_per_target() == {t: 1, other: 1}
+    assert db.count_ok(t) == 1 and db.count_ok(other) == 0
+    assert db.model("mlp", "tvm")["workloads"][0][0]["id"] == w and db.model("mlp", "xla") is None
 
 
 def test_best_across_runs_of_one_config(wt):
@@ -175,7 +207,7 @@ def test_best_across_runs_of_one_config(wt):
     db.record(w, "trace", trace(1), t, "ok", [2e-3, 2.2e-3])
     db.record(w, "trace", trace(1), t, "timeout")
     db.record(w, "trace", trace(2), t, "ok", [3e-3])
-    best = db.best(w, t, k=5)
+    best = db.fastest(w, t, k=5)
     assert [b.config for b in best] == [trace(1), trace(2)]  # one entry per config
     assert best[0].median == pytest.approx(2.1e-3) and best[0].samples == [2e-3, 2.2e-3]
     assert best[0].runs == 2
@@ -272,7 +304,7 @@ def test_merge_from(make_db):
     assert len(after["workloads"]) == 3 and len(after["configs"]) == 4  # shared ones not duplicated
     # The faster run measured in b is now the best in a.
     t = a.find_target(target())
-    best = a.best_for("tvm:sh1:shared", t)
+    best = a.fastest(a.workload_id("tvm:sh1:shared"), t)
     assert best[0].median == 1e-3 and best[0].runs == 2
     # Merging again, or merging back, adds nothing.
     assert sum(a.merge_from(b).values()) == 0

@@ -155,9 +155,9 @@ def test_round_trip(ms_dir, tmp_path):
         outcomes = db.outcomes(row["id"], t2)
         assert {o["source"] for o in outcomes} == {"import"} and {o["kind"] for o in outcomes} == {"trace"}
         assert sorted(o["status"] for o in outcomes) == ["ok"] * 6 + ["run_error"] * 2
-        best = db.best_for(fp, t2)[0]
+        best = db.fastest(db.workload_id(fp), t2)[0]
         assert best.samples == [1e-5, 1.02e-5, 0.99e-5]
-        assert db.best_for(fp, t1)[0].samples == [1e-5 * 7]
+        assert db.fastest(db.workload_id(fp), t1)[0].samples == [1e-5 * 7]
 
         # Importing again adds nothing.
         again = msjson.import_ms(db, (ms_dir / msjson.WORKLOAD_FILE, ms_dir / msjson.RECORD_FILE))
@@ -216,12 +216,12 @@ def test_export_filters_target_and_wrong_results(ms_dir, tmp_path):
             msjson.export_ms(db, tmp_path / "none", target_id=999)
         # A config whose result was wrong on a target is not exported for that target.
         wid = db.workload(fingerprint(matmul(32)))["id"]
-        fastest = db.best(wid, t2)[0]
+        fastest = db.fastest(wid, t2)[0]
         db.record(wid, "trace", fastest.config, t2, "wrong_result", [1e-6], error="mismatch")
         assert msjson.export_ms(db, tmp_path / "t2", target_id=t2) == (3, 11)
         traces_out = {k[1] for k in ok_keys(tmp_path / "t2")}
         assert canonical_json(fastest.config["trace"]) not in traces_out
-        assert db.best(wid, t2)[0].config != fastest.config
+        assert db.fastest(wid, t2)[0].config != fastest.config
 
 
 def _broken(src: Path, dst: Path, which: str, edit) -> Path:

@@ -28,7 +28,7 @@ def test_tuned_model_matches_torch(tmp_path, name, trials):
         tuned = [
             w
             for w, _ in model["workloads"]
-            if store.best(w["id"], tid) and store.best(w["id"], tid)[0].kind == "trace"
+            if (b := store.best(w["id"], tid)) is not None and b.kind == "trace"
         ]
         assert tuned, "no subgraph got a tuned schedule"
         assert store.check() == []

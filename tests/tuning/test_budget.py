@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from autotune.search.driver import model_deadline
+from autotune.tuning.budget import model_deadline
 
 
 def test_each_model_gets_its_share_of_the_time_left():
@@ -14,3 +14,11 @@ def test_each_model_gets_its_share_of_the_time_left():
     assert model_deadline(1300.0, 32, 0, now=1100.0) == pytest.approx(1300.0)
     # Past the deadline there is nothing left.
     assert model_deadline(1300.0, 32, 32, now=1400.0) == pytest.approx(1400.0)
+
+
+@pytest.mark.parametrize("budget, shares", [(64, [1.0, 3.0, 0.0]), (5, [1.0] * 12), (0, [2.0, 1.0])])
+def test_allot_spends_exactly_the_budget(budget, shares):
+    from autotune.tuning.budget import allot
+
+    out = allot(budget, shares)
+    assert sum(out) == budget and all(n >= 0 for n in out)
