@@ -90,8 +90,9 @@ def mismatch(outputs: Sequence[Any], reference: Sequence[Any], rtol: float = RTO
             if not np.array_equal(got, want):
                 return f"output {i}: values differ"
             continue
-        scale = float(np.max(np.abs(want))) if want.size else 0.0
         g64, w64 = got.astype(np.float64), want.astype(np.float64)
+        finite = np.abs(w64[np.isfinite(w64)])
+        scale = float(finite.max()) if finite.size else 0.0
         if not np.allclose(g64, w64, rtol=rtol, atol=rtol * max(scale, 1e-6), equal_nan=True):
             worst = float(np.nanmax(np.abs(g64 - w64))) if want.size else 0.0
             return f"output {i}: max abs difference {worst:.3g} (scale {scale:.3g}, rtol {rtol})"

@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -66,42 +67,40 @@ it sets itself).
 workloads and saved to a temporary checkpoint. Per workload, in this process through the package
 API (a fresh temporary SQLite file per run; autotune.tuning.model.ModelTuner.prepare / pending /
 tune on the XLA backend's session, as autotune/tuning/job.py calls them; platform cpu; search
-'auto' = TPE): a reference run
-without a model, {ref_trials} trials (seed 1000, its confirmation skipped) gives "ref best" = its
-fastest measured trial; then {budget}-trial runs per search seed in {search_seeds}, variants rotated
-from run to run: "none" (cost_model none) and "gnn" (cost_model = the checkpoint: after 4
-warm-up trials each measured trial is the best-ranked of 4 TPE proposals; the model learns online
-every 4 measurements). "trials to 5%" (10%) = the 1-based index, among
-the run's tune measurements in database order, of the first whose median is within 5% (10%) of
-ref best (0 = the run's default already is; "-" = not within the budget; means count a miss as
-the budget); "s to 5%" = that measurement's created_at minus the start of tune(); "best/ref" =
-the run's fastest trial / ref best (< 1: beat the reference); "tune s" = the tune() call
-(search, confirmation, simplification; worker start-up is in prepare). Every latency is an
-absolute median from a separate run (own worker, own default timing) on a shared, noisy 2-core
-machine, and ref best is the minimum of {ref_trials} noisy medians (biased low): single-run trial
-counts are anecdotes; compare the variants' means and hit rates. (3) Cost-model share of tuning
-time: XLA: Profile.costmodel / Profile.total (featurizing and ranking proposals, online updates;
-total = prepare + tune) of the model runs of (2). TVM: `autotune.tuning.job.run_job` of {tvm_model} ({tvm_trials} trials,
+'auto' = TPE): a reference run without a model, {ref_trials} trials (seed 1000, its confirmation
+skipped) gives "ref best" = its fastest measured trial; then {budget}-trial runs per search seed in
+{search_seeds}, variants rotated from run to run: "none" (cost_model none) and "gnn" (cost_model =
+the checkpoint: after 4 warm-up trials each measured trial is the best-ranked of 4 TPE proposals;
+the model learns online every 4 measurements). "trials to 5%" (10%) = the 1-based index, among the
+run's tune measurements in database order, of the first whose median is within 5% (10%) of ref best
+(0 = the run's default already is; "-" = not within the budget; means count a miss as the budget);
+"s to 5%" = that measurement's created_at minus the start of tune(); "best/ref" = the run's fastest
+trial / ref best (< 1: beat the reference); "tune s" = the tune() call (search, confirmation,
+simplification; worker start-up is in prepare). Every latency is an absolute median from a separate
+run (own worker, own default timing) on a shared, noisy 2-core machine, and ref best is the minimum
+of {ref_trials} noisy medians (biased low): single-run trial counts are anecdotes; compare the
+variants' means and hit rates. (3) Cost-model share of tuning time: XLA: Profile.costmodel /
+Profile.total (featurizing and ranking proposals, online updates; total = prepare + tune) of the
+model runs of (2). TVM: `autotune.tuning.job.run_job` of {tvm_model} ({tvm_trials} trials,
 evolutionary search, fresh temporary database, target llvm), each run in its own subprocess,
 {tvm_runs} run(s) per variant alternated: "gnn" = cost_model <the TVM checkpoint named below>
-(ScoreModelCostModel; the search then uses population 128, 3 generations) vs "xgb" =
-MetaSchedule's XGBoost ("none" in a job file; population 512, 4 generations). The PyCostModel
-the search builds is wrapped in a timing PyCostModel (EvolutionarySearch._cost_model patched in
-the subprocess) that adds up the seconds inside predict (featurizing included) and update;
-share = (predict + update) / run_job wall (import, defaults, search, builds, runs, confirmation).
+(ScoreModelCostModel; the search then uses population 128, 3 generations) vs "xgb" = MetaSchedule's
+XGBoost ("none" in a job file; population 512, 4 generations). The PyCostModel the search builds is
+wrapped in a timing PyCostModel (EvolutionarySearch._cost_model patched in the subprocess) that
+adds up the seconds inside predict (featurizing included) and update; share = (predict + update) /
+run_job wall (import, defaults, search, builds, runs, confirmation).
 (4) Search efficiency (TVM): a GNN ({epochs} epochs) is trained on the TVM data minus every
 workload of the evaluated models ({tvm_search_models}) and saved to a temporary checkpoint. Per
 model, {tvm_runs_search} search seed(s), each run in its own subprocess into a fresh temporary
 SQLite file through autotune.tuning.model.ModelTuner.prepare + tune (the job's path; confirmation
 skipped; target llvm; 16 trials per MetaSchedule iteration; the TVM session's builder and runner
-for both): "ms-default" = cost_model "none" =
-MetaSchedule's default search (XGBModel, population 512, 4 generations; it scores randomly until
-it has 100 measurements), {ms_budget} trials (4x {tvm_budget}); "gnn" = the held-out checkpoint as
-MetaSchedule's PyCostModel (population 128, 3 generations, learns online), {gnn_budget} trials.
-The two variants alternate which runs first. Reference = the fastest trial of {tvm_ref_runs}
-separate MetaSchedule default run(s) of the model with {ms_budget} trials (search seeds 1000..),
-which are not among the compared runs ("the best latency MetaSchedule's default search finds
-with 4x the budget").
+for both): "ms-default" = cost_model "none" = MetaSchedule's default search (XGBModel, population
+512, 4 generations; it scores randomly until it has 100 measurements), {ms_budget} trials (4x
+{tvm_budget}); "gnn" = the held-out checkpoint as MetaSchedule's PyCostModel (population 128, 3
+generations, learns online), {gnn_budget} trials. The two variants alternate which runs first.
+Reference = the fastest trial of {tvm_ref_runs} separate MetaSchedule default run(s) of the model
+with {ms_budget} trials (search seeds 1000..), which are not among the compared runs ("the best
+latency MetaSchedule's default search finds with 4x the budget").
 "to 5%" = 1-based index, among the costliest subgraph's tune measurements in database order
 (MetaSchedule's order within a batch), of the first within 5% of the reference; a run that never
 gets there counts as its budget (so the ratio understates a GNN miss). "s to 5%" = its
@@ -285,7 +284,7 @@ def heldout_checkpoint(data: Any, exclude: list[str], hp: dict[str, Any], path: 
 
 
 @contextlib.contextmanager
-def no_confirm() -> Any:
+def no_confirm() -> Iterator[None]:
     """Skip confirmation while tuning: the composer's `confirm` replaced by a no-op (the search
     runs of (2) and (4) compare what the search measured, not what confirmation keeps)."""
     from autotune.tuning import model

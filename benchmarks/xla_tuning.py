@@ -44,35 +44,35 @@ script's own process (not the tuner's, not its worker): default = jax.jit(fn); t
 autotune.jax.jit(fn, db=FRESH), which looks up the best (TuningDatabase.best: the latest
 confirmation's winner) and compiles with it; "no wrapper" = the same config compiled by
 XlaBuild.jit and called without the TunedFunction wrapper (where the default was kept this is a
-second plain jax.jit: an A/A control). Outputs of tuned vs
-default: allclose, rtol 2e-3, atol 1e-4 * max|ref|. Then ROUNDS rounds; each round takes one
-sample of every (variant, mode), the order reversed every other round; one sample = the mean
-over `number` back-to-back calls, `number` set after warm-up so that the fastest sample lasts
->= 10 ms. Two modes: "latency" waits for every call (jax.block_until_ready: a sample is call
-latency including dispatch); "pipelined" waits only after the last call of the sample, as the
-tuner's worker times candidates (dispatch may overlap the previous call's compute). Medians per
-variant; speedup = median of the per-round ratios default/variant, with their p25-p75. "tuner's
-own" = the end-to-end figure the tuning job stored (its worker, pipelined, 20 rounds).
-(3) Compile-time cost in this process: first call (trace, lower, compile, run once, wait) of plain
-jax.jit; of the tuned config compiled without the wrapper (XlaBuild.from_config(config).jit, the
-from_config outside the timing); of autotune.jax.jit with FRESH; of autotune.jax.jit with a path
-that does not exist (no database: the wrapper lowers and fingerprints, then plain jax.jit). Each
-on a new lambda wrapping fn after jax.clear_caches(), CREPS rounds in rotated order; medians, and
-"extra" = the median (p25..p75) of per-round differences: ours (FRESH) - the same config without the wrapper,
-ours (no db) - jax.jit (a tuned config itself compiles faster or slower than XLA's default, so
-only these differences isolate the wrapper). lookup_s = what the wrapper times inside itself
-(fingerprint of the lowering + the SQL lookup; the lowering is not in it): "warm" = the
-connection already open in this process (LOOKUPS new TunedFunction objects of the same fn, whose
-compiles XLA's cache makes free), "cold store" = the same after clearing the wrapper's
-per-process connection cache (autotune.backends.xla.loader._store.cache_clear(): opens the file,
-finds the target row, then looks up), "(2) first call" = the lookup of the first call in (2) (for the
-first model: the first lookup of this process, which also imports the lookup's modules), "no db"
-= the fingerprint alone; "from_config" = XlaBuild.from_config(config, workload meta), which the
-wrapper runs after lookup_s when a config was found (median of LOOKUPS). Dispatch overhead: the
-wrapper with no database (plain jax.jit inside) vs jax.jit(fn), the same default config,
-interleaved as in (2), ROUNDS rounds; "extra" = the median of per-round differences (the
-wrapper's own per-call cost). The machine is shared and noisy (2 cores): compare ratios and
-differences taken within one round, not absolute times across runs.
+second plain jax.jit: an A/A control). Outputs of tuned vs default: allclose, rtol 2e-3, atol 1e-4
+* max|ref|. Then ROUNDS rounds; each round takes one sample of every (variant, mode), the order
+reversed every other round; one sample = the mean over `number` back-to-back calls, `number` set
+after warm-up so that the fastest sample lasts >= 10 ms. Two modes: "latency" waits for every call
+(jax.block_until_ready: a sample is call latency including dispatch); "pipelined" waits only after
+the last call of the sample, as the tuner's worker times candidates (dispatch may overlap the
+previous call's compute). Medians per variant; speedup = median of the per-round ratios
+default/variant, with their p25-p75. "tuner's own" = the end-to-end figure the tuning job stored
+(its worker, pipelined, 20 rounds). (3) Compile-time cost in this process: first call (trace,
+lower, compile, run once, wait) of plain jax.jit; of the tuned config compiled without the wrapper
+(XlaBuild.from_config(config).jit, the from_config outside the timing); of autotune.jax.jit with
+FRESH; of autotune.jax.jit with a path that does not exist (no database: the wrapper lowers and
+fingerprints, then plain jax.jit). Each on a new lambda wrapping fn after jax.clear_caches(),
+CREPS rounds in rotated order; medians, and "extra" = the median (p25..p75) of per-round
+differences: ours (FRESH) - the same config without the wrapper, ours (no db) - jax.jit (a tuned
+config itself compiles faster or slower than XLA's default, so only these differences isolate the
+wrapper). lookup_s = what the wrapper times inside itself (fingerprint of the lowering + the SQL
+lookup; the lowering is not in it): "warm" = the connection already open in this process (LOOKUPS
+new TunedFunction objects of the same fn, whose compiles XLA's cache makes free), "cold store" =
+the same after clearing the wrapper's per-process connection cache
+(autotune.backends.xla.loader._store.cache_clear(): opens the file, finds the target row, then
+looks up), "(2) first call" = the lookup of the first call in (2) (for the first model: the first
+lookup of this process, which also imports the lookup's modules), "no db" = the fingerprint alone;
+"from_config" = XlaBuild.from_config(config, workload meta), which the wrapper runs after lookup_s
+when a config was found (median of LOOKUPS). Dispatch overhead: the wrapper with no database
+(plain jax.jit inside) vs jax.jit(fn), the same default config, interleaved as in (2), ROUNDS
+rounds; "extra" = the median of per-round differences (the wrapper's own per-call cost). The
+machine is shared and noisy (2 cores): compare ratios and differences taken within one round, not
+absolute times across runs.
 """
 
 

@@ -93,6 +93,13 @@ def test_newer_schema_is_refused_and_untouched(tmp_path):
         ("[[models]]\nname = 'mlp'\ncolour = 'red'\n", "unknown key"),
         ("[[models]]\nname = 'mlp'\n[[models]]\nname = 'mlp'\n", "listed twice"),
         ("[job]\nbackend = 'gcc'\n[[models]]\nname = 'mlp'\n", "unknown backend"),
+        # Every key is validated for every backend of the job, before it starts.
+        ("[job]\nsearch = 'annealing'\n[[models]]\nname = 'mlp'\n", "unknown strategy 'annealing'"),
+        ("[job]\nsearch = 'tpe'\n[[models]]\nname = 'mlp'\n", "cannot tune tvm models"),
+        ("[job]\nsearch = 'evolutionary'\n[[models]]\nname = 'mlp'\nbackend = 'xla'\n", "cannot tune xla"),
+        ("[job]\nrank_pool = 0\n[[models]]\nname = 'mlp'\n", "rank_pool: expected a positive integer"),
+        ("[job]\ncost_model = 'xgb'\n[[models]]\nname = 'mlp'\n", "no such checkpoint"),
+        ("[job]\ncost_model = 3\n[[models]]\nname = 'mlp'\n", "cost_model must be"),
     ],
 )
 def test_malformed_job_files(tmp_path, text, message):
@@ -100,6 +107,26 @@ def test_malformed_job_files(tmp_path, text, message):
     path.write_text(text)
     with pytest.raises(UserError, match=message.replace("[", r"\[").replace("]", r"\]")):
         load_job(path)
+
+
+def test_job_keys_mean_the_same_for_every_backend(tmp_path):
+    """'auto' is each backend's default search; rank_pool reaches both searches."""
+    from autotune import backends
+    from autotune.tuning.plan import Context, Settings
+
+    path = tmp_path / "job.toml"
+    path.write_text(
+        "[job]\nrank_pool = 6\n[[models]]\nname = 'mlp'\n[[models]]\nname = 'mlp'\nbackend = 'xla'\n"
+    )
+    spec = load_job(path)
+    assert spec.search == "auto" and spec.rank_pool == 6 and spec.cost_model == "pretrained"
+    for name, kind in (("tvm", "evolutionary"), ("xla", "auto")):
+        ctx = Context(backends.get(name), None, None, None, Settings(search=spec.search, rank_pool=6), None)
+        assert ctx.search_kind == kind and ctx.rank_pool == 6
+        assert (
+            Context(backends.get(name), None, None, None, Settings(), None).rank_pool
+            == backends.get(name).rank_pool
+        )
 
 
 def test_malformed_job_file_on_the_command_line(tmp_path):

@@ -108,7 +108,6 @@ class ScoreModelCostModel(PyCostModel):
         self._refs: dict[int, float] = {}  # workload hash -> reference latency
         self._rng = np.random.default_rng(seed)
         self.seconds = 0.0  # time spent in predict and update (featurizing included)
-        self.predicted = 0  # candidates scored
 
     # --- MetaSchedule's interface -------------------------------------------------
     def load(self, path: str) -> None:
@@ -131,7 +130,6 @@ class ScoreModelCostModel(PyCostModel):
             return self._predict(context, candidates)
         finally:
             self.seconds += time.perf_counter() - t0
-            self.predicted += len(candidates)
 
     def _predict(self, context: Any, candidates: Sequence[Any]) -> np.ndarray:
         n = len(candidates)

@@ -1,4 +1,8 @@
-"""Every bundled model, tuned for a few trials, compiles with its records and matches PyTorch."""
+"""Every bundled model, tuned for a few trials, compiles with its records and matches PyTorch.
+
+Each takes one to two minutes on 2 cores (slow: `pytest -m slow`); mlp, the smallest, is
+tuned and checked the same way in the default run by tests/tvm/test_tune_cli.py.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ import pytest
 
 from tests.conftest import run_cli
 
-pytestmark = pytest.mark.timeout(900)
+pytestmark = [pytest.mark.timeout(900), pytest.mark.slow]
 
 
 @pytest.mark.parametrize("name, trials", [("convnet", 16), ("bert-tiny", 16)])

@@ -59,14 +59,12 @@ class MetaScheduleDatabase(PyDatabase):
         target: Any,
         job_id: int | None = None,
         apply: bool = False,
-        names: dict[str, str] | None = None,
     ) -> None:
         super().__init__()
         self.db = db
         self.target = target
         self.job_id = job_id
         self.apply = apply
-        self.names = names or {}
         info = target_info(target)
         self.target_id = db.find_target(info) if getattr(db, "readonly", False) else db.target_id(info)
         self._target_json = target_json(target)
@@ -90,7 +88,7 @@ class MetaScheduleDatabase(PyDatabase):
             wid = self.db.add_workload(
                 fp,
                 "tvm",
-                name or self.names.get(fp) or task_name(mod),
+                name or task_name(mod),
                 tvm.ir.save_json(mod),
                 {"args_info": args_info_json(mod)},
             )

@@ -28,7 +28,6 @@ FINGERPRINT_PREFIX = "xla:h1:"
 META_KEYS = ("args", "results", "changed_passes", "options", "cost", "optimized_hlo", "platform")
 #: Left out of the workload meta the compile-time lookup reads (large, and not needed to apply).
 LOOKUP_SKIPS = ("optimized_hlo",)
-PLATFORMS = ("cpu", "gpu")
 
 
 def _module(lowered: Any) -> Any:

@@ -18,7 +18,6 @@ Example::
 
     f = TIRFeaturizer()
     graphs = f.graphs(workload_row, [{}, {"trace": trace_json}])   # default + one trace
-    data = f.graph_of_module(scheduled_mod)                         # straight from a module
 """
 
 from __future__ import annotations
@@ -208,10 +207,6 @@ class TIRFeaturizer(Featurizer):
             except Exception:  # a trace that no longer applies
                 items.append(None)
         return self.graphs_of_modules(items)
-
-    def graph_of_module(self, mod: Any, is_default: bool = False) -> Any:
-        """The graph of one (scheduled) PrimFunc module, or None when it cannot be read."""
-        return self.graphs_of_modules([(mod, is_default)])[0]
 
     def graphs_of_modules(self, items: Sequence[tuple[Any, bool] | None], context: Any = None) -> list[Any]:
         """Graphs of (module or Schedule or MeasureCandidate, is_default) pairs; None in, None out."""

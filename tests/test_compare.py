@@ -1,0 +1,59 @@
+"""The shared measurement rules (autotune/compare.py) every backend and caller uses."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from autotune import compare
+
+
+def test_win_needs_the_margin():
+    assert compare.WIN_MARGIN == 0.02
+    assert compare.beats(1.0, 0.97) and not compare.beats(1.0, 0.985) and not compare.beats(1.0, 1.1)
+    assert compare.wins([1.0, 1.0, 1.2], [0.9, 0.95, 0.9]) and not compare.wins([1.0], [0.99])
+    assert not compare.wins([], [0.5]) and not compare.wins([1.0], [])
+
+
+def test_paired_speedup_is_the_median_of_round_ratios():
+    # A slow phase in round 2 hits both: the paired ratio ignores it, a ratio of medians would not.
+    assert compare.paired_speedup([2.0, 20.0, 2.0], [1.0, 10.0, 1.0]) == pytest.approx(2.0)
+    assert compare.paired_speedup([2.0, 3.0], [1.0, 0.0]) == pytest.approx(2.0)  # a zero is skipped
+
+
+def test_interleaved_alternates_the_order():
+    calls: list[str] = []
+    a, b = compare.interleaved(lambda: calls.append("a") or 1.0, lambda: calls.append("b") or 2.0, rounds=4)
+    assert calls == ["a", "b", "b", "a", "a", "b", "b", "a"] and a == [1.0] * 4 and b == [2.0] * 4
+
+
+@pytest.mark.parametrize(
+    "secs, failed",
+    [
+        ([1e-3, 2e-3], False),
+        ([], True),
+        (None, True),
+        ([compare.FAILED_RUN_SECS], True),
+        ([1e9], True),
+        ([float("nan")], True),
+        ([float("inf")], True),
+        ([-1.0], True),
+        ([0.0], False),
+    ],
+)
+def test_failed_run_marker(secs, failed):
+    assert compare.failed_run(secs) is failed
+
+
+def test_one_output_tolerance_policy():
+    ref = [np.array([1.0, -2.0, 1e-9, np.nan], np.float32), np.array([1, 2], np.int64)]
+    same = [ref[0].copy(), ref[1].copy()]
+    assert compare.mismatch(same, ref) == ""
+    # A reordered reduction's rounding: within RTOL of the value plus RTOL of the largest magnitude.
+    close = [ref[0] + np.float32(1e-3), ref[1]]
+    assert compare.mismatch(close, ref) == ""
+    off = [ref[0] * np.float32(1.01), ref[1]]
+    assert "max abs difference" in compare.mismatch(off, ref)
+    assert "values differ" in compare.mismatch([ref[0], ref[1] + 1], ref)
+    assert "float32[3]" in compare.mismatch([ref[0][:3], ref[1]], ref)
+    assert "outputs, expected" in compare.mismatch(ref[:1], ref)
