@@ -223,9 +223,8 @@ class ModelTuner:
             raise RuntimeError(f"{plan.name}: {c.error or c.status}")
         tuned, speedup, kept = c.tuned, compare.paired_speedup(c.default, c.tuned), True
         if c.config == {}:
-            # The default applied: "tuned" is the same executable, its speedup 1 by definition
-            # (the samples still show the timing noise of this run).
-            speedup = 1.0
+            # The default applied: "tuned" is the same executable, its speedup 1 by definition.
+            tuned, speedup = c.default, 1.0
         elif c.config is not None and not compare.wins(c.default, c.tuned):
             # The job's own end-to-end comparison did not confirm the best: it is not kept.
             (s,) = plan.workloads
