@@ -2,8 +2,9 @@
 
 - Timing: two versions are timed interleaved (A B B A ...) in one process, so a slow phase
   of the machine hits both; the speedup is the median of the per-round ratios.
-- Winning: a candidate beats the default only when its median is at least `WIN_MARGIN`
-  below the default's, in such an interleaved comparison.
+- Winning: a candidate beats the default only when that paired speedup is at least
+  1 / (1 - `WIN_MARGIN`) (1.0204x) in such an interleaved comparison: the speedup that is
+  reported and the rule that decides are one statistic.
 - Same results: every float may differ from the reference by `RTOL` (0.1%) of its own value
   plus `RTOL` of the reference's largest magnitude (so outputs near zero do not fail on the
   rounding of a reordered reduction); NaN matches NaN; shapes, dtypes and integers must be
@@ -44,14 +45,17 @@ def paired_speedup(default: Sequence[float], tuned: Sequence[float]) -> float:
     return float(statistics.median(d / t for d, t in zip(default, tuned) if t > 0))
 
 
-def beats(default_median: float, tuned_median: float, margin: float = WIN_MARGIN) -> bool:
-    """The win rule: the tuned median at least `margin` below the default's."""
-    return tuned_median < default_median * (1.0 - margin)
-
-
 def wins(default: Sequence[float], tuned: Sequence[float], margin: float = WIN_MARGIN) -> bool:
-    """Whether `tuned` beat `default` by the margin (samples of an interleaved comparison)."""
-    return bool(default) and bool(tuned) and beats(median(default), median(tuned), margin)
+    """The win rule: `tuned` beat `default` in an interleaved comparison when the paired
+    speedup is at least 1 / (1 - margin) (1.0204x for 2%)."""
+    if not any(t > 0 for t in tuned) or not default:
+        return False
+    return paired_speedup(default, tuned) * (1.0 - margin) > 1.0
+
+
+def no_slower(base: Sequence[float], other: Sequence[float], tolerance: float) -> bool:
+    """Whether `other` is at most `tolerance` slower than `base` (paired, interleaved samples)."""
+    return bool(base) and any(t > 0 for t in other) and paired_speedup(base, other) * (1.0 + tolerance) >= 1.0
 
 
 def interleaved(

@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from autotune.compare import WIN_MARGIN, beats
+from autotune.compare import WIN_MARGIN, paired_speedup, wins
 
 STATUSES = ("ok", "build_error", "run_error", "timeout", "wrong_result")
 
@@ -106,12 +106,12 @@ class Confirmation:
 
     @property
     def speedup(self) -> float:
-        """Default median over the candidate's."""
-        return self.default_median / self.median
+        """The paired speedup of the comparison (autotune.compare.paired_speedup)."""
+        return paired_speedup(self.default_samples, self.samples)
 
     def won(self, margin: float = WIN_MARGIN) -> bool:
         """Whether the candidate won it (the one rule of autotune.compare)."""
-        return beats(self.default_median, self.median, margin)
+        return wins(self.default_samples, self.samples, margin)
 
 
 def config_key(fingerprint: str, config_text: str) -> str:

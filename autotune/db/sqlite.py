@@ -318,14 +318,17 @@ class SQLiteDatabase(SQLiteMaintenance, TuningDatabase):
         rows = self.conn.execute(_CONFIRMATION_SQL, (workload_id, target_id)).fetchall()
         if len(rows) != 2 or rows[0][1] == "default" or rows[1][1] != "default" or not rows[0][3]:
             return None
+        samples, default_samples = parse_samples(rows[0][4]), parse_samples(rows[1][4])
+        if not any(s > 0 for s in samples) or not default_samples:
+            return None
         return Confirmation(
             config_id=int(rows[0][0]),
             kind=rows[0][1],
             config=parse_json(rows[0][2], "config"),
             median=float(rows[0][3]),
-            samples=parse_samples(rows[0][4]),
+            samples=samples,
             default_median=float(rows[1][3]),
-            default_samples=parse_samples(rows[1][4]),
+            default_samples=default_samples,
         )
 
     def best(self, workload_id: int, target_id: int) -> BestRecord | None:

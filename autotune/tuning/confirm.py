@@ -65,9 +65,7 @@ def simplify(ctx: Context, s: WorkloadState, config: dict[str, Any], rounds: int
         if out.status != "ok":
             continue
         c = _compare(ctx, s, current, trial, rounds)
-        if c is not None and compare.median(c.tuned) <= compare.median(c.default) * (
-            1.0 + SIMPLIFY_TOLERANCE
-        ):
+        if c is not None and compare.no_slower(c.default, c.tuned, SIMPLIFY_TOLERANCE):
             current = trial
     return current
 

@@ -43,7 +43,7 @@ MODELS = ("gpt-block", "convnet", "mlp", "op-conv2d-2x16x16x8x16x3", "op-attenti
 
 
 def _row(fn, args, name: str) -> dict:
-    """A workload row as `XlaModelTuner.prepare` stores it (meta as JSON text), plus the
+    """A workload row as `ModelTuner.prepare` stores it for XLA (meta as JSON text), plus the
     compiled executable's long-form text under 'as_text' for the parser tests."""
     lowered = jax.jit(fn).lower(*args)
     compiled = lowered.compile()
