@@ -25,6 +25,7 @@ from autotune.backends.base import Backend, Comparison, Outcome, Session, Worklo
 from autotune.backends.xla.workload import META_KEYS
 from autotune.db.base import TuningDatabase
 from autotune.db.records import STATUSES, TargetInfo
+from autotune.errors import UserError
 
 
 def decisions_for(info: dict[str, Any]) -> list[Any]:
@@ -48,7 +49,15 @@ class XlaBackend(Backend):
     def resolve_target(self, spec: Any) -> str:
         from autotune.backends.xla.workload import resolve_platform
 
-        return resolve_platform(spec)
+        platform = resolve_platform(spec)
+        if platform == "gpu":
+            import jax
+
+            try:
+                jax.devices("gpu")
+            except RuntimeError:
+                raise UserError(f"XLA target {spec!r}: JAX sees no GPU on this machine") from None
+        return platform
 
     def describe(self, target: Any) -> TargetInfo:
         from autotune.backends.xla.workload import target_info
