@@ -10,7 +10,7 @@
   rounding of a reordered reduction); NaN matches NaN; shapes, dtypes and integers must be
   equal. Both backends check candidates with this one policy.
 - A failed run: MetaSchedule marks one with run seconds of `FAILED_RUN_SECS` (1e10); any
-  sample at or above 1e9 s, non-finite or negative, or no sample at all, is a failure.
+  sample at or above 1e9 s, non-finite, zero or negative, or no sample at all, is a failure.
 
 Example::
 
@@ -77,7 +77,7 @@ def interleaved(
 def failed_run(run_secs: Sequence[float] | None) -> bool:
     """Whether a runner's seconds mark a failed run (see the module docstring)."""
     secs = [float(s) for s in (run_secs or [])]
-    return not secs or not all(math.isfinite(s) and 0 <= s < _FAILED_AT for s in secs)
+    return not secs or not all(math.isfinite(s) and 0 < s < _FAILED_AT for s in secs)
 
 
 def mismatch(outputs: Sequence[Any], reference: Sequence[Any], rtol: float = RTOL) -> str:

@@ -45,7 +45,7 @@ def test_interleaved_alternates_the_order():
         ([float("nan")], True),
         ([float("inf")], True),
         ([-1.0], True),
-        ([0.0], False),
+        ([0.0], True),
     ],
 )
 def test_failed_run_marker(secs, failed):

@@ -161,12 +161,15 @@ def _import(args: argparse.Namespace, path: Path) -> int:
     from autotune.backends.tvm import msjson
 
     log = msjson.read_ms(args.in_dir)  # everything validated before the database is opened
+    for line in log.refused:
+        print(f"autotune: refused {line}", file=sys.stderr)
     with open_db(path) as db:
         counts = msjson.write_ms(db, log)
     print(
         f"imported {counts['records']} records ({counts['ok']} ok, {counts['run_error']} failed; "
         f"{counts['duplicates']} already present) of {counts['workloads']} workloads "
         f"({counts['new_workloads']} new) on {counts['targets']} targets into {path}"
+        + (f"; refused {len(log.refused)} record(s) (see above)" if log.refused else "")
     )
     return 0
 

@@ -320,13 +320,15 @@ class GNNModel(CostModel):
         return sum((s - mu) / sd for s, (mu, sd) in zip(scores, self.scale)) / len(self.nets)
 
     def state(self) -> dict[str, Any]:
+        """Plain data: the hyperparameters, standardisation tensors, input widths, score scales
+        and each network's weights as a dict of tensors."""
         return {
             "arch": ARCH,
-            "hp": self.hp,
-            "norm": self.norm,
+            "hp": dict(self.hp),
+            "norm": dict(self.norm),
             "dims": self.dims,
-            "scale": self.scale,
-            "weights": [net.state_dict() for net in self.nets],
+            "scale": [[float(mu), float(sd)] for mu, sd in self.scale],
+            "weights": [dict(net.state_dict()) for net in self.nets],
         }
 
     @property
@@ -339,16 +341,38 @@ class GNNModel(CostModel):
         return [net.encode[0].in_features, net.graph[0].in_features, flat]
 
     def load_state(self, state: dict[str, Any]) -> None:
+        """Rebuild the networks from `state`; CostModelError when it is not what `state` writes."""
+        import torch
+
         if state.get("arch") not in READS:
             raise CostModelError(
                 f"GNN checkpoint of architecture {state.get('arch', 'gnn-1')!r}, this version reads "
                 f"{' and '.join(map(repr, READS))}: retrain it with `autotune costmodel train`"
             )
-        self.hp, self.norm = {"center": False, **state["hp"]}, state["norm"]
-        self.scale = [tuple(x) for x in state["scale"]]
+        hp, norm, dims = state.get("hp"), state.get("norm"), state.get("dims")
+        scale, weights = state.get("scale"), state.get("weights")
+        if not isinstance(hp, dict) or not set(self.hp) - {"center"} <= set(hp):
+            raise CostModelError("GNN checkpoint: 'hp' is not a dict of its hyperparameters")
+        if not isinstance(norm, dict) or not all(isinstance(v, torch.Tensor) for v in norm.values()):
+            raise CostModelError("GNN checkpoint: 'norm' is not a dict of tensors")
+        if not isinstance(weights, list) or not all(isinstance(w, dict) for w in weights):
+            raise CostModelError("GNN checkpoint: 'weights' is not a list of state dicts")
+        if weights and not (
+            isinstance(dims, (list, tuple)) and len(dims) == 3 and all(type(d) is int for d in dims)
+        ):
+            raise CostModelError("GNN checkpoint: 'dims' is not three input widths")
+        if not (
+            isinstance(scale, (list, tuple))
+            and len(scale) == len(weights)
+            and all(isinstance(x, (list, tuple)) and len(x) == 2 for x in scale)
+            and all(type(v) in (int, float) for x in scale for v in x)
+        ):
+            raise CostModelError("GNN checkpoint: 'scale' is not a (mean, std) pair per network")
+        self.hp, self.norm = {**hp, "center": hp.get("center", False)}, dict(norm)
+        self.scale = [(float(mu), float(sd)) for mu, sd in scale]
         self.nets = []
-        for weights in state["weights"]:
-            net = self._build(state["dims"])
-            net.load_state_dict(weights)
+        for w in weights:
+            net = self._build(dims)
+            net.load_state_dict(w)
             net.eval()
             self.nets.append(net)

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from autotune.costmodel.base import CostModel, register, target_scores
+from autotune.costmodel.base import CostModel, CostModelError, register, target_scores
 
 
 def flat_matrix(graphs: Sequence[Any]) -> np.ndarray:
@@ -72,16 +72,30 @@ class XGBoostModel(CostModel):
         return np.asarray(self.booster.predict(xgb.DMatrix(flat_matrix(graphs))), dtype=np.float64)
 
     def state(self) -> dict[str, Any]:
-        return {
-            "rounds": self.rounds,
-            "booster": None if self.booster is None else bytes(self.booster.save_raw()),
-        }
+        """Plain data: the booster in XGBoost's own binary format (UBJSON) as a uint8 tensor."""
+        import torch
+
+        booster = None
+        if self.booster is not None:
+            booster = torch.frombuffer(bytearray(self.booster.save_raw()), dtype=torch.uint8).clone()
+        return {"rounds": self.rounds, "booster": booster}
 
     def load_state(self, state: dict[str, Any]) -> None:
+        """The booster from its uint8 tensor (or the bytes an earlier version stored)."""
+        import torch
         import xgboost as xgb
 
-        self.rounds = state["rounds"]
+        rounds, raw = state.get("rounds"), state.get("booster")
+        if type(rounds) is not int:
+            raise CostModelError("XGBoost checkpoint: 'rounds' is not an int")
+        if isinstance(raw, torch.Tensor):
+            if raw.dtype != torch.uint8 or raw.dim() != 1:
+                raise CostModelError("XGBoost checkpoint: 'booster' is not a 1-D uint8 tensor")
+            raw = raw.numpy().tobytes()
+        elif raw is not None and not isinstance(raw, bytes):
+            raise CostModelError(f"XGBoost checkpoint: 'booster' is a {type(raw).__name__}")
+        self.rounds = rounds
         self.booster = None
-        if state["booster"] is not None:
+        if raw is not None:
             self.booster = xgb.Booster()
-            self.booster.load_model(bytearray(state["booster"]))
+            self.booster.load_model(bytearray(raw))

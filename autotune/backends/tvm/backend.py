@@ -141,10 +141,15 @@ class TvmSession(Session):
         return out
 
     def _module(self, workload: Workload, config: Any) -> Any:
-        from autotune.backends.tvm import measure
+        from autotune.backends.tvm import measure, traces
 
         wmod = workload.handle.dispatched[0]
-        return measure.apply_trace(wmod, config["trace"]) if config else wmod
+        if not config:
+            return wmod
+        problem = traces.check(config.get("trace") if isinstance(config, dict) else None)
+        if problem:
+            raise ValueError(f"refused trace: {problem}")
+        return measure.apply_trace(wmod, config["trace"])
 
     def measure(self, workload: Workload, config: Any) -> Outcome:
         """Timed like the candidates (same builder and runner), so they compare. When the

@@ -1,8 +1,9 @@
 """Compile time: build a Relax model with the best schedules the database knows.
 
-Subgraphs that were never tuned for this target (or whose default was measured faster
-than any tuned schedule) keep TVM's default code; an unknown or missing database means
-a plain default build. No error is raised for "nothing tuned yet".
+Subgraphs that were never tuned for this target (or whose best is the default) keep TVM's
+default code; an unknown or missing database means a plain default build. No error is
+raised for "nothing tuned yet", nor for a database that is unusable: one warning, and the
+compiler's defaults.
 
 Example::
 
@@ -14,10 +15,11 @@ Example::
 from __future__ import annotations
 
 import os
+import warnings
 from typing import Any
 
 from autotune.backends.tvm.workload import resolve_target
-from autotune.db import default_path
+from autotune.db import DatabaseError, default_path
 from autotune.db.sqlite import SQLiteDatabase
 
 
@@ -26,25 +28,53 @@ def compile(
     target: Any = "llvm",
     db: str | os.PathLike | SQLiteDatabase | None = None,
     params: dict | None = None,
+    strict: bool = False,
 ) -> Any:
-    """`tvm.compile` for a Relax module, with the database's best schedules applied."""
+    """`tvm.compile` for a Relax module, with the database's best schedules applied.
+
+    Whatever is wrong with the database (unreadable, too new, a record that no longer or
+    never applies), the model compiles: the affected subgraphs (or, if the database cannot
+    be read at all, the whole model) keep TVM's defaults, with one warning naming the file
+    and the reason. With `strict=True` such a problem raises instead.
+    """
     import tvm
     from tvm.s_tir.meta_schedule.relax_integration import compile_relax
 
     from autotune.backends.tvm.database import MetaScheduleDatabase
 
     target = resolve_target(target)
-    store, owned = _open(db)
+    try:
+        store, owned = _open(db)
+    except DatabaseError as exc:
+        if strict:
+            raise
+        _warn(f"tuning database unusable, compiling with TVM's defaults: {exc}")
+        return tvm.compile(mod, target)
     if store is None:
         return tvm.compile(mod, target)
     try:
-        msdb = MetaScheduleDatabase(store, target, apply=True)
+        msdb = MetaScheduleDatabase(store, target, apply=True, strict=strict)
         if msdb.target_id is None:  # nothing was ever tuned for this target
             return tvm.compile(mod, target)
-        return compile_relax(msdb, mod, target, params)
+        try:
+            return compile_relax(msdb, mod, target, params)
+        except Exception as exc:  # a record that builds nothing usable: never the user's problem
+            if strict:
+                raise
+            _warn(f"{store.path}: tuned schedules do not compile, using TVM's defaults ({_first(exc)})")
+            return tvm.compile(mod, target)
     finally:
         if owned:
             store.close()
+
+
+def _first(exc: BaseException) -> str:
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    return f"{type(exc).__name__}: {lines[-1] if lines else ''}"[:300]
+
+
+def _warn(message: str) -> None:
+    warnings.warn(f"autotune: {message}", stacklevel=3)
 
 
 def _open(db: str | os.PathLike | SQLiteDatabase | None) -> tuple[SQLiteDatabase | None, bool]:

@@ -16,6 +16,7 @@ Example::
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import tvm
@@ -23,6 +24,7 @@ from tvm.ir.utils import derived_object
 from tvm.s_tir.meta_schedule.arg_info import ArgInfo
 from tvm.s_tir.meta_schedule.database import PyDatabase, TuningRecord, Workload
 
+from autotune.backends.tvm import traces
 from autotune.backends.tvm.workload import fingerprint, target_info, target_json
 from autotune.compare import failed_run
 from autotune.db.base import TuningDatabase
@@ -59,12 +61,14 @@ class MetaScheduleDatabase(PyDatabase):
         target: Any,
         job_id: int | None = None,
         apply: bool = False,
+        strict: bool = False,
     ) -> None:
         super().__init__()
         self.db = db
         self.target = target
         self.job_id = job_id
         self.apply = apply
+        self.strict = strict
         info = target_info(target)
         self.target_id = db.find_target(info) if getattr(db, "readonly", False) else db.target_id(info)
         self._target_json = target_json(target)
@@ -125,6 +129,23 @@ class MetaScheduleDatabase(PyDatabase):
         )
 
     def get_top_k(self, workload: Workload, top_k: int) -> list[TuningRecord]:
+        if not self.apply:
+            return self._top_k(workload, top_k)
+        try:  # compile time: a bad record costs its subgraph the tuned schedule, never the compile
+            return self._top_k(workload, top_k)
+        except Exception as exc:
+            if self.strict:
+                raise
+            reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+            where = getattr(self.db, "path", "tuning database")
+            warnings.warn(
+                f"autotune: {where}: the tuned schedule of {task_name(workload.mod)} does not apply "
+                f"({reason}); that subgraph keeps TVM's default",
+                stacklevel=2,
+            )
+            return []
+
+    def _top_k(self, workload: Workload, top_k: int) -> list[TuningRecord]:
         if self.target_id is None or top_k <= 0:
             return []
         wid = self.workload_id(workload.mod)
@@ -133,6 +154,10 @@ class MetaScheduleDatabase(PyDatabase):
         if self.apply:  # compile time: the best, or nothing when the default stays the best
             best = self.db.best(wid, self.target_id)
             ranked = [best] if best is not None and best.kind == "trace" else []
+            for r in ranked:
+                problem = traces.check(r.config.get("trace") if isinstance(r.config, dict) else None)
+                if problem:
+                    raise ValueError(f"refused trace: {problem}")
         else:  # tuning: warm-start the search from the fastest traces so far
             ranked = [r for r in self.db.fastest(wid, self.target_id, top_k + 1) if r.kind == "trace"][:top_k]
         return [self._to_record(workload, r.config, r.samples) for r in ranked]

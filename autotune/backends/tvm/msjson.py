@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from autotune.backends.tvm import traces
 from autotune.compare import FAILED_RUN_SECS, failed_run
 from autotune.db.base import TuningDatabase
 from autotune.db.records import DatabaseError, canonical_json, parse_json, parse_samples
@@ -90,6 +91,7 @@ class MSLog:
 
     workloads: list[MSWorkload] = field(default_factory=list)
     records: list[MSRecord] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)  # 'file:line: why' of records left out
 
 
 def ms_paths(path: str | os.PathLike | tuple | list) -> tuple[Path, Path]:
@@ -116,6 +118,8 @@ def _lines(path: Path) -> list[tuple[int, Any]]:
         raise UserError(f"{path}: not a MetaSchedule JSON file (not text: {exc.reason})") from exc
     except ValueError as exc:
         raise UserError(f"{path}:{n}: not a MetaSchedule JSON file (bad JSON: {exc})") from exc
+    except RecursionError:
+        raise UserError(f"{path}:{n}: not a MetaSchedule JSON file (nested too deeply)") from None
     return out
 
 
@@ -180,6 +184,12 @@ def read_ms(path: str | os.PathLike | tuple | list) -> MSLog:
                 f"{where}: workload index {index} out of range (the workload file has "
                 f"{len(ms_workloads)} workloads)"
             )
+        trace = body[0] if body else None
+        shaped = isinstance(trace, list) and len(trace) == 2 and all(isinstance(p, list) for p in trace)
+        problem = traces.check(trace) if shaped else ""  # a malformed record fails below, whole file
+        if problem:  # a trace MetaSchedule's own spaces would not write: never replayed, never stored
+            log.refused.append(f"{where}: {problem}")
+            continue
         try:
             rec = TuningRecord.from_json(body, ms_workloads[index])  # replays the trace: validates it
             trace, run_secs, target, args_info = (list(rec.as_json()) + [None] * 4)[:4]

@@ -78,15 +78,11 @@ class _Store:
 
 @functools.lru_cache(maxsize=8)
 def _store(path: str) -> _Store | None:
-    from autotune.db.records import DatabaseError
-
+    """The opened database (once per process), None when there is none; raises DatabaseError
+    for a file that cannot be used (not cached: a fixed file is picked up by the next call)."""
     if not os.path.exists(path):
         return None
-    try:
-        return _Store(path)
-    except DatabaseError as exc:
-        warnings.warn(f"autotune: tuning database unusable, compiling with XLA defaults: {exc}", stacklevel=3)
-        return None
+    return _Store(path)
 
 
 def _platform() -> str:
@@ -96,8 +92,10 @@ def _platform() -> str:
 class TunedFunction:
     """A jitted function that compiles each argument signature with its tuned XLA config."""
 
-    def __init__(self, fn: Callable, db: str | None, jit_kwargs: dict[str, Any]) -> None:
-        self.fn, self.db, self.jit_kwargs = fn, db, jit_kwargs
+    def __init__(
+        self, fn: Callable, db: str | None, jit_kwargs: dict[str, Any], strict: bool = False
+    ) -> None:
+        self.fn, self.db, self.jit_kwargs, self.strict = fn, db, jit_kwargs, strict
         self._by_signature: dict[Any, tuple[Any, Lookup]] = {}
         self._fast: Any = None  # the jitted function of the only signature seen, if one
         self.last: Lookup | None = None
@@ -145,6 +143,8 @@ class TunedFunction:
             try:
                 out = fn(*args, **kwargs)  # compiles with the tuned config
             except Exception as exc:  # XLA refused the options: compile with its defaults
+                if self.strict:
+                    raise
                 fn, look = self._fallback(jax.jit(self.fn, **self.jit_kwargs), look, exc)
                 out = fn(*args, **kwargs)
         else:
@@ -169,8 +169,17 @@ class TunedFunction:
         lowered = plain.lower(*args, **kwargs)
         t1 = time.perf_counter()
         look = Lookup(fingerprint(lowered))
-        store = _store(str(self.db or default_path()))
-        found = store.best(look.fingerprint, _platform()) if store else None
+        path = str(self.db or default_path())
+        try:
+            store = _store(path)
+            found = store.best(look.fingerprint, _platform()) if store else None
+        except Exception as exc:  # whatever is wrong with the database, the function compiles
+            if self.strict:
+                raise
+            first = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+            warnings.warn(f"autotune: {path}: unusable, compiling with XLA defaults ({first})", stacklevel=4)
+            look.lookup_s, look.reason = time.perf_counter() - t1, f"database unusable: {first}"
+            return plain, look
         look.lookup_s = time.perf_counter() - t1
         if found is None:
             look.reason = "no database" if store is None else "nothing tuned beats the default"
@@ -181,7 +190,9 @@ class TunedFunction:
             if {"in_shardings", "out_shardings"} & set(self.jit_kwargs):
                 build.in_layouts, build.out_layouts = {}, {}
             tuned = build.jit(self.fn, args, **self.jit_kwargs)
-        except ValueError as exc:  # decisions this jaxlib or function no longer offers
+        except Exception as exc:  # decisions this jaxlib or function no longer offers, bad data
+            if self.strict:
+                raise
             return self._fallback(plain, look, exc)
         look.config = config
         return tuned, look
@@ -196,12 +207,20 @@ class TunedFunction:
         return plain, look
 
 
-def jit(fn: Callable | None = None, *, db: str | os.PathLike | None = None, **jit_kwargs: Any) -> Any:
+def jit(
+    fn: Callable | None = None,
+    *,
+    db: str | os.PathLike | None = None,
+    strict: bool = False,
+    **jit_kwargs: Any,
+) -> Any:
     """Drop-in for `jax.jit` that applies the tuning database's best XLA config.
 
     `db` is a database file (default: $AUTOTUNE_DB or the embedded default); every other
     keyword goes to `jax.jit`. Usable as `@autotune.jax.jit` or `@autotune.jax.jit(db=...)`.
+    Whatever is wrong with the database, the function compiles with XLA's defaults and one
+    warning; `strict=True` raises instead.
     """
     if fn is None:
-        return lambda f: TunedFunction(f, str(db) if db else None, jit_kwargs)
-    return TunedFunction(fn, str(db) if db else None, jit_kwargs)
+        return lambda f: TunedFunction(f, str(db) if db else None, jit_kwargs, strict)
+    return TunedFunction(fn, str(db) if db else None, jit_kwargs, strict)

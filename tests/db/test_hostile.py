@@ -1,0 +1,263 @@
+"""A database from elsewhere is data, never code: hostile inputs refused, compiles never broken.
+
+Real SQLite files, real MetaSchedule logs and traces, real TVM and JAX compiles. Each case
+is one a careful user found (issue 14): an imported or merged trace that links LLVM IR into
+the user's module, records that cannot be parsed, files that are not databases.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import warnings
+
+import numpy as np
+import pytest
+
+tvm = pytest.importorskip("tvm")
+from tvm.s_tir import meta_schedule as ms
+
+from autotune.backends.tvm import msjson, traces
+from autotune.db import open_db
+from autotune.errors import UserError
+from tests.conftest import run_cli
+from tests.db.test_msjson import TARGET_2, matmul
+from tests.db.test_msjson import traces as real_traces
+
+pytestmark = pytest.mark.timeout(300)
+
+EVIL_LLVM = (
+    "define void @evil() { call void @system(i8* getelementptr ([9 x i8], [9 x i8]* @cmd, i32 0)) ret void }"
+)
+
+
+def _with_annotation(trace_json: list, key: str, value: str) -> list:
+    insts, decisions = json.loads(json.dumps(trace_json))
+    insts.append(["Annotate", ["b0", json.dumps(value)], [key], []])
+    return [insts, decisions]
+
+
+def _ms_log(tmp_path, bodies) -> object:
+    """A MetaSchedule JSONDatabase directory: one matmul workload, a record per trace JSON."""
+    d = tmp_path / "ms"
+    d.mkdir()
+    db = ms.database.JSONDatabase(work_dir=str(d), allow_missing=True)
+    mod = matmul(32)
+    wl = db.commit_workload(mod)
+    args = ms.arg_info.ArgInfo.from_prim_func(mod["main"])
+    good = real_traces(mod, 2)
+    for i, tr in enumerate(good):
+        db.commit_tuning_record(
+            ms.database.TuningRecord(tr, wl, [1e-5 * (i + 1)], tvm.target.Target(TARGET_2), args)
+        )
+    base = json.loads(open(d / msjson.RECORD_FILE).readline())[1]
+    with open(d / msjson.RECORD_FILE, "a") as f:
+        for trace_json, secs in bodies(base[0]):
+            f.write(json.dumps([0, [trace_json, secs, base[2], base[3]]]) + "\n")
+    return d
+
+
+def _plain(trace, mod) -> list:
+    """A trace as the database stores it (plain JSON)."""
+    from autotune.backends.tvm.database import trace_json
+
+    args = ms.arg_info.ArgInfo.from_prim_func(mod["main"])
+    rec = ms.database.TuningRecord(trace, ms.database.Workload(mod), None, tvm.target.Target(TARGET_2), args)
+    return json.loads(
+        json.dumps(trace_json(rec), default=lambda o: o.value if hasattr(o, "value") else str(o))
+    )
+
+
+def test_the_allow_list_accepts_metaschedule_and_refuses_code():
+    mod = matmul(16)
+    tr = _plain(real_traces(mod, 1)[0], mod)
+    assert traces.check(tr) == ""
+    for key in ("pragma_import_llvm", "pragma_import_c"):
+        assert key in traces.check(_with_annotation(tr, key, EVIL_LLVM))
+    # An allowed key cannot carry a payload either, nor can an unknown instruction run.
+    assert "plain short values" in traces.check(_with_annotation(tr, "meta_schedule.parallel", "x" * 5000))
+    insts, dec = tr
+    assert "is not a schedule instruction" in traces.check([insts + [["EnterShell", [], [], []]], dec])
+    assert traces.check([[], [[5, 1]]]).startswith("a decision names instruction")
+    assert traces.check({"trace": 1}).startswith("not a MetaSchedule trace")
+
+
+def test_import_refuses_injected_traces_and_keeps_the_rest(tmp_path):
+    d = _ms_log(
+        tmp_path,
+        lambda t: [
+            (_with_annotation(t, "pragma_import_llvm", EVIL_LLVM), [1e-9]),
+            (_with_annotation(t, "pragma_import_c", "int main(){}"), [1e-9]),
+        ],
+    )
+    db = tmp_path / "t.sqlite"
+    r = run_cli("db", "import", "--format", "metaschedule", str(d), "--db", str(db))
+    assert r.returncode == 0, r.stderr
+    refused = [ln for ln in r.stderr.splitlines() if "refused" in ln]
+    assert len(refused) == 2 and "pragma_import_llvm" in refused[0] and "pragma_import_c" in refused[1]
+    assert "imported 2 records" in r.stdout and "refused 2 record(s)" in r.stdout
+    with open_db(db, readonly=True) as store:
+        text = "".join(row["config"] for t, row in store.dump() if t == "configs")
+        assert "pragma_import" not in text
+        assert store.check() == []
+
+
+def test_import_zero_run_time_is_a_failed_run_and_deep_nesting_is_one_line(tmp_path):
+    d = _ms_log(tmp_path, lambda t: [(t, [0.0])])
+    log = msjson.read_ms(d)
+    assert [r.status for r in log.records] == ["ok", "ok", "run_error"]
+    with open(d / msjson.RECORD_FILE, "a") as f:
+        f.write("[" * 100_000 + "]" * 100_000 + "\n")
+    with pytest.raises(UserError, match="nested too deeply"):
+        msjson.read_ms(d)
+
+
+# --- compile time: whatever is in the database, the user's model compiles --------------
+@pytest.fixture(scope="module")
+def mlp(tmp_path_factory):
+    """(relax module, inputs, default outputs, a database whose first subgraph has a winning
+    confirmation with a real trace)."""
+    from autotune import backends
+    from autotune.backends.tvm import importer
+
+    be = backends.get("tvm")
+    target = be.resolve_target("llvm")
+    path = tmp_path_factory.mktemp("mlp") / "t.sqlite"
+    with open_db(path) as db, be.open(target, db, None) as s:
+        model = s.load("mlp", be.load_model("mlp"))
+        w = s.workloads(model)[0]
+        wid = db.add_workload(w.fingerprint, "tvm", w.name, w.ir, w.meta)
+        tid = s.target_id
+        trace = [[], []]  # the empty schedule: applies anywhere, changes nothing
+        db.record(wid, "default", {}, tid, "ok", [2e-3] * 3, source="confirm")
+        db.record(wid, "trace", {"trace": trace}, tid, "ok", [1e-3] * 3, source="confirm")
+    want = importer.run(importer.build_default(model.mod, target), model.inputs)
+    return model.mod, model.inputs, want, path
+
+
+def _compile_warns(mod, db, **kw):
+    import autotune.tvm
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ex = autotune.tvm.compile(mod, "llvm", db=str(db), **kw)
+    return ex, [str(w.message) for w in caught if "autotune" in str(w.message)]
+
+
+def _edit(path, sql, args=()):
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute(sql, args)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+
+
+def _copy(src, dst):
+    with open_db(src, readonly=True) as a, open_db(dst) as b:
+        b.merge_from(a)
+    return dst
+
+
+def test_a_healthy_database_applies_without_warning(mlp):
+    from autotune.backends.tvm import importer
+
+    mod, inputs, want, path = mlp
+    ex, warned = _compile_warns(mod, path)
+    assert warned == []
+    np.testing.assert_allclose(importer.run(ex, inputs)[0], want[0], rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    ["smuggled-trace", "config-not-json", "config-a-list", "random-bytes", "newer-schema"],
+)
+def test_compile_never_breaks(mlp, tmp_path, damage):
+    from autotune.backends.tvm import importer
+
+    mod, inputs, want, path = mlp
+    db = _copy(path, tmp_path / "copy.sqlite")
+    trace_row = "(SELECT MAX(id) FROM configs WHERE kind='trace')"
+    if damage == "smuggled-trace":
+        (cfg,) = sqlite3.connect(db).execute(f"SELECT config FROM configs WHERE id={trace_row}").fetchone()
+        bad = {"trace": _with_annotation(json.loads(cfg)["trace"], "pragma_import_llvm", EVIL_LLVM)}
+        _edit(db, f"UPDATE configs SET config=? WHERE id={trace_row}", (json.dumps(bad),))
+    elif damage == "config-not-json":
+        _edit(db, f"UPDATE configs SET config='{{not json' WHERE id={trace_row}")
+    elif damage == "config-a-list":
+        _edit(db, f"UPDATE configs SET config='[1, 2]' WHERE id={trace_row}")
+    elif damage == "random-bytes":
+        db.write_bytes(np.random.default_rng(0).bytes(8192))
+    else:
+        _edit(db, "UPDATE meta SET value='999' WHERE key='schema_version'")
+    ex, warned = _compile_warns(mod, db)
+    assert len(warned) == 1, warned
+    assert str(db) in warned[0] or "unusable" in warned[0]
+    np.testing.assert_allclose(importer.run(ex, inputs)[0], want[0], rtol=1e-4, atol=1e-5)
+    with pytest.raises(Exception):  # noqa: B017 - strict: whatever the problem is, it surfaces
+        _compile_warns(mod, db, strict=True)
+
+
+@pytest.fixture(scope="module")
+def jax_db(tmp_path_factory):
+    """(function, argument, a database whose best for it is a real XLA option)."""
+    import jax
+    import jax.numpy as jnp
+
+    from autotune import backends
+    from autotune.backends.xla.workload import fingerprint
+
+    def fn(x):
+        return jnp.tanh(x @ x.T).sum(axis=0)
+
+    x = jnp.linspace(-1.0, 1.0, 64 * 32, dtype=jnp.float32).reshape(64, 32)
+    path = tmp_path_factory.mktemp("jax") / "t.sqlite"
+    be = backends.get("xla")
+    with open_db(path) as db:
+        tid = db.target_id(be.describe(be.resolve_target("cpu")))
+        from autotune.passes import xla_options
+
+        meta = {"options": xla_options.available()}
+        wid = db.add_workload(fingerprint(jax.jit(fn).lower(x)), "xla", "fn", "hlo", meta)
+        config = {"opt:xla_cpu_prefer_vector_width": 256}
+        db.record(wid, "default", {}, tid, "ok", [2e-3] * 3, source="confirm")
+        db.record(wid, "options", config, tid, "ok", [1e-3] * 3, source="confirm")
+    return fn, x, path
+
+
+def test_jit_applies_a_healthy_database_silently(jax_db):
+    import autotune.jax
+
+    fn, x, path = jax_db
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        f = autotune.jax.jit(fn, db=path)
+        f(x)
+    assert [w for w in caught if "autotune" in str(w.message)] == []
+    assert f.last.config == {"opt:xla_cpu_prefer_vector_width": 256}
+
+
+@pytest.mark.parametrize("damage", ["config-not-json", "config-a-list", "meta-not-json", "random-bytes"])
+def test_jit_never_breaks(jax_db, tmp_path, damage):
+    import jax
+
+    import autotune.jax
+
+    fn, x, path = jax_db
+    db = _copy(path, tmp_path / "copy.sqlite")
+    if damage == "config-not-json":
+        _edit(db, "UPDATE configs SET config='{not json' WHERE kind='options'")
+    elif damage == "config-a-list":
+        _edit(db, "UPDATE configs SET config='[1, 2]' WHERE kind='options'")
+    elif damage == "meta-not-json":
+        _edit(db, "UPDATE workloads SET meta='{not json'")
+    else:
+        db.write_bytes(np.random.default_rng(1).bytes(8192))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        f = autotune.jax.jit(fn, db=db)
+        out = f(x)
+    warned = [str(w.message) for w in caught if "autotune" in str(w.message)]
+    assert len(warned) == 1 and not f.last.tuned, warned
+    np.testing.assert_allclose(np.asarray(out), np.asarray(jax.jit(fn)(x)), rtol=1e-5)
+    with pytest.raises(Exception):  # noqa: B017 - strict: the problem surfaces
+        autotune.jax.jit(fn, db=db, strict=True)(x)
