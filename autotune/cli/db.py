@@ -99,6 +99,8 @@ def _stats(args: argparse.Namespace, path: Path) -> int:
     )
     by_status = ", ".join(f"{s} {n}" for s, n in info["measurements"].items())
     print(f"measurements: {t['measurements']} ({by_status})")
+    if info["jobs"]:
+        print("jobs: " + ", ".join(f"{s} {n}" for s, n in sorted(info["jobs"].items())))
     print(f"targets: {t['targets']}")
     for tg in info["targets"]:
         print(
@@ -123,9 +125,13 @@ def _collect_stats(db: SQLiteDatabase) -> dict[str, Any]:
         }
         for tid, t in db.targets()
     ]
+    jobs: dict[str, int] = {}
+    for j in db.jobs():
+        jobs[j["status"]] = jobs.get(j["status"], 0) + 1
     return {
         "path": str(db.path),
         "schema_version": db.schema_version,
+        "jobs": jobs,
         "tables": tables,
         "measurements": {s: counts[f"measurements_{s}"] for s in STATUSES},
         "targets": targets,

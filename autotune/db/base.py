@@ -107,8 +107,10 @@ class TuningDatabase(abc.ABC):
         error: str = "",
         job_id: int | None = None,
         source: str = "tune",
+        host: str | None = None,
     ) -> int:
-        """Store one measured outcome (the config is added if new); returns the measurement id."""
+        """Store one measured outcome (the config is added if new); returns the measurement id.
+        `host`: who measured it (default: this host; an import names where it came from)."""
 
     @abc.abstractmethod
     def fastest(self, workload_id: int, target_id: int, k: int = 1) -> list[BestRecord]:
@@ -126,8 +128,9 @@ class TuningDatabase(abc.ABC):
     @abc.abstractmethod
     def best(self, workload_id: int, target_id: int) -> BestRecord | None:
         """The best config, decided by one rule for every caller: the candidate of the latest
-        confirmation when it beat the default by `compare.WIN_MARGIN` and was never found to
-        give wrong results; None means the compiler's default is the best."""
+        confirmation measured on this host when it beat the default by `compare.WIN_MARGIN`
+        and was never found to give wrong results; None means the compiler's default is the
+        best. What a merge or an import brought in never decides it until re-measured here."""
 
     @abc.abstractmethod
     def best_for(self, fingerprint: str, target_id: int) -> BestRecord | None:
@@ -154,6 +157,11 @@ class TuningDatabase(abc.ABC):
 
     @abc.abstractmethod
     def finish_job(self, job_id: int, status: str) -> None: ...
+
+    @abc.abstractmethod
+    def jobs(self) -> list[dict[str, Any]]:
+        """Every job (id, uid, started_at, finished_at, status, host, pid); one whose process
+        was killed reads as 'interrupted' (and is marked so when a writer opens the file)."""
 
     @abc.abstractmethod
     def mark_tuned(self, workload_id: int, target_id: int, trials: int, job_id: int | None) -> None: ...

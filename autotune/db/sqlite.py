@@ -46,11 +46,12 @@ WHERE c.workload_id = ? AND m.target_id = ? AND m.status = 'ok' AND m.source != 
 GROUP BY c.id ORDER BY median ASC, c.id ASC LIMIT ?
 """
 
-# The latest interleaved confirmation of a workload on a target: its two rows, newest first.
+# The latest interleaved confirmation of a workload on a target measured on this host (or
+# before hosts were kept): its two rows, newest first. Foreign confirmations never count.
 _CONFIRMATION_SQL = """
 SELECT c.id, c.kind, c.config, m.median, m.samples FROM configs c CROSS JOIN measurements m
 ON c.id = m.config_id WHERE c.workload_id = ? AND m.target_id = ? AND m.source = 'confirm'
-AND m.status = 'ok' ORDER BY m.id DESC LIMIT 2
+AND m.status = 'ok' AND (m.host IS NULL OR m.host = ?) ORDER BY m.id DESC LIMIT 2
 """
 
 # Tables in dependency order, with the column that identifies a row across databases.
@@ -63,10 +64,13 @@ class SQLiteDatabase(SQLiteMaintenance, TuningDatabase):
     def __init__(self, path: str | os.PathLike, readonly: bool = False) -> None:
         self.path = Path(path)
         self.readonly = readonly
+        self.host = this_host()
         try:
             self.conn = schema.connect(self.path, readonly=readonly)
         except sqlite3.DatabaseError as exc:
             raise DatabaseError(f"{self.path}: unusable database ({exc})") from exc
+        if not readonly:
+            self._reap_jobs()
 
     def close(self) -> None:
         self.conn.close()
@@ -253,6 +257,7 @@ class SQLiteDatabase(SQLiteMaintenance, TuningDatabase):
         error: str = "",
         job_id: int | None = None,
         source: str = "tune",
+        host: str | None = None,
     ) -> int:
         if status not in STATUSES:
             raise ValueError(f"unknown status {status!r}")
@@ -274,7 +279,7 @@ class SQLiteDatabase(SQLiteMaintenance, TuningDatabase):
             cid = c.execute("SELECT id FROM configs WHERE key=?", (key,)).fetchone()[0]
             cur = c.execute(
                 "INSERT INTO measurements(uid, config_id, target_id, job_id, status, samples, median,"
-                " spread, error, source, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                " spread, error, source, created_at, host) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     uuid.uuid4().hex,
                     cid,
@@ -287,6 +292,7 @@ class SQLiteDatabase(SQLiteMaintenance, TuningDatabase):
                     error[:4000],
                     source,
                     time.time(),
+                    host or self.host,
                 ),
             )
             return int(cur.lastrowid)
@@ -315,7 +321,7 @@ class SQLiteDatabase(SQLiteMaintenance, TuningDatabase):
         return None if row[0] is None else float(row[0])
 
     def confirmation(self, workload_id: int, target_id: int) -> Confirmation | None:
-        rows = self.conn.execute(_CONFIRMATION_SQL, (workload_id, target_id)).fetchall()
+        rows = self.conn.execute(_CONFIRMATION_SQL, (workload_id, target_id, self.host)).fetchall()
         if len(rows) != 2 or rows[0][1] == "default" or rows[1][1] != "default" or not rows[0][3]:
             return None
         samples, default_samples = parse_samples(rows[0][4]), parse_samples(rows[1][4])
@@ -373,10 +379,47 @@ class SQLiteDatabase(SQLiteMaintenance, TuningDatabase):
     def start_job(self, spec: dict) -> int:
         with self._write() as c:
             cur = c.execute(
-                "INSERT INTO jobs(uid, started_at, status, spec, host) VALUES (?,?,?,?,?)",
-                (uuid.uuid4().hex, time.time(), "running", canonical_json(spec), socket.gethostname()),
+                "INSERT INTO jobs(uid, started_at, status, spec, host, pid) VALUES (?,?,?,?,?,?)",
+                (uuid.uuid4().hex, time.time(), "running", canonical_json(spec), self.host, os.getpid()),
             )
             return int(cur.lastrowid)
+
+    def jobs(self) -> list[dict[str, Any]]:
+        out = []
+        for r in self.conn.execute(
+            "SELECT id, uid, started_at, finished_at, status, host, pid FROM jobs ORDER BY id"
+        ):
+            d = dict(r)
+            if d["status"] == "running" and self._dead(d):
+                d["status"] = "interrupted"
+            out.append(d)
+        return out
+
+    def _dead(self, job: dict[str, Any]) -> bool:
+        """Whether a 'running' job's process is gone (only this host's processes can be seen)."""
+        if job["host"] != self.host:
+            return False
+        if job["pid"] is None:
+            return True  # written before pids were kept: no such job can still be running
+        try:
+            os.kill(int(job["pid"]), 0)
+        except ProcessLookupError:
+            return True
+        except (PermissionError, OverflowError):
+            return False
+        return False
+
+    def _reap_jobs(self) -> None:
+        """Mark the jobs of this host whose process was killed as interrupted."""
+        dead = [j["id"] for j in self.jobs() if j["status"] == "interrupted"]
+        running = {r[0] for r in self.conn.execute("SELECT id FROM jobs WHERE status='running'")}
+        dead = [i for i in dead if i in running]
+        if dead:
+            with self._write() as c:
+                c.executemany(
+                    "UPDATE jobs SET status='interrupted', finished_at=? WHERE id=? AND status='running'",
+                    [(time.time(), i) for i in dead],
+                )
 
     def finish_job(self, job_id: int, status: str) -> None:
         with self._write() as c:
@@ -444,6 +487,11 @@ class SQLiteDatabase(SQLiteMaintenance, TuningDatabase):
             (model_id, target_id),
         ).fetchone()
         return None if row is None else dict(row)
+
+
+def this_host() -> str:
+    """The name this host's measurements carry (the one jobs record too)."""
+    return socket.gethostname()
 
 
 def _target_from_row(row: sqlite3.Row) -> TargetInfo:

@@ -10,7 +10,121 @@ from collections.abc import Iterable
 from typing import Any
 
 from autotune.db.base import TuningDatabase
-from autotune.db.records import STATUSES, DatabaseError, config_key, parse_json, parse_samples
+from autotune.db.records import (
+    STATUSES,
+    DatabaseError,
+    TargetInfo,
+    canonical_json,
+    config_key,
+    parse_json,
+    parse_samples,
+    summarize,
+)
+
+JOB_STATUSES = ("running", "done", "failed", "interrupted")
+MAX_TEXT = 16 << 20  # a workload's IR, the largest field we keep
+
+
+def clean_row(table: str, row: dict[str, Any], fingerprint: str | None, here: str) -> dict[str, Any] | None:
+    """A foreign row rebuilt from its content, or None when it is not valid data."""
+    try:
+        return _CLEANERS.get(table, lambda r, fp, h: r)(dict(row), fingerprint, here)
+    except (DatabaseError, KeyError, TypeError, ValueError, RecursionError):
+        return None
+
+
+def _target(r: dict[str, Any], fp: str | None, here: str) -> dict[str, Any]:
+    info = TargetInfo.from_dict(
+        {
+            k: parse_json(r[k], k) if k in ("isa_features", "libraries", "target_json") else r[k]
+            for k in (
+                "kind",
+                "device_model",
+                "isa_features",
+                "compiler",
+                "compiler_version",
+                "libraries",
+                "target_json",
+            )
+        }
+    )
+    d = info.as_dict()
+    r.update(
+        key=info.key,
+        isa_features=canonical_json(d["isa_features"]),
+        libraries=canonical_json(d["libraries"]),
+        target_json=canonical_json(d["target_json"]),
+    )
+    return r
+
+
+def _workload(r: dict[str, Any], fp: str | None, here: str) -> dict[str, Any]:
+    meta = parse_json(r["meta"], "workload meta")
+    if not (isinstance(r["fingerprint"], str) and r["fingerprint"] and isinstance(meta, dict)):
+        raise ValueError("bad workload")
+    if not isinstance(r["ir"], str) or len(r["ir"]) > MAX_TEXT or not isinstance(r["name"], str):
+        raise ValueError("bad workload")
+    r["meta"] = canonical_json(meta)
+    return r
+
+
+def _config(r: dict[str, Any], fp: str | None, here: str) -> dict[str, Any]:
+    if fp is None or not isinstance(r["kind"], str):
+        raise ValueError("config of an unknown workload")
+    text = canonical_json(parse_json(r["config"], "config"))
+    r.update(config=text, key=config_key(fp, text))  # the key is recomputed, never copied
+    return r
+
+
+def _measurement(r: dict[str, Any], fp: str | None, here: str) -> dict[str, Any]:
+    if r["status"] not in STATUSES:
+        raise ValueError("bad status")
+    samples = parse_samples(r["samples"])
+    if r["status"] == "ok" and (not samples or min(samples) <= 0):
+        raise ValueError("'ok' without positive samples")
+    median, spread = summarize(samples) if r["status"] == "ok" else (None, None)
+    host = r.get("host")
+    host = f"{host} (merged)" if isinstance(host, str) and host else "unknown (merged)"
+    r.update(samples=canonical_json(samples), median=median, spread=spread, host=host)
+    if not isinstance(r.get("error", ""), str) or not isinstance(r.get("source", ""), str):
+        raise ValueError("bad text")
+    return r
+
+
+def _job(r: dict[str, Any], fp: str | None, here: str) -> dict[str, Any]:
+    if r["status"] not in JOB_STATUSES:
+        raise ValueError("bad job status")
+    r["status"] = "interrupted" if r["status"] == "running" else r["status"]
+    r["spec"] = canonical_json(parse_json(r["spec"], "job spec"))
+    r["pid"] = None  # a process of another host (or file) is never one of ours
+    return r
+
+
+def _model_measurement(r: dict[str, Any], fp: str | None, here: str) -> dict[str, Any]:
+    tuned, default = parse_samples(r["tuned_samples"]), parse_samples(r["default_samples"])
+    if not tuned or not default or min(tuned + default) <= 0:
+        raise ValueError("model measurement without positive samples")
+    speedup = float(r["speedup"])
+    if not 0 < speedup < 1e6:
+        raise ValueError("bad speedup")
+    r.update(
+        tuned_samples=canonical_json(tuned),
+        default_samples=canonical_json(default),
+        tuned_median=summarize(tuned)[0],
+        default_median=summarize(default)[0],
+        speedup=speedup,
+    )
+    return r
+
+
+_CLEANERS = {
+    "targets": _target,
+    "workloads": _workload,
+    "configs": _config,
+    "measurements": _measurement,
+    "jobs": _job,
+    "model_measurements": _model_measurement,
+}
 
 _MERGE_ORDER = [
     ("targets", "key"),
@@ -71,9 +185,18 @@ class SQLiteMaintenance:
                 yield table, dict(row)
 
     def merge_from(self, other: TuningDatabase) -> dict[str, int]:
-        """Copy rows of `other` missing here, remapping ids by content keys and uids."""
-        added = {t: 0 for t, _ in _MERGE_ORDER}
+        """Copy rows of `other` missing here, remapping ids by content keys and uids.
+
+        `other` is untrusted: every row is validated as data and rebuilt from its content
+        (keys recomputed, medians recomputed from the samples, only known columns); a row that
+        fails, and every row that depends on it, is left out and counted under 'refused'.
+        Merged measurements keep the host that claims them, marked as merged, so they never
+        decide a best here until they are re-measured on this host.
+        """
+        added = {t: 0 for t, _ in _MERGE_ORDER} | {"refused": 0}
         ids: dict[str, dict[int, int]] = {t: {} for t, _ in _MERGE_ORDER}
+        fingerprints: dict[int, str] = {}  # other's workload id -> fingerprint
+        columns = {t: self._columns(t) for t, _ in _MERGE_ORDER}
         refs = {
             "workload_id": "workloads",
             "target_id": "targets",
@@ -82,18 +205,31 @@ class SQLiteMaintenance:
             "model_id": "models",
         }
         with self._write() as c:
-            for table, row in other.dump():
-                row = dict(row)
+            for table, raw in other.dump():
+                row = {k: v for k, v in dict(raw).items() if k in columns.get(table, ())}
                 old_id = row.pop("id", None)
+                if table == "workloads" and old_id is not None:
+                    fingerprints[old_id] = row.get("fingerprint")
+                fp = fingerprints.get(row.get("workload_id")) if table == "configs" else None
+                row = clean_row(table, row, fp, self.host)
+                missing = [
+                    col
+                    for col, parent in refs.items()
+                    if row is not None and row.get(col) is not None and row[col] not in ids[parent]
+                ]
+                if row is None or missing:
+                    added["refused"] += 1
+                    continue
                 for col, parent in refs.items():
-                    if col in row and row[col] is not None:
-                        if row[col] not in ids[parent]:
-                            raise DatabaseError(f"merge: {table} row refers to missing {parent} {row[col]}")
+                    if row.get(col) is not None:
                         row[col] = ids[parent][row[col]]
                 new_id = self._merge_row(c, table, row, added)
                 if old_id is not None and new_id is not None:
                     ids[table][old_id] = new_id
         return added
+
+    def _columns(self, table: str) -> set[str]:
+        return {r[1] for r in self.conn.execute(f"PRAGMA table_info({table})")}
 
     def _merge_row(
         self, c: sqlite3.Connection, table: str, row: dict[str, Any], added: dict[str, int]

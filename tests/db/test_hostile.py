@@ -153,8 +153,10 @@ def _edit(path, sql, args=()):
 
 
 def _copy(src, dst):
-    with open_db(src, readonly=True) as a, open_db(dst) as b:
-        b.merge_from(a)
+    """A file copy (a merge would mark every row foreign: nothing would be applied)."""
+    import shutil
+
+    shutil.copyfile(src, dst)
     return dst
 
 
@@ -261,3 +263,71 @@ def test_jit_never_breaks(jax_db, tmp_path, damage):
     np.testing.assert_allclose(np.asarray(out), np.asarray(jax.jit(fn)(x)), rtol=1e-5)
     with pytest.raises(Exception):  # noqa: B017 - strict: the problem surfaces
         autotune.jax.jit(fn, db=db, strict=True)(x)
+
+
+# --- trust: only what was measured here decides a best -----------------------------------
+def _target():
+    from autotune.db import TargetInfo
+
+    return TargetInfo("llvm", "cpu", ("avx2",), "tvm", "0.27.0", {}, {"kind": "llvm"})
+
+
+def _winning_pair(db, wid, tid, host=None):
+    db.record(wid, "default", {}, tid, "ok", [2e-3] * 3, source="confirm", host=host)
+    db.record(wid, "trace", {"trace": [[], []]}, tid, "ok", [1e-3] * 3, source="confirm", host=host)
+
+
+def test_foreign_confirmations_never_decide_a_best(tmp_path):
+    with open_db(tmp_path / "t.sqlite") as db:
+        tid, wid = db.target_id(_target()), db.add_workload("tvm:sh1:ab", "tvm", "w", "{}")
+        _winning_pair(db, wid, tid, host="someone-else")
+        db.record(wid, "trace", {"trace": [[], []]}, tid, "ok", [1e-3], host="someone-else")
+        assert db.best(wid, tid) is None  # claimed elsewhere: decides nothing ...
+        assert [b.median for b in db.fastest(wid, tid, 5)] == [1e-3]  # ... it is a candidate to re-measure
+        _winning_pair(db, wid, tid)
+        assert db.best(wid, tid) is not None  # re-measured here
+
+
+def test_merge_rebuilds_rows_from_content_and_marks_them_foreign(tmp_path):
+    other = tmp_path / "other.sqlite"
+    with open_db(other) as db:
+        tid, wid = db.target_id(_target()), db.add_workload("tvm:sh1:ab", "tvm", "w", "{}")
+        _winning_pair(db, wid, tid)
+        assert db.best(wid, tid) is not None  # a best in its own file
+        db.record(wid, "trace", {"trace": [[], [[0, 1]]]}, tid, "ok", [5e-3])
+        db.record(wid, "trace", {"trace": [[["Split", [], [], []]], []]}, tid, "ok", [7e-3])
+    # Forgeries: a fabricated median, an 'ok' without samples, a config edited under its key.
+    _edit(other, "UPDATE measurements SET median=1e-12 WHERE samples='[0.005]'")
+    _edit(other, "UPDATE measurements SET samples='[]' WHERE samples='[0.007]'")
+    _edit(other, """UPDATE configs SET config='{"trace":[[],[[0,9]]]}' WHERE config LIKE '%[0,1]%'""")
+    with open_db(tmp_path / "here.sqlite") as db, open_db(other, readonly=True) as src:
+        added = db.merge_from(src)
+        assert added["refused"] == 1 and added["measurements"] == 3
+        wid, tid = db.workload_id("tvm:sh1:ab"), db.find_target(_target())
+        assert db.best(wid, tid) is None  # merged: unverified here
+        medians = sorted(b.median for b in db.fastest(wid, tid, 10))
+        assert 1e-12 not in medians and 5e-3 in medians  # recomputed from the samples
+        assert db.check() == []  # every key matches its content
+        hosts = {r["host"] for t, r in db.dump() if t == "measurements"}
+        assert all(h.endswith("(merged)") for h in hosts)
+
+
+def test_a_killed_job_reads_interrupted(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "t.sqlite"
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    with open_db(path) as db:
+        job = db.start_job({"models": ["mlp"]})
+        assert [j["status"] for j in db.jobs()] == ["running"]  # this process: alive
+    _edit(path, "UPDATE jobs SET pid=? WHERE id=?", (int(gone.stdout), job))
+    with open_db(path, readonly=True) as db:
+        assert [j["status"] for j in db.jobs()] == ["interrupted"]  # read-only: shown, not written
+    with open_db(path) as db:
+        (row,) = [r for t, r in db.dump() if t == "jobs"]
+        assert row["status"] == "interrupted" and row["finished_at"] is not None
+    r = run_cli("db", "stats", "--db", str(path))
+    assert "jobs: interrupted 1" in r.stdout

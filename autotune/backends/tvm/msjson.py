@@ -49,6 +49,8 @@ from autotune.errors import UserError
 WORKLOAD_FILE = "database_workload.json"
 RECORD_FILE = "database_tuning_record.json"
 SOURCE = "import"
+#: The host of an imported measurement: unknown, and never this one (it decides no best here).
+IMPORTED = "unknown (imported MetaSchedule log)"
 
 __all__ = [
     "FAILED_RUN_SECS",
@@ -260,7 +262,7 @@ def write_ms(db: TuningDatabase, log: MSLog) -> dict[str, int]:
             existing[ident] -= 1
             counts["duplicates"] += 1
             continue
-        db.record(wid, "trace", config, tid, r.status, r.samples, error=r.error, source=SOURCE)
+        db.record(wid, "trace", config, tid, r.status, r.samples, error=r.error, source=SOURCE, host=IMPORTED)
         counts["records"] += 1
         counts[r.status] += 1
     return counts
