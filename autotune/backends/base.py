@@ -105,6 +105,11 @@ class Session(abc.ABC):
         when the search owns the space itself (MetaSchedule traces)."""
         return []
 
+    def rebuild(self, row: dict[str, Any]) -> Workload | str:
+        """A stored workload (a database row) ready to measure here, or why it cannot be: the
+        way `autotune db verify` re-measures what another host measured."""
+        return f"{self.backend.name} workloads cannot be rebuilt from the database"
+
     @abc.abstractmethod
     def measure(self, workload: Workload, config: Any) -> Outcome:
         """Build and time one config in isolation, as candidates are timed; `{}` is the default."""

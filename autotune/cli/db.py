@@ -7,6 +7,7 @@ Usage::
     autotune db export --format metaschedule OUT_DIR [--target-id N] [--force] [--db PATH]
     autotune db import --format metaschedule IN_DIR [--db PATH]
     autotune db merge OTHER.sqlite [--db PATH]
+    autotune db verify [--backend B] [--target T] [--time-budget S] [--db PATH]
 
 Read commands (stats, check, export) open the database read-only and never create it. Bad
 input ends in one line on stderr and a non-zero exit; a refused file is left untouched.
@@ -22,6 +23,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from autotune import backends
 from autotune.db import SQLiteDatabase, default_path, open_db
 from autotune.db.records import STATUSES, DatabaseError
 from autotune.errors import UserError
@@ -67,6 +69,16 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="directory with database_workload.json and database_tuning_record.json",
     )
     p.set_defaults(run=run, action=_import)
+
+    p = sub.add_parser(
+        "verify",
+        parents=[common],
+        help="re-measure here what other hosts measured (merged or imported), so it can be applied",
+    )
+    p.add_argument("--backend", action="append", choices=backends.names(), help="only these backends")
+    p.add_argument("--target", default="llvm", help="the target to verify on (default: this CPU)")
+    p.add_argument("--time-budget", type=float, default=600.0, help="seconds (default 600)")
+    p.set_defaults(run=run, action=_verify)
 
     p = sub.add_parser("merge", parents=[common], help="copy what another database has and this one lacks")
     p.add_argument("other", type=Path, metavar="OTHER")
@@ -177,6 +189,23 @@ def _import(args: argparse.Namespace, path: Path) -> int:
         f"({counts['new_workloads']} new) on {counts['targets']} targets into {path}"
         + (f"; refused {len(log.refused)} record(s) (see above)" if log.refused else "")
     )
+    return 0
+
+
+def _verify(args: argparse.Namespace, path: Path) -> int:
+    from autotune.tuning.verify import verify
+
+    if args.time_budget <= 0:
+        raise UserError("--time-budget must be positive")
+    if not path.exists():
+        raise UserError(f"{path}: no such database")
+    counts: dict[str, int] = {}
+    with open_db(path) as db:
+        for v in verify(db, args.backend or backends.names(), args.target, args.time_budget):
+            counts[v.outcome] = counts.get(v.outcome, 0) + 1
+            print(f"{v.backend} {v.workload}: {v.outcome} ({v.detail})")
+    summary = ", ".join(f"{n} {o}" for o, n in sorted(counts.items())) or "nothing to verify"
+    print(f"{path}: {summary}")
     return 0
 
 

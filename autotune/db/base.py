@@ -133,6 +133,11 @@ class TuningDatabase(abc.ABC):
         best. What a merge or an import brought in never decides it until re-measured here."""
 
     @abc.abstractmethod
+    def unverified(self, target_id: int) -> list[int]:
+        """Workloads with candidates measured elsewhere (merged, imported) since their latest
+        confirmation here: what `autotune db verify` re-measures."""
+
+    @abc.abstractmethod
     def best_for(self, fingerprint: str, target_id: int) -> BestRecord | None:
         """`best` by workload fingerprint: the compile-time lookup."""
 

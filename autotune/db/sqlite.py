@@ -343,6 +343,23 @@ class SQLiteDatabase(SQLiteMaintenance, TuningDatabase):
             return None
         return BestRecord(c.config_id, c.kind, c.config, c.median, c.samples, runs=1, speedup=c.speedup)
 
+    def unverified(self, target_id: int) -> list[int]:
+        foreign = self.conn.execute(
+            "SELECT c.workload_id, MAX(m.id) FROM configs c CROSS JOIN measurements m ON m.config_id=c.id"
+            " WHERE m.target_id=? AND m.status='ok' AND m.source != 'confirm' AND c.kind != 'default'"
+            " AND m.host IS NOT NULL AND m.host != ? GROUP BY c.workload_id ORDER BY c.workload_id",
+            (target_id, self.host),
+        ).fetchall()
+        local = dict(
+            self.conn.execute(
+                "SELECT c.workload_id, MAX(m.id) FROM configs c CROSS JOIN measurements m ON m.config_id=c.id"
+                " WHERE m.target_id=? AND m.source='confirm' AND (m.host IS NULL OR m.host=?)"
+                " GROUP BY c.workload_id",
+                (target_id, self.host),
+            ).fetchall()
+        )
+        return [int(w) for w, newest in foreign if local.get(w) is None or newest > local[w]]
+
     def best_for(self, fingerprint: str, target_id: int) -> BestRecord | None:
         wid = self.workload_id(fingerprint)
         return None if wid is None else self.best(wid, target_id)

@@ -331,3 +331,21 @@ def test_a_killed_job_reads_interrupted(tmp_path):
         assert row["status"] == "interrupted" and row["finished_at"] is not None
     r = run_cli("db", "stats", "--db", str(path))
     assert "jobs: interrupted 1" in r.stdout
+
+
+def test_verify_remeasures_a_foreign_claim_on_real_tvm(mlp, tmp_path):
+    """A merged 1 ns claim is never applied; `autotune db verify` times it here and it loses."""
+    mod, inputs, want, path = mlp
+    db = _copy(path, tmp_path / "copy.sqlite")
+    _edit(db, "DELETE FROM measurements WHERE source='confirm'")
+    with open_db(db) as store:
+        ((tid, _),) = store.targets()
+        (w,) = [r for r in store.workloads("tvm")]
+        store.record(w["id"], "trace", {"trace": [[], []]}, tid, "ok", [1e-9], host="elsewhere")
+        assert store.best(w["id"], tid) is None and store.unverified(tid) == [w["id"]]
+    r = run_cli("db", "verify", "--backend", "tvm", "--db", str(db))
+    assert r.returncode == 0, r.stderr
+    assert "default kept" in r.stdout and "1 default kept" in r.stdout.splitlines()[-1]
+    with open_db(db, readonly=True) as store:
+        assert store.unverified(tid) == [] and store.best(w["id"], tid) is None
+    assert "nothing to verify" in run_cli("db", "verify", "--db", str(db)).stdout

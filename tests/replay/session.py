@@ -71,6 +71,10 @@ class ReplaySession(Session):
     def workloads(self, model: Any) -> list[Workload]:
         return [Workload(model["fingerprint"], model["name"], model["ir"], model["meta"], 1, model)]
 
+    def rebuild(self, row: dict[str, Any]) -> Workload | str:
+        w = self.workloads(self.backend.data["workload"])[0]
+        return w if w.fingerprint == row["fingerprint"] else "not in the recording"
+
     def decisions(self, workload: Workload) -> list[Decision]:
         return list(self.decision_list)
 

@@ -111,3 +111,24 @@ def test_a_best_that_loses_end_to_end_is_not_kept(tmp_path):
         assert db.best(s.workload_id, t.target_id) is None
         last = db.latest_model_measurement(plan.model_id, t.target_id)
         assert last["speedup"] == 1.0
+
+
+def test_verify_confirms_here_what_another_host_measured(tmp_path):
+    """A merged database's candidates are applied only after `verify` re-measured them here."""
+    from autotune.tuning.verify import verify
+
+    with open_db(tmp_path / "r.sqlite") as db:
+        t = tuner(db, search="exhaustive", cost_model="none")
+        plan = t.prepare("mlp", "mlp")  # the workload and its default, measured here
+        (s,) = plan.workloads
+        for o in BE.data["outcomes"][:20]:  # another host's tuning runs
+            if o["config"]:
+                db.record(
+                    s.workload_id, "options", o["config"], t.target_id, "ok", o["samples"], host="elsewhere"
+                )
+        assert db.best(s.workload_id, t.target_id) is None and db.unverified(t.target_id) == [s.workload_id]
+        (line,) = list(verify(db, [BE], None, time_budget_s=60))
+        assert line.outcome == "verified", line
+        best = db.best(s.workload_id, t.target_id)
+        assert best is not None and t.session.median(best.config) < t.session.median({})
+        assert db.unverified(t.target_id) == []  # confirmed here since

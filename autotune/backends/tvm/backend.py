@@ -140,10 +140,31 @@ class TvmSession(Session):
             )
         return out
 
+    def rebuild(self, row: dict[str, Any]) -> Workload | str:
+        """The PrimFunc module stored as the workload's IR (refused when its structure does not
+        hash to the row's fingerprint: the IR of a foreign row is data until checked)."""
+        import tvm
+
+        from autotune.backends.tvm.workload import fingerprint
+
+        try:
+            mod = tvm.ir.load_json(row["ir"])
+        except Exception as exc:  # TVM's own error types for text that is no IR
+            return f"its IR does not load ({type(exc).__name__})"
+        if not isinstance(mod, tvm.IRModule) or fingerprint(mod) != row["fingerprint"]:
+            return "its IR does not match its fingerprint"
+        return Workload(row["fingerprint"], row["name"], row["ir"], row["meta"], 1, mod)
+
+    @staticmethod
+    def _prim(workload: Workload) -> Any:
+        """The workload's PrimFunc module (of a MetaSchedule task, or rebuilt from its IR)."""
+        handle = workload.handle
+        return handle.dispatched[0] if hasattr(handle, "dispatched") else handle
+
     def _module(self, workload: Workload, config: Any) -> Any:
         from autotune.backends.tvm import measure, traces
 
-        wmod = workload.handle.dispatched[0]
+        wmod = self._prim(workload)
         if not config:
             return wmod
         problem = traces.check(config.get("trace") if isinstance(config, dict) else None)
@@ -192,7 +213,7 @@ class TvmSession(Session):
         from autotune import compare
         from autotune.backends.tvm import measure
 
-        args = measure.random_args(workload.handle.dispatched[0], seed=1)
+        args = measure.random_args(self._prim(workload), seed=1)
         try:
             default_rt = measure.build_func(self._module(workload, {}), self.target)
             base_rt = (

@@ -128,6 +128,28 @@ class XlaSession(Session):
     def decisions(self, workload: Workload) -> list[Any]:
         return decisions_for(workload.meta)
 
+    def rebuild(self, row: dict[str, Any]) -> Workload | str:
+        """The workload of a bundled model that has it (the function is code: only the zoo's
+        own models are rebuilt, never a `module:function` named by a database)."""
+        from autotune import zoo
+
+        for m in self.db.models():
+            model = self.db.model(m["name"], self.backend.name)
+            if (
+                model is None
+                or ":" in model["source"]
+                or row["id"] not in [w["id"] for w, _ in model["workloads"]]
+            ):
+                continue
+            if model["source"] not in zoo.names(self.backend.zoo) and not model["source"].startswith(
+                zoo.OP_PREFIX
+            ):
+                continue
+            for w in self.workloads(self.load(model["source"], None)):
+                if w.fingerprint == row["fingerprint"]:
+                    return w
+        return "no bundled model holds it (a user's model is verified by tuning it here)"
+
     def _request(self, workload: Workload, msg: dict[str, Any]) -> dict[str, Any]:
         worker = workload.handle
         started = worker.startup_s
