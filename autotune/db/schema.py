@@ -69,9 +69,17 @@ def connect(path: str | os.PathLike, readonly: bool = False) -> sqlite3.Connecti
         raise DatabaseError(f"{path}: is a directory, not a database file")
     if not exists and readonly:
         raise DatabaseError(f"{path}: no such database")
+    writable = not exists or (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK))
+    if not writable and not readonly:
+        raise DatabaseError(
+            f"{path}: read-only (the file or its folder cannot be written): readers can use it, "
+            "a writer needs a writable copy"
+        )
+    # A published read-only file (no -wal/-shm can be made beside it) is opened immutable.
+    ro = "ro" if writable else "ro&immutable=1"
     if exists:
         _check_header(path)
-        probe = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+        probe = sqlite3.connect(f"file:{path}?mode={ro}", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
         try:
             version = _read_version(probe, path)
         finally:
@@ -83,7 +91,7 @@ def connect(path: str | os.PathLike, readonly: bool = False) -> sqlite3.Connecti
             )
     else:
         path.parent.mkdir(parents=True, exist_ok=True)
-    mode = "ro" if readonly else "rwc"
+    mode = ro if readonly else "rwc"
     conn = sqlite3.connect(
         f"file:{path}?mode={mode}",
         uri=True,

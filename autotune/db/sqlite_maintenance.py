@@ -163,6 +163,15 @@ class SQLiteMaintenance:
                 samples = parse_samples(r["samples"])
                 if r["status"] == "ok" and (not samples or r["median"] is None):
                     problems.append(f"measurement {r['id']}: 'ok' without samples")
+                elif r["status"] == "ok" and (
+                    not isinstance(r["median"], float | int)
+                    or isinstance(r["median"], bool)
+                    or r["median"] != summarize(samples)[0]
+                    or min(samples) <= 0
+                ):
+                    problems.append(
+                        f"measurement {r['id']}: median {r['median']!r} is not its samples' median"
+                    )
             except DatabaseError as exc:
                 problems.append(f"measurement {r['id']}: {exc}")
         for table, column in (("configs", "config"), ("workloads", "meta"), ("targets", "target_json")):

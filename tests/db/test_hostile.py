@@ -127,6 +127,7 @@ def mlp(tmp_path_factory):
         model = s.load("mlp", be.load_model("mlp"))
         w = s.workloads(model)[0]
         wid = db.add_workload(w.fingerprint, "tvm", w.name, w.ir, w.meta)
+        db.set_model("mlp", "tvm", "mlp", [(wid, 1)])
         tid = s.target_id
         trace = [[], []]  # the empty schedule: applies anywhere, changes nothing
         db.record(wid, "default", {}, tid, "ok", [2e-3] * 3, source="confirm")
@@ -349,3 +350,44 @@ def test_verify_remeasures_a_foreign_claim_on_real_tvm(mlp, tmp_path):
     with open_db(db, readonly=True) as store:
         assert store.unverified(tid) == [] and store.best(w["id"], tid) is None
     assert "nothing to verify" in run_cli("db", "verify", "--db", str(db)).stdout
+
+
+# --- read-only sharing ------------------------------------------------------------------
+@pytest.fixture
+def read_only_copy(tmp_path, mlp):
+    """The mlp database, published on a read-only bind mount (needs root, as CI runs)."""
+    import shutil
+    import subprocess
+
+    src, mnt = tmp_path / "src", tmp_path / "ro"
+    src.mkdir()
+    mnt.mkdir()
+    shutil.copyfile(mlp[3], src / "t.sqlite")
+    ok = subprocess.run(["mount", "--bind", str(src), str(mnt)], capture_output=True).returncode == 0
+    ok = (
+        ok
+        and subprocess.run(["mount", "-o", "remount,ro,bind", str(mnt)], capture_output=True).returncode == 0
+    )
+    if not ok:
+        subprocess.run(["umount", str(mnt)], capture_output=True)
+        pytest.skip("needs permission to bind-mount read-only (root)")
+    try:
+        yield mnt / "t.sqlite"
+    finally:
+        subprocess.run(["umount", str(mnt)], check=True)
+
+
+def test_a_read_only_database_is_read_by_everyone_and_refused_to_writers(read_only_copy, mlp):
+    from autotune.backends.tvm import importer
+
+    path = read_only_copy
+    for args in (["db", "stats"], ["db", "check"]):
+        r = run_cli(*args, "--db", str(path))
+        assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    r = run_cli("best", "mlp", "--db", str(path))
+    assert r.returncode == 0 and "1.00x" not in r.stdout and "2.00x" in r.stdout, r.stdout + r.stderr
+    ex, warned = _compile_warns(mlp[0], path)  # its best applies, no warning
+    assert warned == []
+    np.testing.assert_allclose(importer.run(ex, mlp[1])[0], mlp[2][0], rtol=1e-4, atol=1e-5)
+    r = run_cli("tune", "--model", "mlp", "--trials", "2", "--db", str(path))
+    assert r.returncode != 0 and "read-only" in r.stderr and len(r.stderr.strip().splitlines()) == 1

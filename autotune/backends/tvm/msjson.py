@@ -49,6 +49,8 @@ from autotune.errors import UserError
 WORKLOAD_FILE = "database_workload.json"
 RECORD_FILE = "database_tuning_record.json"
 SOURCE = "import"
+MAX_FILE_BYTES = 512 << 20  # one file of a MetaSchedule database
+MAX_LINE_CHARS = 4 << 20  # one workload or record (real ones are a few KiB)
 #: The host of an imported measurement: unknown, and never this one (it decides no best here).
 IMPORTED = "unknown (imported MetaSchedule log)"
 
@@ -111,9 +113,15 @@ def _lines(path: Path) -> list[tuple[int, Any]]:
     if not path.is_file():
         raise UserError(f"{path}: no such MetaSchedule database file")
     out = []
+    if path.stat().st_size > MAX_FILE_BYTES:
+        raise UserError(
+            f"{path}: {path.stat().st_size >> 20} MiB, over the import limit of {MAX_FILE_BYTES >> 20} MiB"
+        )
     try:
         with open(path, encoding="utf-8") as f:
             for n, line in enumerate(f, 1):
+                if len(line) > MAX_LINE_CHARS:
+                    raise UserError(f"{path}:{n}: a line of {len(line) >> 20} MiB, over the limit of 4 MiB")
                 if line.strip():
                     out.append((n, json.loads(line)))
     except UnicodeDecodeError as exc:
