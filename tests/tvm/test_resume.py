@@ -58,5 +58,5 @@ def test_sigkill_then_resume(tmp_path):
     assert tune_count(db) == TRIALS
     with open_db(db, readonly=True) as store:
         assert store.check() == []
-        jobs = [tuple(r) for r in store.conn.execute("SELECT id, status FROM jobs ORDER BY id")]
-        assert jobs[0][1] == "running" and jobs[-1][1] == "done"  # the killed job never finished
+        jobs = [j["status"] for j in store.jobs()]
+        assert jobs[0] == "interrupted" and jobs[-1] == "done"  # the killed job never finished
