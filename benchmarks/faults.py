@@ -31,11 +31,12 @@ every committed measurement are read through a separate read-only connection, an
 the database is read again: "lost" counts uids that were committed before the kill and are gone
 after it. A last run is let finish: "re-measured" counts search configs measured twice (each
 config should be measured once across all runs), "interrupted" the job rows that read
-'interrupted' afterwards (every killed job should). `autotune db check` must say ok after each
-kill. (2) Concurrent writers: W processes each commit N outcomes to one database at once; "lost"
-is W*N minus the rows found after. (3) Bad files: each file of the catalogue is given to
-`autotune db stats` and `autotune tune` (a reader and a writer); it must be refused with one line
-on stderr and a non-zero exit, and its bytes must be unchanged.
+'interrupted' afterwards (every kill that hit a running job should leave one; a kill during
+start-up, before the job row is written, or after the job finished, leaves none). `autotune db
+check` must say ok after each kill. (2) Concurrent writers: W processes each commit N outcomes
+to one database at once; "lost" is W*N minus the rows found after. (3) Bad files: each file of
+the catalogue is given to `autotune db stats` and `autotune tune` (a reader and a writer); it
+must be refused with one line on stderr and a non-zero exit, and its bytes must be unchanged.
 """
 
 
@@ -76,7 +77,7 @@ def kills(
         str(db),
         "--no-progress",
     ]
-    lost = checks_failed = 0
+    lost = checks_failed = hits = 0
     delays = []
     for _ in range(count):
         proc = subprocess.Popen(
@@ -89,6 +90,7 @@ def kills(
         delays.append(round(delay, 1))
         time.sleep(delay)
         before = _uids(db)
+        hits += proc.poll() is None  # still running: the kill hits a live job
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         lost += len(before - _uids(db))
@@ -107,6 +109,7 @@ def kills(
     return {
         "backend": backend,
         "kills": count,
+        "hit_live_job": hits,
         "delays_s": delays,
         "lost": lost,
         "check_failed": checks_failed,
@@ -215,8 +218,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="autotune-faults-") as d:
         tmp = Path(d)
         results["kills"] = [
-            kills("tvm", 24, a.kills, (8.0, 40.0), rng, tmp),
-            kills("xla", 24, a.kills, (4.0, 14.0), rng, tmp),
+            kills("tvm", 64, a.kills, (6.0, 24.0), rng, tmp),
+            kills("xla", 48, a.kills, (3.0, 9.0), rng, tmp),
         ]
         results["writers"] = writers(a.writers, a.rows, tmp)
         results["bad_files"] = bad_files(tmp)
@@ -226,8 +229,8 @@ def main() -> None:
             k["kills"],
             k["kills"] - k["check_failed"],
             k["lost"],
-            f"re-measured {k['re_measured']} of {k['measured']}; "
-            f"{k['interrupted']} of {len(k['jobs'])} jobs read interrupted",
+            f"{k['hit_live_job']} kills hit a running job; re-measured {k['re_measured']} of "
+            f"{k['measured']}; {k['interrupted']} of {len(k['jobs'])} job rows read interrupted",
         ]
         for k in results["kills"]
     ]

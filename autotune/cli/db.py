@@ -68,6 +68,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         metavar="IN_DIR",
         help="directory with database_workload.json and database_tuning_record.json",
     )
+    p.add_argument("--model", help="record the log's workloads as this model (for `autotune best MODEL`)")
     p.set_defaults(run=run, action=_import)
 
     p = sub.add_parser(
@@ -182,7 +183,7 @@ def _import(args: argparse.Namespace, path: Path) -> int:
     for line in log.refused:
         print(f"autotune: refused {line}", file=sys.stderr)
     with open_db(path) as db:
-        counts = msjson.write_ms(db, log)
+        counts = msjson.write_ms(db, log, model=args.model)
     print(
         f"imported {counts['records']} records ({counts['ok']} ok, {counts['run_error']} failed; "
         f"{counts['duplicates']} already present) of {counts['workloads']} workloads "

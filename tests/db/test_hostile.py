@@ -391,3 +391,18 @@ def test_a_read_only_database_is_read_by_everyone_and_refused_to_writers(read_on
     np.testing.assert_allclose(importer.run(ex, mlp[1])[0], mlp[2][0], rtol=1e-4, atol=1e-5)
     r = run_cli("tune", "--model", "mlp", "--trials", "2", "--db", str(path))
     assert r.returncode != 0 and "read-only" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_an_imported_log_can_be_named_a_model_and_oversized_lines_are_refused(tmp_path):
+    d = _ms_log(tmp_path, lambda t: [])
+    db = tmp_path / "t.sqlite"
+    r = run_cli("db", "import", "--format", "metaschedule", str(d), "--model", "mm", "--db", str(db))
+    assert r.returncode == 0, r.stderr
+    r = run_cli("best", "mm", "--db", str(db), "--json")
+    assert r.returncode == 0, r.stderr
+    (s,) = json.loads(r.stdout)["subgraphs"]
+    assert s["schedule"] == "default" and s["trials"] == 0  # imported: unverified, nothing applied
+    with open(d / msjson.RECORD_FILE, "a") as f:
+        f.write("[0, [" + " " * (5 << 20) + "]]\n")
+    with pytest.raises(UserError, match="over the limit"):
+        msjson.read_ms(d)

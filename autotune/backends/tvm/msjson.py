@@ -223,10 +223,12 @@ def import_ms(db: TuningDatabase, path: str | os.PathLike | tuple | list) -> dic
     return write_ms(db, read_ms(path))
 
 
-def write_ms(db: TuningDatabase, log: MSLog) -> dict[str, int]:
+def write_ms(db: TuningDatabase, log: MSLog, model: str | None = None) -> dict[str, int]:
     """Store a read MetaSchedule log: workloads by fingerprint, records as 'import' measurements.
 
     Records already imported (same config, target, status and samples) are not added again.
+    With `model`, the log's workloads are recorded as that model (a MetaSchedule log names
+    none), so that `autotune best MODEL` can be asked about them.
     Returns counts: workloads, new_workloads, targets, records (added), ok, run_error, duplicates.
     """
     import tvm
@@ -249,6 +251,8 @@ def write_ms(db: TuningDatabase, log: MSLog) -> dict[str, int]:
         meta = {"args_info": w.args_info} if w.args_info is not None else {}
         wids.append(db.add_workload(w.fingerprint, "tvm", w.name, w.ir, meta))
     counts["workloads"] = len(set(wids))
+    if model:
+        db.set_model(model, "tvm", "imported MetaSchedule log", [(w, 1) for w in wids])
     tids: dict[str, int] = {}
     for r in log.records:
         key = canonical_json(r.target_json)
