@@ -172,7 +172,7 @@ def test_a_healthy_database_applies_without_warning(mlp):
 
 @pytest.mark.parametrize(
     "damage",
-    ["smuggled-trace", "config-not-json", "config-a-list", "random-bytes", "newer-schema"],
+    ["smuggled-trace", "stale-trace", "config-not-json", "config-a-list", "random-bytes", "newer-schema"],
 )
 def test_compile_never_breaks(mlp, tmp_path, damage):
     from autotune.backends.tvm import importer
@@ -184,6 +184,9 @@ def test_compile_never_breaks(mlp, tmp_path, damage):
         (cfg,) = sqlite3.connect(db).execute(f"SELECT config FROM configs WHERE id={trace_row}").fetchone()
         bad = {"trace": _with_annotation(json.loads(cfg)["trace"], "pragma_import_llvm", EVIL_LLVM)}
         _edit(db, f"UPDATE configs SET config=? WHERE id={trace_row}", (json.dumps(bad),))
+    elif damage == "stale-trace":  # allowed instructions, but for a block this workload lacks
+        stale = {"trace": [[["GetSBlock", [], ["no_such_block", "main"], ["b0"]]], []]}
+        _edit(db, f"UPDATE configs SET config=? WHERE id={trace_row}", (json.dumps(stale),))
     elif damage == "config-not-json":
         _edit(db, f"UPDATE configs SET config='{{not json' WHERE id={trace_row}")
     elif damage == "config-a-list":
