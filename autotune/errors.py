@@ -11,3 +11,10 @@ class UserError(Exception):
 
 # What the CLI reports as one line instead of a traceback.
 USER_ERRORS: tuple[type[BaseException], ...] = (UserError, DatabaseError)
+
+
+def first_line(exc: BaseException, limit: int = 200) -> str:
+    """The first line of an exception's message, for a one-line warning (its type's name when
+    the message is empty)."""
+    lines = str(exc).splitlines()
+    return lines[0][:limit] if lines else type(exc).__name__

@@ -121,10 +121,10 @@ def test_job_keys_mean_the_same_for_every_backend(tmp_path):
     spec = load_job(path)
     assert spec.search == "auto" and spec.rank_pool == 6 and spec.cost_model == "pretrained"
     for name, kind in (("tvm", "evolutionary"), ("xla", "auto")):
-        ctx = Context(backends.get(name), None, None, None, Settings(search=spec.search, rank_pool=6), None)
+        ctx = Context(backends.get(name), None, None, Settings(search=spec.search, rank_pool=6), None)
         assert ctx.search_kind == kind and ctx.rank_pool == 6
         assert (
-            Context(backends.get(name), None, None, None, Settings(), None).rank_pool
+            Context(backends.get(name), None, None, Settings(), None).rank_pool
             == backends.get(name).rank_pool
         )
 

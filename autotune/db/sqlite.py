@@ -428,9 +428,8 @@ class SQLiteDatabase(SQLiteMaintenance, TuningDatabase):
 
     def _reap_jobs(self) -> None:
         """Mark the jobs of this host whose process was killed as interrupted."""
-        dead = [j["id"] for j in self.jobs() if j["status"] == "interrupted"]
-        running = {r[0] for r in self.conn.execute("SELECT id FROM jobs WHERE status='running'")}
-        dead = [i for i in dead if i in running]
+        running = self.conn.execute("SELECT id, host, pid FROM jobs WHERE status='running'").fetchall()
+        dead = [r["id"] for r in running if self._dead(dict(r))]
         if dead:
             with self._write() as c:
                 c.executemany(

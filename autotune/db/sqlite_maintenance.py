@@ -25,15 +25,15 @@ JOB_STATUSES = ("running", "done", "failed", "interrupted")
 MAX_TEXT = 16 << 20  # a workload's IR, the largest field we keep
 
 
-def clean_row(table: str, row: dict[str, Any], fingerprint: str | None, here: str) -> dict[str, Any] | None:
+def clean_row(table: str, row: dict[str, Any], fingerprint: str | None) -> dict[str, Any] | None:
     """A foreign row rebuilt from its content, or None when it is not valid data."""
     try:
-        return _CLEANERS.get(table, lambda r, fp, h: r)(dict(row), fingerprint, here)
+        return _CLEANERS.get(table, lambda r, fp: r)(dict(row), fingerprint)
     except (DatabaseError, KeyError, TypeError, ValueError, RecursionError):
         return None
 
 
-def _target(r: dict[str, Any], fp: str | None, here: str) -> dict[str, Any]:
+def _target(r: dict[str, Any], fp: str | None) -> dict[str, Any]:
     info = TargetInfo.from_dict(
         {
             k: parse_json(r[k], k) if k in ("isa_features", "libraries", "target_json") else r[k]
@@ -58,7 +58,7 @@ def _target(r: dict[str, Any], fp: str | None, here: str) -> dict[str, Any]:
     return r
 
 
-def _workload(r: dict[str, Any], fp: str | None, here: str) -> dict[str, Any]:
+def _workload(r: dict[str, Any], fp: str | None) -> dict[str, Any]:
     meta = parse_json(r["meta"], "workload meta")
     if not (isinstance(r["fingerprint"], str) and r["fingerprint"] and isinstance(meta, dict)):
         raise ValueError("bad workload")
@@ -68,7 +68,7 @@ def _workload(r: dict[str, Any], fp: str | None, here: str) -> dict[str, Any]:
     return r
 
 
-def _config(r: dict[str, Any], fp: str | None, here: str) -> dict[str, Any]:
+def _config(r: dict[str, Any], fp: str | None) -> dict[str, Any]:
     if fp is None or not isinstance(r["kind"], str):
         raise ValueError("config of an unknown workload")
     text = canonical_json(parse_json(r["config"], "config"))
@@ -76,7 +76,7 @@ def _config(r: dict[str, Any], fp: str | None, here: str) -> dict[str, Any]:
     return r
 
 
-def _measurement(r: dict[str, Any], fp: str | None, here: str) -> dict[str, Any]:
+def _measurement(r: dict[str, Any], fp: str | None) -> dict[str, Any]:
     if r["status"] not in STATUSES:
         raise ValueError("bad status")
     samples = parse_samples(r["samples"])
@@ -91,7 +91,7 @@ def _measurement(r: dict[str, Any], fp: str | None, here: str) -> dict[str, Any]
     return r
 
 
-def _job(r: dict[str, Any], fp: str | None, here: str) -> dict[str, Any]:
+def _job(r: dict[str, Any], fp: str | None) -> dict[str, Any]:
     if r["status"] not in JOB_STATUSES:
         raise ValueError("bad job status")
     r["status"] = "interrupted" if r["status"] == "running" else r["status"]
@@ -100,7 +100,7 @@ def _job(r: dict[str, Any], fp: str | None, here: str) -> dict[str, Any]:
     return r
 
 
-def _model_measurement(r: dict[str, Any], fp: str | None, here: str) -> dict[str, Any]:
+def _model_measurement(r: dict[str, Any], fp: str | None) -> dict[str, Any]:
     tuned, default = parse_samples(r["tuned_samples"]), parse_samples(r["default_samples"])
     if not tuned or not default or min(tuned + default) <= 0:
         raise ValueError("model measurement without positive samples")
@@ -220,7 +220,7 @@ class SQLiteMaintenance:
                 if table == "workloads" and old_id is not None:
                     fingerprints[old_id] = row.get("fingerprint")
                 fp = fingerprints.get(row.get("workload_id")) if table == "configs" else None
-                row = clean_row(table, row, fp, self.host)
+                row = clean_row(table, row, fp)
                 missing = [
                     col
                     for col, parent in refs.items()

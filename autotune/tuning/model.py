@@ -63,7 +63,7 @@ class ModelTuner:
         if costmodel is None:
             costmodel = load_model(backend.name, settings.cost_model)
         record = Recorder(db, session.target_id, job_id, backend.config_kind)
-        self.ctx = Context(backend, session, db, record, settings, costmodel)
+        self.ctx = Context(backend, session, record, settings, costmodel)
         self.job_id = job_id
         self._subgraph: Any = None
 

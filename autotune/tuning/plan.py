@@ -3,7 +3,7 @@ works in (backend session, database, recorder, cost model), and the model's plan
 
 Example::
 
-    ctx = Context(backend, session, db, Recorder(db, tid, job_id, "options"), Settings(), None)
+    ctx = Context(backend, session, Recorder(db, tid, job_id, "options"), Settings(), None)
     plan = ModelPlan("mlp", "mlp", model, model_id, [WorkloadState(w, wid, [])])
 """
 
@@ -93,11 +93,14 @@ class Context:
 
     backend: Backend
     session: Session
-    db: TuningDatabase
     record: Recorder
     settings: Settings
     costmodel: Any
     on_outcome: OnOutcome | None = None
+
+    @property
+    def db(self) -> TuningDatabase:
+        return self.session.db
 
     @property
     def target_id(self) -> int:

@@ -50,7 +50,7 @@ def verify(
             continue
         with be.open(resolved, db, None) as session:
             ctx = Context(
-                be, session, db, Recorder(db, tid, None, be.config_kind), Settings(cost_model="none"), None
+                be, session, Recorder(db, tid, None, be.config_kind), Settings(cost_model="none"), None
             )
             for wid in pending:
                 row = db.workload_by_id(wid)

@@ -165,12 +165,7 @@ class TvmSession(Session):
         from autotune.backends.tvm import measure, traces
 
         wmod = self._prim(workload)
-        if not config:
-            return wmod
-        problem = traces.check(config.get("trace") if isinstance(config, dict) else None)
-        if problem:
-            raise ValueError(f"refused trace: {problem}")
-        return measure.apply_trace(wmod, config["trace"])
+        return measure.apply_trace(wmod, traces.require(config)) if config else wmod
 
     def measure(self, workload: Workload, config: Any) -> Outcome:
         """Timed like the candidates (same builder and runner), so they compare. When the

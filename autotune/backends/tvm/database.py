@@ -28,6 +28,7 @@ from autotune.backends.tvm import traces
 from autotune.backends.tvm.workload import fingerprint, target_info, target_json
 from autotune.compare import failed_run
 from autotune.db.base import TuningDatabase
+from autotune.errors import first_line
 
 
 def task_name(mod: Any) -> str:
@@ -136,7 +137,7 @@ class MetaScheduleDatabase(PyDatabase):
         except Exception as exc:
             if self.strict:
                 raise
-            reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+            reason = first_line(exc)
             where = getattr(self.db, "path", "tuning database")
             warnings.warn(
                 f"autotune: {where}: the tuned schedule of {task_name(workload.mod)} does not apply "
@@ -155,9 +156,7 @@ class MetaScheduleDatabase(PyDatabase):
             best = self.db.best(wid, self.target_id)
             ranked = [best] if best is not None and best.kind == "trace" else []
             for r in ranked:
-                problem = traces.check(r.config.get("trace") if isinstance(r.config, dict) else None)
-                if problem:
-                    raise ValueError(f"refused trace: {problem}")
+                traces.require(r.config)
         else:  # tuning: warm-start the search from the fastest traces so far
             ranked = [r for r in self.db.fastest(wid, self.target_id, top_k + 1) if r.kind == "trace"][:top_k]
         return [self._to_record(workload, r.config, r.samples) for r in ranked]

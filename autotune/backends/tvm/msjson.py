@@ -121,7 +121,10 @@ def _lines(path: Path) -> list[tuple[int, Any]]:
         with open(path, encoding="utf-8") as f:
             for n, line in enumerate(f, 1):
                 if len(line) > MAX_LINE_CHARS:
-                    raise UserError(f"{path}:{n}: a line of {len(line) >> 20} MiB, over the limit of 4 MiB")
+                    raise UserError(
+                        f"{path}:{n}: a line of {len(line) >> 20} MiB, over the limit of "
+                        f"{MAX_LINE_CHARS >> 20} MiB"
+                    )
                 if line.strip():
                     out.append((n, json.loads(line)))
     except UnicodeDecodeError as exc:

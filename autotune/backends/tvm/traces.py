@@ -10,6 +10,7 @@ elsewhere cannot smuggle one in.
 Example::
 
     problem = check(config["trace"])     # '' when the trace may be applied
+    trace = require(config)              # the same, raising ValueError
 """
 
 from __future__ import annotations
@@ -98,6 +99,15 @@ def _plain(value: Any, depth: int = 0) -> bool:
     if isinstance(value, list) and depth < MAX_DEPTH:
         return all(_plain(v, depth + 1) for v in value)
     return False
+
+
+def require(config: Any) -> list:
+    """The trace of a stored config (`{"trace": ...}`); ValueError when it may not be applied."""
+    trace = config.get("trace") if isinstance(config, dict) else None
+    problem = check(trace)
+    if problem:
+        raise ValueError(f"refused trace: {problem}")
+    return trace
 
 
 def check(trace: Any) -> str:

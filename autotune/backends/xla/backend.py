@@ -133,19 +133,17 @@ class XlaSession(Session):
         own models are rebuilt, never a `module:function` named by a database)."""
         from autotune import zoo
 
+        bundled = set(zoo.names(self.backend.zoo))
         for m in self.db.models():
-            model = self.db.model(m["name"], self.backend.name)
-            if (
-                model is None
-                or ":" in model["source"]
-                or row["id"] not in [w["id"] for w, _ in model["workloads"]]
-            ):
+            source = m["source"]
+            if m["compiler"] != self.backend.name or ":" in source:
                 continue
-            if model["source"] not in zoo.names(self.backend.zoo) and not model["source"].startswith(
-                zoo.OP_PREFIX
-            ):
+            if source not in bundled and not source.startswith(zoo.OP_PREFIX):
                 continue
-            for w in self.workloads(self.load(model["source"], None)):
+            model = self.db.model(m["name"], m["compiler"])
+            if model is None or row["id"] not in [w["id"] for w, _ in model["workloads"]]:
+                continue
+            for w in self.workloads(self.load(source, None)):
                 if w.fingerprint == row["fingerprint"]:
                     return w
         return "no bundled model holds it (a user's model is verified by tuning it here)"

@@ -27,6 +27,7 @@ from typing import Any
 import jax
 
 from autotune.backends.xla.build import XlaBuild
+from autotune.errors import first_line
 
 
 @dataclass
@@ -176,7 +177,7 @@ class TunedFunction:
         except Exception as exc:  # whatever is wrong with the database, the function compiles
             if self.strict:
                 raise
-            first = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+            first = first_line(exc)
             warnings.warn(f"autotune: {path}: unusable, compiling with XLA defaults ({first})", stacklevel=4)
             look.lookup_s, look.reason = time.perf_counter() - t1, f"database unusable: {first}"
             return plain, look
@@ -203,7 +204,7 @@ class TunedFunction:
             f"autotune: tuned config for {look.fingerprint} does not apply ({exc}); using XLA defaults",
             stacklevel=4,
         )
-        look.config, look.reason = {}, f"config does not apply: {str(exc).splitlines()[0][:200]}"
+        look.config, look.reason = {}, f"config does not apply: {first_line(exc)}"
         return plain, look
 
 
