@@ -9,6 +9,10 @@
   plus `RTOL` of the reference's largest magnitude (so outputs near zero do not fail on the
   rounding of a reordered reduction); NaN matches NaN; shapes, dtypes and integers must be
   equal. Both backends check candidates with this one policy.
+- Enough rounds: an interleaved comparison stops after `CLEAR_ROUNDS` rounds when every
+  sample of one side is at least `CLEAR_RATIO` (3x) slower than every sample of the other:
+  more rounds of a baseline that is that far behind change no decision, and on a big
+  untuned kernel they would cost most of a job's time.
 - A failed run: MetaSchedule marks one with run seconds of `FAILED_RUN_SECS` (1e10); any
   sample at or above 1e9 s, non-finite, zero or negative, or no sample at all, is a failure.
 
@@ -33,6 +37,9 @@ RTOL = 1e-3
 #: The run-seconds marker of a failed candidate in MetaSchedule's records.
 FAILED_RUN_SECS = 1e10
 _FAILED_AT = 1e9
+#: An interleaved comparison whose sides are this far apart after CLEAR_ROUNDS rounds stops.
+CLEAR_RATIO = 3.0
+CLEAR_ROUNDS = 3
 
 
 def median(samples: Sequence[float]) -> float:
@@ -61,7 +68,8 @@ def no_slower(base: Sequence[float], other: Sequence[float], tolerance: float) -
 def interleaved(
     a: Callable[[], float], b: Callable[[], float], rounds: int = 15
 ) -> tuple[list[float], list[float]]:
-    """Samples of two timers taken alternately (A B, B A, ...) so that slow phases hit both."""
+    """Samples of two timers taken alternately (A B, B A, ...) so that slow phases hit both;
+    at most `rounds` rounds, fewer when the outcome is already clear (`clear`)."""
     sa: list[float] = []
     sb: list[float] = []
     for i in range(rounds):
@@ -71,7 +79,16 @@ def interleaved(
         else:
             sb.append(b())
             sa.append(a())
+        if clear(sa, sb):
+            break
     return sa, sb
+
+
+def clear(a: Sequence[float], b: Sequence[float]) -> bool:
+    """Whether CLEAR_ROUNDS or more paired samples already leave one side CLEAR_RATIO behind."""
+    if min(len(a), len(b)) < CLEAR_ROUNDS or min(min(a), min(b)) <= 0:
+        return False
+    return min(a) >= CLEAR_RATIO * max(b) or min(b) >= CLEAR_RATIO * max(a)
 
 
 def failed_run(run_secs: Sequence[float] | None) -> bool:

@@ -31,7 +31,8 @@ NAME = "vs_metaschedule"
 
 METHOD = """\
 Method. Same target for everything: autotune.backends.tvm.workload.resolve_target("llvm") (this
-CPU's mcpu, num-cores = cores available). Same trial budget per model for both tuners (--trials).
+CPU's mcpu, num-cores = cores available; TVM_NUM_THREADS = cores available for both tuners).
+Same trial budget per model for both tuners (--trials).
 (a) ours: a fresh Python subprocess runs autotune.tuning.model.ModelTuner.prepare + tune on the TVM
 backend's session (torch export -> Relax, fuse, extract tasks, default latency per subgraph,
 MetaSchedule evolutionary search with MetaSchedule's XGBoost cost model (cost_model "none": no
@@ -124,7 +125,7 @@ def worker_stock(
     target = resolve_target("llvm")
     t0 = time.perf_counter()
     mod = importer.to_relax(m.module, m.example_inputs)
-    fused = importer.fuse(mod, target)
+    fused = importer.fuse(mod, target, layout_free=False)  # compile_relax's subgraphs
     # "local" is LocalBuilder() with its 30 s per-build timeout; the only change we allow is that timeout.
     builder = "local" if build_timeout == 30.0 else ms.builder.LocalBuilder(timeout_sec=build_timeout)
     db = ms.relax_integration.tune_relax(
@@ -207,7 +208,7 @@ def run_worker(
 # --------------------------------------------------------------------------------------
 # the comparison (one process)
 # --------------------------------------------------------------------------------------
-def count_applied(db: Any, mod: Any, target: Any) -> tuple[int, int]:
+def count_applied(db: Any, mod: Any, target: Any, layout_free: bool = True) -> tuple[int, int]:
     """(PrimFuncs whose schedule the database replaced, PrimFuncs) in the fused module."""
     import tvm
     import tvm_ffi
@@ -216,7 +217,7 @@ def count_applied(db: Any, mod: Any, target: Any) -> tuple[int, int]:
 
     from autotune.backends.tvm import importer
 
-    fused = importer.fuse(mod, target)
+    fused = importer.fuse(mod, target, layout_free)
     with target, db, tvm.transform.PassContext(opt_level=3):
         after = MetaScheduleApplyDatabase(enable_warning=False)(fused)
     n = total = 0
@@ -267,7 +268,7 @@ def compare(model: str, ours_db: str, stock_dir: str, rounds: int, min_ms: float
     with open_db(ours_db, readonly=True) as odb:
         applied = {
             "ours": count_applied(MetaScheduleDatabase(odb, target, apply=True), mod, target),
-            "stock MS": count_applied(stock_db, mod, target),
+            "stock MS": count_applied(stock_db, mod, target, layout_free=False),
         }
 
     correct: dict[str, dict[str, Any]] = {}
@@ -327,6 +328,7 @@ def main(argv: list[str]) -> int:
     p.add_argument("--path", help=argparse.SUPPRESS)
     p.add_argument("--result", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    C.tvm_on_all_cores()  # TVM's runtime alone would take one core of two here; both tuners get all
 
     if args.worker:
         if args.worker == "ours":

@@ -100,6 +100,9 @@ def test_newer_schema_is_refused_and_untouched(tmp_path):
         ("[job]\nrank_pool = 0\n[[models]]\nname = 'mlp'\n", "rank_pool: expected a positive integer"),
         ("[job]\ncost_model = 'xgb'\n[[models]]\nname = 'mlp'\n", "no such checkpoint"),
         ("[job]\ncost_model = 3\n[[models]]\nname = 'mlp'\n", "cost_model must be"),
+        ("[job]\nbaselines = 'torch'\n[[models]]\nname = 'mlp'\n", "baselines must be a list"),
+        ("[job]\nbaselines = ['tf']\n[[models]]\nname = 'mlp'\n", "unknown baseline 'tf'"),
+        ("[job]\nbaselines = ['torch']\n[[models]]\nname = 'mlp'\nbackend = 'xla'\n", "known: none"),
     ],
 )
 def test_malformed_job_files(tmp_path, text, message):
@@ -127,6 +130,14 @@ def test_job_keys_mean_the_same_for_every_backend(tmp_path):
             Context(backends.get(name), None, None, Settings(), None).rank_pool
             == backends.get(name).rank_pool
         )
+
+
+def test_baselines_key(tmp_path):
+    """Default: every baseline of each backend; a list picks; [] times none."""
+    path = tmp_path / "job.toml"
+    for text, want in (("", None), ("baselines = []\n", []), ("baselines = ['torch', 'torch']\n", ["torch"])):
+        path.write_text(f"[job]\n{text}[[models]]\nname = 'mlp'\n[[models]]\nname = 'mlp'\nbackend = 'xla'\n")
+        assert load_job(path).baselines == want
 
 
 def test_malformed_job_file_on_the_command_line(tmp_path):

@@ -64,3 +64,22 @@ def test_one_output_tolerance_policy():
     assert "values differ" in compare.mismatch([ref[0], ref[1] + 1], ref)
     assert "float32[3]" in compare.mismatch([ref[0][:3], ref[1]], ref)
     assert "outputs, expected" in compare.mismatch(ref[:1], ref)
+
+
+def test_an_interleaved_comparison_stops_once_one_side_is_far_behind():
+    """Three rounds of a baseline 3x behind decide as much as fifteen; close ones run all."""
+    from autotune.compare import CLEAR_ROUNDS, interleaved
+
+    calls = {"slow": 0, "fast": 0}
+
+    def timer(name: str, secs: float):
+        def sample() -> float:
+            calls[name] += 1
+            return secs
+
+        return sample
+
+    a, b = interleaved(timer("slow", 1.0), timer("fast", 0.1), rounds=15)
+    assert len(a) == len(b) == CLEAR_ROUNDS == calls["slow"]
+    a, b = interleaved(lambda: 1.0, lambda: 0.5, rounds=15)  # 2x apart: not clear enough
+    assert len(a) == len(b) == 15

@@ -69,12 +69,35 @@ class Comparison:
 
 
 @dataclass
+class BaselineResult:
+    """What a model's users run instead of the tuned build (PyTorch eager, torch.compile), timed
+    interleaved with the tuned build round by round: `samples` are its seconds, `tuned` the
+    tuned build's. `status` is 'ok', 'unavailable' (it cannot run here; `error` says why) or
+    'wrong_result' (its outputs differ from the compiler default's)."""
+
+    status: str
+    samples: list[float] = field(default_factory=list)
+    tuned: list[float] = field(default_factory=list)
+    error: str = ""
+    version: str = ""  # what was timed, e.g. 'torch 2.13.0'
+    setup_s: float | None = None  # getting it ready (torch.compile's compile), seconds
+
+    @property
+    def speedup(self) -> float | None:
+        """The median of paired baseline/tuned ratios: above 1, the tuned build is faster."""
+        from autotune import compare
+
+        return compare.paired_speedup(self.samples, self.tuned) if self.status == "ok" else None
+
+
+@dataclass
 class Timing:
     """Where a session's time went, in seconds (what it can tell apart)."""
 
     startup: float = 0.0  # worker processes started, models loaded
     compile: float = 0.0
     run: float = 0.0
+    default: float = 0.0  # building and timing the compiler's default (not in compile or run)
 
 
 class Session(abc.ABC):
@@ -124,6 +147,15 @@ class Session(abc.ABC):
         """The whole model built as `Backend.compile` builds it (the database's best applied)
         vs the compiler's default build, interleaved, outputs checked."""
 
+    def baselines(
+        self, model: Any, rounds: int, names: Sequence[str] | None = None
+    ) -> dict[str, BaselineResult]:
+        """The `Backend.baselines` named (None: all) of a model, each timed interleaved with
+        the tuned build (as `Backend.compile` builds it) for `rounds` rounds, its outputs
+        checked against the compiler default's. {} where the backend has none: XLA's own
+        default build already is what its users run."""
+        return {}
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Stop worker processes."""
 
@@ -143,6 +175,13 @@ class Backend(abc.ABC):
     confirm_rounds: int = 10
     #: The zoo family whose models it loads (autotune.zoo: PyTorch modules or JAX functions).
     zoo: str = ""
+    #: What users run instead of the tuned build, name -> label (`Session.baselines`), e.g.
+    #: {"torch": "PyTorch eager"}; a job's `baselines` key picks some (default: all).
+    baselines: dict[str, str] = {}
+    #: Those of `baselines` that cost a compile of their own (torch.compile): measured once per
+    #: model, target and `baseline_version`, then read back; the others are re-timed with
+    #: every end-to-end measurement.
+    costly_baselines: tuple[str, ...] = ()
 
     @abc.abstractmethod
     def resolve_target(self, spec: Any) -> Any:
@@ -160,6 +199,11 @@ class Backend(abc.ABC):
     def compile(self, model: Any, target: Any, db: TuningDatabase | str | None) -> Any:
         """The compile-time loader's path: the model built with the database's best configs,
         compiler defaults wherever nothing is tuned or a config no longer applies."""
+
+    def baseline_version(self, name: str) -> str:
+        """What a baseline's measurement is valid for (e.g. 'torch 2.13.0'): a stored one of
+        another version is measured again."""
+        return ""
 
     def describe_config(self, config: Any) -> list[str]:
         """A config as readable decisions, e.g. ['opt:xla_cpu_prefer_vector_width=512']."""

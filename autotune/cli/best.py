@@ -1,4 +1,6 @@
-"""`autotune best MODEL`: a model's best schedule per subgraph, and its end-to-end speedup.
+"""`autotune best MODEL`: a model's best schedule per subgraph, its end-to-end speedup, and
+how the tuned build compares with what its users would run instead (its baselines: a TVM
+model's PyTorch eager and torch.compile), each timed interleaved with the tuned build.
 
 autotune best convnet
 autotune best convnet --json
@@ -12,6 +14,7 @@ from typing import Any
 
 from autotune import backends
 from autotune.errors import UserError
+from autotune.tuning.report import baseline_text, baseline_view, slower_line
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -83,6 +86,7 @@ def summary(db: Any, name: str, target: str | None, backend: str | None = None) 
             }
         )
     e2e = db.latest_model_measurement(model["id"], tid)
+    stored = db.baselines(model["id"], tid)
     return {
         "model": name,
         "compiler": model["compiler"],
@@ -96,7 +100,10 @@ def summary(db: Any, name: str, target: str | None, backend: str | None = None) 
             "tuned_s": e2e["tuned_median"],
             "speedup": e2e["speedup"],
             "measured_at": e2e["created_at"],
+            "job_id": e2e["job_id"],
         },
+        # Measured on this host, each interleaved with the tuned build of its moment.
+        "baselines": [baseline_view(stored[n], label) for n, label in be.baselines.items() if n in stored],
     }
 
 
@@ -137,4 +144,14 @@ def run(args: argparse.Namespace) -> int:
         )
     else:
         print("end to end: not measured yet")
+    if data["baselines"]:
+        print("vs what users run instead, each timed interleaved with the tuned build (paired ratios):")
+    elif backends.get(data["compiler"]).baselines:
+        print("vs what users run instead: not measured on this host yet")
+    for b in data["baselines"]:
+        print(f"  {baseline_text(b, e['job_id'] if e else None)}")
+    for b in data["baselines"]:
+        plain = slower_line(b["speedup"], b["label"]) if b["status"] == "ok" else None
+        if plain:
+            print(plain)
     return 0

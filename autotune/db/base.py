@@ -193,6 +193,30 @@ class TuningDatabase(abc.ABC):
     def latest_model_measurement(self, model_id: int, target_id: int) -> dict[str, Any] | None: ...
 
     @abc.abstractmethod
+    def add_baseline(
+        self,
+        model_id: int,
+        target_id: int,
+        name: str,
+        status: str,
+        samples: Sequence[float] = (),
+        tuned: Sequence[float] = (),
+        error: str = "",
+        version: str = "",
+        setup_s: float | None = None,
+        job_id: int | None = None,
+        host: str | None = None,
+    ) -> int:
+        """Store one measurement of a baseline (e.g. PyTorch eager): `samples` its seconds and
+        `tuned` the tuned build's, timed interleaved, round by round; the medians and the
+        paired speedup are computed here. Status: autotune.db.records.BASELINE_STATUSES."""
+
+    @abc.abstractmethod
+    def baselines(self, model_id: int, target_id: int) -> dict[str, dict[str, Any]]:
+        """The latest baseline measured on this host per name, for a model on a target: rows
+        with samples and tuned_samples as lists. Merged rows (other hosts) are never read."""
+
+    @abc.abstractmethod
     def stats(self) -> dict[str, int]: ...
 
     @abc.abstractmethod

@@ -15,6 +15,8 @@ from typing import Any
 from autotune.compare import WIN_MARGIN, paired_speedup, wins
 
 STATUSES = ("ok", "build_error", "run_error", "timeout", "wrong_result")
+#: A baseline (what users run instead of the tuned build): timed, unable to run here, or wrong.
+BASELINE_STATUSES = ("ok", "unavailable", "wrong_result")
 
 
 class DatabaseError(Exception):
@@ -150,3 +152,17 @@ def summarize(samples: list[float]) -> tuple[float | None, float | None]:
     med = s[n // 2] if n % 2 else 0.5 * (s[n // 2 - 1] + s[n // 2])
     spread = (s[-1] - s[0]) / med if med > 0 else 0.0
     return med, spread
+
+
+def baseline_numbers(
+    status: str, samples: list[float], tuned: list[float]
+) -> tuple[float | None, float | None, float | None]:
+    """(median, tuned median, paired speedup) of a baseline, from its samples alone; ValueError
+    for an unknown status or an 'ok' without positive samples paired with the tuned build's."""
+    if status not in BASELINE_STATUSES:
+        raise ValueError(f"unknown baseline status {status!r}")
+    if status != "ok":
+        return None, None, None
+    if not samples or len(samples) != len(tuned) or min(samples + tuned) <= 0:
+        raise ValueError("an 'ok' baseline needs positive samples, as many as the tuned build's")
+    return summarize(samples)[0], summarize(tuned)[0], paired_speedup(samples, tuned)

@@ -27,6 +27,7 @@ from autotune.db.records import (
     Confirmation,
     DatabaseError,
     TargetInfo,
+    baseline_numbers,
     canonical_json,
     config_key,
     parse_json,
@@ -503,6 +504,62 @@ class SQLiteDatabase(SQLiteMaintenance, TuningDatabase):
             (model_id, target_id),
         ).fetchone()
         return None if row is None else dict(row)
+
+    def add_baseline(
+        self,
+        model_id: int,
+        target_id: int,
+        name: str,
+        status: str,
+        samples: Sequence[float] = (),
+        tuned: Sequence[float] = (),
+        error: str = "",
+        version: str = "",
+        setup_s: float | None = None,
+        job_id: int | None = None,
+        host: str | None = None,
+    ) -> int:
+        samples, tuned = [float(x) for x in samples], [float(x) for x in tuned]
+        median, tuned_median, speedup = baseline_numbers(status, samples, tuned)
+        with self._write() as c:
+            cur = c.execute(
+                "INSERT INTO baselines(uid, model_id, target_id, job_id, name, version, status, samples,"
+                " tuned_samples, median_s, tuned_median_s, speedup, setup_s, error, host, created_at)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    uuid.uuid4().hex,
+                    model_id,
+                    target_id,
+                    job_id,
+                    name,
+                    version,
+                    status,
+                    canonical_json(samples),
+                    canonical_json(tuned),
+                    median,
+                    tuned_median,
+                    speedup,
+                    None if setup_s is None else float(setup_s),
+                    error[:4000],
+                    host or self.host,
+                    time.time(),
+                ),
+            )
+            return int(cur.lastrowid)
+
+    def baselines(self, model_id: int, target_id: int) -> dict[str, dict[str, Any]]:
+        if not self._has_table("baselines"):  # a read-only file of schema version 2
+            return {}
+        rows = self.conn.execute(
+            "SELECT * FROM baselines WHERE model_id=? AND target_id=? AND host=? ORDER BY id",
+            (model_id, target_id, self.host),
+        ).fetchall()
+        out: dict[str, dict[str, Any]] = {}
+        for r in rows:  # oldest first: the latest of each name stays
+            d = dict(r)
+            d["samples"], d["tuned_samples"] = parse_samples(d["samples"]), parse_samples(d["tuned_samples"])
+            out[d["name"]] = d
+        return out
 
 
 def this_host() -> str:

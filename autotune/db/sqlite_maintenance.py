@@ -5,6 +5,7 @@ A mixin of `SQLiteDatabase`, kept apart so that the per-record access stays shor
 
 from __future__ import annotations
 
+import math
 import sqlite3
 from collections.abc import Iterable
 from typing import Any
@@ -14,6 +15,7 @@ from autotune.db.records import (
     STATUSES,
     DatabaseError,
     TargetInfo,
+    baseline_numbers,
     canonical_json,
     config_key,
     parse_json,
@@ -117,6 +119,29 @@ def _model_measurement(r: dict[str, Any], fp: str | None) -> dict[str, Any]:
     return r
 
 
+def _baseline(r: dict[str, Any], fp: str | None) -> dict[str, Any]:
+    samples, tuned = parse_samples(r["samples"]), parse_samples(r["tuned_samples"])
+    median, tuned_median, speedup = baseline_numbers(r["status"], samples, tuned)  # recomputed
+    if not isinstance(r["name"], str) or not r["name"] or len(r["name"]) > 200:
+        raise ValueError("bad baseline name")
+    if not isinstance(r.get("version", ""), str) or not isinstance(r.get("error", ""), str):
+        raise ValueError("bad text")
+    setup = r.get("setup_s")
+    if setup is not None and not (_number(setup) and 0 <= setup < 1e9):
+        raise ValueError("bad setup time")
+    host = r.get("host")
+    r.update(
+        samples=canonical_json(samples),
+        tuned_samples=canonical_json(tuned),
+        median_s=median,
+        tuned_median_s=tuned_median,
+        speedup=speedup,
+        # Measured elsewhere: kept, never read as this host's (`baselines` reads local rows).
+        host=f"{host} (merged)" if isinstance(host, str) and host else "unknown (merged)",
+    )
+    return r
+
+
 _CLEANERS = {
     "targets": _target,
     "workloads": _workload,
@@ -124,6 +149,7 @@ _CLEANERS = {
     "measurements": _measurement,
     "jobs": _job,
     "model_measurements": _model_measurement,
+    "baselines": _baseline,
 }
 
 _MERGE_ORDER = [
@@ -136,7 +162,28 @@ _MERGE_ORDER = [
     ("measurements", "uid"),
     ("tuned", None),
     ("model_measurements", "uid"),
+    ("baselines", "uid"),  # schema version 3
 ]
+
+
+def _baseline_problems(r: dict[str, Any]) -> list[str]:
+    """What is wrong with a stored baseline row: its numbers must be those of its samples."""
+    try:
+        samples, tuned = parse_samples(r["samples"]), parse_samples(r["tuned_samples"])
+        numbers = baseline_numbers(r["status"], samples, tuned)
+    except (DatabaseError, ValueError) as exc:
+        return [f"baseline {r['id']}: {exc}"]
+    stored = (r["median_s"], r["tuned_median_s"], r["speedup"])
+    if any(
+        (a is None) != (b is None) or (a is not None and not (_number(b) and abs(a - b) <= 1e-12 * abs(a)))
+        for a, b in zip(numbers, stored)
+    ):
+        return [f"baseline {r['id']}: median or speedup is not its samples'"]
+    return []
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
 
 
 class SQLiteMaintenance:
@@ -144,11 +191,21 @@ class SQLiteMaintenance:
 
     conn: sqlite3.Connection
 
+    def _has_table(self, table: str) -> bool:
+        """Whether the file has a table (a read-only file of an older schema is not migrated)."""
+        found = self.conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (table,))
+        return found.fetchone() is not None
+
+    def _tables(self) -> list[str]:
+        """The tables of `_MERGE_ORDER` this file has, in that order."""
+        return [t for t, _ in _MERGE_ORDER if self._has_table(t)]
+
     # --- whole-database operations ------------------------------------------------
     def stats(self) -> dict[str, int]:
         out = {}
         for table, _ in _MERGE_ORDER:
-            out[table] = int(self.conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+            has = self._has_table(table)
+            out[table] = int(self.conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]) if has else 0
         for status in STATUSES:
             out[f"measurements_{status}"] = int(
                 self.conn.execute("SELECT COUNT(*) FROM measurements WHERE status=?", (status,)).fetchone()[0]
@@ -186,10 +243,13 @@ class SQLiteMaintenance:
         ):
             if config_key(r["fingerprint"], r["config"]) != r["key"]:
                 problems.append(f"configs {r['id']}: key does not match content")
+        if self._has_table("baselines"):
+            for r in self.conn.execute("SELECT * FROM baselines"):
+                problems += _baseline_problems(dict(r))
         return problems
 
     def dump(self) -> Iterable[tuple[str, dict[str, Any]]]:
-        for table, _ in _MERGE_ORDER:
+        for table in self._tables():
             for row in self.conn.execute(f"SELECT * FROM {table}"):
                 yield table, dict(row)
 

@@ -1,11 +1,13 @@
 """MetaSchedule's evolutionary search over a TVM subgraph's design space, on our database.
 
-The design space is MetaSchedule's post-order-apply space (multi-level tiling, unroll,
-vectorize, parallel); the search is its evolutionary strategy, guided by our cost model
-when the job has one (a `PyCostModel` over it), else by MetaSchedule's own XGBoost
-surrogate; the database it reads and writes is ours (warm start from the fastest traces so
-far), and every outcome is committed through the job's `Recorder`. Builds run in the TVM
-session's persistent worker pool, timing in its runner.
+The design space is MetaSchedule's post-order-apply space for the target (multi-level
+tiling, unroll, vectorize, parallel, weight layout rewriting) with our register-blocked
+tiles for the target's vector width added (`autotune.backends.tvm.space`). The search is
+its evolutionary strategy, guided by our cost model when the job has one (a
+`PyCostModel` over it), else by MetaSchedule's own XGBoost surrogate; the database it
+reads and writes is ours (warm start from the fastest traces so far), and every outcome
+is committed through the job's `Recorder`. Builds run in the TVM session's persistent
+worker pool, timing in its runner.
 
 Example::
 
@@ -98,9 +100,12 @@ class EvolutionarySearch(SubgraphSearch):
         return ms.search_strategy.EvolutionarySearch(population_size=population, genetic_num_iters=3)
 
     def _contexts(self, task: Any, strategy: Any = "evolutionary") -> tuple[list[Any], list[float]]:
+        from autotune.backends.tvm.space import design_space
+
         contexts, weights = ms.relax_integration.extracted_tasks_to_tune_contexts(
             [task],
             self._workdir.name,
+            space=design_space(self.target),
             strategy=strategy,
             seed=self.seed,
             num_threads=int(self.target.export().get("num-cores", 1)),
@@ -136,6 +141,7 @@ class EvolutionarySearch(SubgraphSearch):
             return 0
         wid = self.msdb.add_workload(contexts[0].mod)
         before = self.msdb.db.count(wid, self.msdb.target_id)
+        built = self.session.builder.seconds
         ms.tune_tasks(
             tasks=contexts,
             task_weights=weights,
@@ -150,6 +156,7 @@ class EvolutionarySearch(SubgraphSearch):
             measure_callbacks=self.callbacks,
             task_scheduler="round-robin",
         )
+        self.session.timing.compile += self.session.builder.seconds - built  # the search's builds
         return self.msdb.db.count(wid, self.msdb.target_id) - before
 
     def close(self) -> None:

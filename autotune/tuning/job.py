@@ -69,6 +69,7 @@ def run_job(
         trials_per_iter=spec.trials_per_iter,
         cost_model=spec.cost_model,
         rank_pool=spec.rank_pool,
+        baselines=None if spec.baselines is None else tuple(spec.baselines),
     )
     db = open_db(db_path or spec.database)
     started = time.time()
@@ -124,7 +125,8 @@ def _tune_model(
     progress: bool,
     tqdm: Any,
 ) -> None:
-    """One model of the job: prepare, tune what is pending, measure end to end."""
+    """One model of the job: prepare, tune what is pending, measure end to end (and what users
+    would run instead: the baselines)."""
     plan = tuner.prepare(entry.name, entry.source, model)
     result.subgraphs = len(plan.workloads)
     todo = tuner.pending(plan, entry.trials, force)
@@ -152,8 +154,9 @@ def _tune_model(
         result.status = "tuned" if complete else "partial"
     last = tuner.db.latest_model_measurement(plan.model_id, tuner.target_id)
     if result.status != "skipped" or last is None:
-        e2e = tuner.end_to_end(plan)
+        e2e = tuner.end_to_end(plan, force=force)
         result.default_s, result.tuned_s, result.speedup = e2e["default_s"], e2e["tuned_s"], e2e["speedup"]
+        result.baselines = e2e["baselines"]
         if not e2e["kept"]:
             result.note = (
                 f"the best measured {e2e['lost_speedup']:.2f}x end to end, under the win margin: "
@@ -165,6 +168,7 @@ def _tune_model(
             last["tuned_median"],
             last["speedup"],
         )
+        result.baselines = tuner.baselines(plan)  # measured now only where none is stored yet
     if len(plan.workloads) == 1 and plan.workloads[0].decisions:
         best = tuner.db.best(plan.workloads[0].workload_id, tuner.target_id)
         result.best = tuner.backend.describe_config(best.config) if best else []

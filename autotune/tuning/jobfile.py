@@ -13,6 +13,10 @@ uses, before the job starts (a bad value is one line naming the key):
   surrogate ranks it (MetaSchedule's XGBoost; TPE's Parzen estimators).
 - ``rank_pool``: with a cost model, how many proposals it ranks for each one measured
   (default: each backend's measured default, ``Backend.rank_pool``).
+- ``baselines``: what each tuned model is timed against besides the compiler's default,
+  interleaved with the tuned build (``Backend.baselines``; TVM: "torch" = PyTorch eager,
+  "torch.compile"); default: all of them, ``[]``: none. Any name must be one that a
+  backend of the job offers; a backend times those of the list it offers.
 - ``trials``, ``time_budget_s``, ``trials_per_iter``, ``database``, ``backend``.
 
 Example ``jobs.toml``::
@@ -21,6 +25,7 @@ Example ``jobs.toml``::
     target = "llvm"            # this CPU; or a JSON dict of TVM target attributes
     trials = 64                # default trials per model
     time_budget_s = 540        # wall clock for the whole job
+    baselines = ["torch"]      # PyTorch eager only (default: also "torch.compile"; [] none)
     # database = "tuning.sqlite"   # default: the embedded default database
 
     [[models]]
@@ -52,6 +57,7 @@ _JOB_KEYS = {
     "trials_per_iter",
     "cost_model",
     "rank_pool",
+    "baselines",
 }
 _MODEL_KEYS = {"name", "source", "trials", "backend"}
 #: The backend of a model that names none (the job's `backend`, else this).
@@ -80,6 +86,7 @@ class JobSpec:
     trials_per_iter: int = 16
     cost_model: str = "pretrained"  # 'pretrained', 'none' or a checkpoint path
     rank_pool: int | None = None  # None: each backend's default
+    baselines: list[str] | None = None  # None: every baseline of each backend
     path: str | None = None
 
     def backends(self) -> list[str]:
@@ -148,6 +155,24 @@ def _cost_model(value: Any, where: str, base_dir: Path | None, used: list[str]) 
     return str(path)
 
 
+def _baselines(value: Any, where: str, used: list[str]) -> list[str] | None:
+    """None (every baseline) or names that some backend of the job offers."""
+    from autotune import backends
+
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise UserError(f'{where}: [job] baselines must be a list of names, e.g. ["torch"], or []')
+    offered = sorted({n for name in used for n in backends.get(name).baselines})
+    for v in value:
+        if v not in offered:
+            raise UserError(
+                f"{where}: [job] baselines: unknown baseline {v!r} for this job's backends; "
+                f"known: {', '.join(offered) or 'none'}"
+            )
+    return list(dict.fromkeys(value))
+
+
 def _known_keys(table: dict[str, Any], known: set[str], what: str) -> None:
     bad = set(table) - known
     if bad:
@@ -207,6 +232,7 @@ def parse_job(data: dict[str, Any], where: str = "job file", base_dir: Path | No
         trials_per_iter=_positive_int(job.get("trials_per_iter", 16), f"{where}: [job] trials_per_iter"),
         cost_model=_cost_model(job.get("cost_model", "pretrained"), where, base_dir, used),
         rank_pool=None if rank_pool is None else _positive_int(rank_pool, f"{where}: [job] rank_pool"),
+        baselines=_baselines(job.get("baselines"), where, used),
     )
 
 

@@ -15,7 +15,9 @@ resumes where it stopped:
    its best (autotune/tuning/confirm.py): only a confirmed winner becomes the best;
 4. `end_to_end`: time the whole model as the compile-time loader builds it against the
    compiler's default, interleaved; a model that is one workload and lost this comparison
-   keeps the default (the comparison is recorded as its latest confirmation).
+   keeps the default (the comparison is recorded as its latest confirmation). Then
+   `baselines`: what users would run instead (a TVM model's PyTorch eager and
+   torch.compile), each timed interleaved with the tuned build, kept in the database.
 
 Example::
 
@@ -42,6 +44,7 @@ from autotune.tuning.budget import allot
 from autotune.tuning.confirm import confirm
 from autotune.tuning.graph_loop import search_graph
 from autotune.tuning.plan import Context, ModelPlan, OnOutcome, Settings, WorkloadState
+from autotune.tuning.report import baseline_view
 
 
 class ModelTuner:
@@ -127,6 +130,7 @@ class ModelTuner:
             p.startup += after["startup"] - before["startup"]
             p.compile += after["compile"] - before["compile"]
             p.run += after["run"] - before["run"]
+            p.default += after["default"] - before["default"]
 
     # --- 1 ------------------------------------------------------------------------
     def prepare(self, name: str, source: str, model: Any = None) -> ModelPlan:
@@ -214,9 +218,10 @@ class ModelTuner:
         return complete
 
     # --- 4 ------------------------------------------------------------------------
-    def end_to_end(self, plan: ModelPlan) -> dict[str, Any]:
+    def end_to_end(self, plan: ModelPlan, force: bool = False) -> dict[str, Any]:
         """Whole-model latency as compiled with the database vs the compiler's default,
-        interleaved; stored as a model measurement and returned."""
+        interleaved; stored as a model measurement and returned, with the model's baselines
+        (`baselines`: the cheap ones timed again, the tuned build having changed)."""
         with self.timed(plan):
             c = self.session.end_to_end(plan.model, self.backend.confirm_rounds)
         if c.status != "ok":
@@ -238,4 +243,46 @@ class ModelTuner:
             "config": c.config,
             "kept": kept,
             "lost_speedup": None if kept else compare.paired_speedup(c.default, c.tuned),
+            "baselines": self.baselines(plan, force=force, fresh=True),
         }
+
+    # --- 5 ------------------------------------------------------------------------
+    def baselines(self, plan: ModelPlan, force: bool = False, fresh: bool = False) -> list[dict[str, Any]]:
+        """The model's baselines on this target (those of `Backend.baselines` the job picks),
+        as `report.baseline_view`s. One is timed now, interleaved with the tuned build, when
+        forced, when this host has no measurement of its current version yet, or, `fresh`
+        (the tuned build just changed), when it is cheap (not in `Backend.costly_baselines`):
+        torch.compile's compile is paid once per model and target. Else it is read back."""
+        be = self.backend
+        picked = self.ctx.settings.baselines
+        wanted = [n for n in (be.baselines if picked is None else picked) if n in be.baselines]
+        if not wanted:
+            return []
+        known = self.db.baselines(plan.model_id, self.target_id)
+
+        def due(name: str) -> bool:
+            row = known.get(name)
+            stale = row is None or row["version"] != be.baseline_version(name)
+            return force or stale or (fresh and name not in be.costly_baselines)
+
+        todo = [n for n in wanted if due(n)]
+        if todo:
+            t0 = time.perf_counter()
+            with self.timed(plan):
+                measured = self.session.baselines(plan.model, be.confirm_rounds, todo)
+            plan.profile.baselines += time.perf_counter() - t0
+            for name, b in measured.items():
+                self.db.add_baseline(
+                    plan.model_id,
+                    self.target_id,
+                    name,
+                    b.status,
+                    b.samples,
+                    b.tuned,
+                    error=b.error,
+                    version=b.version,
+                    setup_s=b.setup_s,
+                    job_id=self.job_id,
+                )
+            known = self.db.baselines(plan.model_id, self.target_id)
+        return [baseline_view(known[n], be.baselines[n]) for n in wanted if n in known]

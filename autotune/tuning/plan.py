@@ -31,6 +31,7 @@ class Settings:
     rank_pool: int | None = None  # proposals ranked per measured trial; None: the backend's default
     seed: int | None = None
     warmup: int = 4  # graph searches: trials measured as proposed before the cost model ranks
+    baselines: tuple[str, ...] | None = None  # of `Backend.baselines` to time; None: all of them
 
 
 @dataclass
@@ -59,10 +60,13 @@ class Profile:
     run: float = 0.0
     costmodel: float = 0.0  # featurizing and ranking proposals, online updates
     ranked: int = 0  # proposals the cost model scored
+    baselines: float = 0.0  # timing what users run instead (PyTorch eager, torch.compile)
+    default: float = 0.0  # building and timing the compiler's default, the reference of every win
 
     @property
     def ours(self) -> float:
-        return max(0.0, self.total - self.startup - self.compile - self.run - self.costmodel)
+        spent = self.startup + self.compile + self.run + self.costmodel + self.baselines + self.default
+        return max(0.0, self.total - spent)
 
     def as_dict(self) -> dict[str, float]:
         return {
@@ -72,6 +76,8 @@ class Profile:
             "run_s": self.run,
             "costmodel_s": self.costmodel,
             "ranked": self.ranked,
+            "baselines_s": self.baselines,
+            "default_s": self.default,
             "ours_s": self.ours,
         }
 

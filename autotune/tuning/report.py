@@ -1,14 +1,69 @@
-"""What a tuning job reports: one row per model, printed as a table at the end of the job.
+"""What a tuning job reports: one row per model, printed as a table at the end of the job,
+and how a tuned build is put beside what its users would run instead (its baselines: a TVM
+model's PyTorch eager and torch.compile), here and in `autotune best`.
 
 Example::
 
     report = run_job(spec)
     print(report.table())
+    print(versus(1.8, "PyTorch eager"))   # '1.80x faster than PyTorch eager'
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
+
+from autotune.compare import WIN_MARGIN
+
+
+def versus(speedup: float, label: str) -> str:
+    """A paired baseline/tuned ratio in words: '1.80x faster than PyTorch eager', '0.41x of
+    PyTorch eager: slower', or 'on par with PyTorch eager (1.01x)' within the win margin."""
+    if speedup * (1.0 - WIN_MARGIN) > 1.0:
+        return f"{speedup:.2f}x faster than {label}"
+    if speedup / (1.0 - WIN_MARGIN) < 1.0:
+        return f"{speedup:.2f}x of {label}: slower"
+    return f"on par with {label} ({speedup:.2f}x)"
+
+
+def slower_line(speedup: float, label: str) -> str | None:
+    """One plain line when the tuned build lost to a baseline by more than the win margin."""
+    if speedup / (1.0 - WIN_MARGIN) >= 1.0:
+        return None
+    return f"tuned build is {1.0 / speedup:.1f}x slower than {label} on this target"
+
+
+def baseline_view(row: dict[str, Any], label: str) -> dict[str, Any]:
+    """A stored baseline (`TuningDatabase.baselines`) as the reports show it."""
+    return {
+        "name": row["name"],
+        "label": label,
+        "status": row["status"],
+        "baseline_s": row["median_s"],
+        "tuned_s": row["tuned_median_s"],
+        "speedup": row["speedup"],
+        "rounds": len(row["samples"]),
+        "error": row["error"],
+        "version": row["version"],
+        "setup_s": row["setup_s"],
+        "job_id": row["job_id"],
+        "measured_at": row["created_at"],
+    }
+
+
+def baseline_text(b: dict[str, Any], job_id: int | None = None) -> str:
+    """One baseline in a line: 'PyTorch eager 0.210 ms: 1.80x faster than PyTorch eager'; a
+    measurement of another job than `job_id` (its tuned build of then) says which job."""
+    if b["status"] != "ok":
+        what = "unavailable" if b["status"] == "unavailable" else "not compared"
+        return f"{b['label']}: {what}: {b['error'] or b['status']}"
+    text = f"{b['label']} {b['baseline_s'] * 1e3:.3f} ms: {versus(b['speedup'], b['label'])}"
+    if b["setup_s"]:
+        text += f" (compiled in {b['setup_s']:.1f} s)"
+    if job_id is not None and b["job_id"] != job_id:
+        text += f", measured in job {b['job_id']} against its tuned build"
+    return text
 
 
 @dataclass
@@ -26,6 +81,7 @@ class ModelResult:
     best: list[str] | None = None  # a one-workload model: its best decisions ([] = the default)
     note: str = ""  # e.g. a best that the end-to-end comparison did not confirm
     profile: dict | None = None  # where tuning time went (seconds), when the backend tells
+    baselines: list[dict] = field(default_factory=list)  # `baseline_view`s, PyTorch eager first
 
 
 @dataclass
@@ -57,12 +113,16 @@ class JobReport:
                 rows.append(f"  best: {', '.join(m.best) or 'the compiler default'}")
             if m.note:
                 rows.append(f"  note: {m.note}")
+            for b in m.baselines:
+                rows.append(f"  vs {baseline_text(b, self.job_id)}")
             p = m.profile
             if p and p["compile_s"] + p["run_s"] > 0:
                 rows.append(
                     f"  time {p['total_s']:.1f} s: worker start {p['worker_startup_s']:.1f}, compile "
-                    f"{p['compile_s']:.1f}, run {p['run_s']:.1f}, cost model {p['costmodel_s']:.1f}, "
-                    f"autotune {p['ours_s']:.1f}"
+                    f"{p['compile_s']:.1f}, run {p['run_s']:.1f}, cost model {p['costmodel_s']:.1f}"
+                    + (f", default timed {p['default_s']:.1f}" if p.get("default_s") else "")
+                    + (f", baselines {p['baselines_s']:.1f}" if p.get("baselines_s") else "")
+                    + f", autotune {p['ours_s']:.1f}"
                     + (f"; cost model ranked {p['ranked']} proposals" if p.get("ranked") else "")
                 )
         rows.append(f"job {self.job_id} in {self.seconds:.0f} s, database {self.database}")

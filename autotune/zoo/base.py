@@ -47,6 +47,11 @@ _BUILTIN: dict[str, dict[str, str]] = {
         "mlp": "autotune.zoo.mlp",
         "convnet": "autotune.zoo.convnet",
         "bert-tiny": "autotune.zoo.bert_tiny",
+        # Real sizes, from Hugging Face transformers (the extra autotune[models]).
+        "resnet18": "autotune.zoo.resnet18",
+        "mobilenet-v2": "autotune.zoo.mobilenet_v2",
+        "bert-base-layer": "autotune.zoo.bert_base_layer",
+        "gpt2-block": "autotune.zoo.gpt2_block",
     },
     "xla": {
         "mlp": "autotune.zoo.jax_mlp",

@@ -84,3 +84,18 @@ def test_compare_times_interleaved_and_end_to_end_applies_the_database(opened):
     e2e = session.end_to_end(model, rounds=2)  # nothing tuned: the default everywhere, outputs equal
     assert e2e.status == "ok" and len(e2e.default) == len(e2e.tuned) == 2
     assert e2e.config in ({}, None)
+
+
+def test_baselines_are_timed_interleaved_with_the_tuned_build(opened):
+    """What users run instead of the tuned build ({} where that is the compiler's own default:
+    XLA). The cheap ones here: a costly one (torch.compile) is tests/tvm/test_tune_cli.py's."""
+    be, session, model, workloads = opened
+    cheap = [n for n in be.baselines if n not in be.costly_baselines]
+    assert set(be.costly_baselines) <= set(be.baselines)
+    got = session.baselines(model, rounds=2, names=cheap)
+    assert set(got) == set(cheap)
+    for b in got.values():
+        assert b.status == "ok" and b.version, b.error
+        assert len(b.samples) == len(b.tuned) == 2 and min(b.samples + b.tuned) > 0
+        assert b.speedup > 0
+    assert session.baselines(model, rounds=2, names=["no-such-baseline"]) == {}

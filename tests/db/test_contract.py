@@ -276,6 +276,41 @@ def test_model_measurement(wt):
     assert row["speedup"] == 1.9 and row["tuned_median"] == pytest.approx(1.1e-3)
 
 
+def test_baselines_latest_local_row_per_name(wt):
+    db, w, t = wt
+    m = db.set_model("mlp", "tvm", "zoo:mlp", [(w, 1)])
+    assert db.baselines(m, t) == {}
+    job = db.start_job({"models": ["mlp"]})
+    db.add_baseline(
+        m, t, "torch", "ok", [4e-3, 5e-3, 6e-3], [2e-3, 2e-3, 3e-3], version="torch 2.1", job_id=job
+    )
+    db.add_baseline(m, t, "torch", "ok", [3e-3, 3e-3], [1e-3, 1.5e-3], version="torch 2.1", job_id=job)
+    db.add_baseline(
+        m, t, "torch.compile", "unavailable", error="compile took over 180 s", version="torch 2.1"
+    )
+    db.add_baseline(m, t, "torch", "ok", [1e-9], [1.0], host="elsewhere")  # another host's claim
+    got = db.baselines(m, t)
+    assert set(got) == {"torch", "torch.compile"}
+    eager = got["torch"]  # the latest of this host: medians and the paired speedup computed here
+    assert eager["samples"] == [3e-3, 3e-3] and eager["tuned_samples"] == [1e-3, 1.5e-3]
+    assert eager["median_s"] == pytest.approx(3e-3) and eager["tuned_median_s"] == pytest.approx(1.25e-3)
+    assert eager["speedup"] == pytest.approx((3 + 2) / 2) and eager["job_id"] == job
+    assert eager["version"] == "torch 2.1" and eager["setup_s"] is None
+    compiled = got["torch.compile"]
+    assert (
+        compiled["status"] == "unavailable" and compiled["median_s"] is None and compiled["speedup"] is None
+    )
+    assert "180 s" in compiled["error"]
+    assert db.baselines(m, db.target_id(target(9))) == {}  # never across targets
+    with pytest.raises(ValueError):
+        db.add_baseline(m, t, "torch", "ok", [], [])  # 'ok' needs samples ...
+    with pytest.raises(ValueError):
+        db.add_baseline(m, t, "torch", "ok", [1e-3, 1e-3], [1e-3])  # ... paired with the tuned build's
+    with pytest.raises(ValueError):
+        db.add_baseline(m, t, "torch", "fast", [1e-3], [1e-3])
+    assert len(rows(db, "baselines")) == 4 and db.check() == []
+
+
 # --- whole-database operations -----------------------------------------------------
 def fill(db, tag: str, shared_fast: float) -> None:
     """Content partly shared with another database (same target, workload, configs)."""
@@ -316,6 +351,24 @@ def test_merge_from(make_db):
     assert content(b) == after
     assert sum(b.merge_from(a).values()) == 0
     assert a.check() == [] and b.check() == []
+
+
+def test_merged_baselines_are_kept_but_never_read_as_local(make_db):
+    a, b = make_db(), make_db()
+    for db in (a, b):
+        fill(db, "a", 1e-3)
+    t = b.find_target(target())
+    m = b.model("model-a", "tvm")["id"]
+    b.add_baseline(m, t, "torch", "ok", [2e-3], [1e-3], version="torch 2.1")
+    a.merge_from(b)
+    (row,) = rows(a, "baselines")
+    assert row["host"].endswith("(merged)") and row["speedup"] == pytest.approx(2.0)
+    ma = a.model("model-a", "tvm")["id"]
+    assert a.baselines(ma, a.find_target(target())) == {}  # measured elsewhere: not this host's
+    a.add_baseline(ma, a.find_target(target()), "torch", "ok", [1e-3], [1e-3])
+    assert a.baselines(ma, a.find_target(target()))["torch"]["speedup"] == pytest.approx(1.0)
+    assert sum(a.merge_from(b).values()) == 0  # no duplicates
+    assert a.check() == []
 
 
 def test_merge_into_empty_equals_copy(make_db):

@@ -122,3 +122,39 @@ def test_reopen_keeps_data_and_does_not_migrate_again(tmp_path):
     with SQLiteDatabase(path) as db:
         assert db.stats()["measurements"] == 12
         assert db.conn.execute("SELECT value FROM meta WHERE key='migrated_0001_at'").fetchone()[0] == stamp
+
+
+def _v2_file(path: Path, monkeypatch) -> Path:
+    """A real database file of schema version 2 (as autotune wrote it before baselines)."""
+    from autotune.db import schema
+
+    shipped = schema.migrations()
+    with monkeypatch.context() as m:
+        m.setattr(schema, "migrations", lambda: [(n, sql) for n, sql in shipped if n <= 2])
+        filled(path, n=3)
+        with open_db(path) as db:
+            assert db.schema_version == 2
+            t = db.find_target(TargetInfo("llvm", "cpu", ("avx2",), "tvm", "0.27.0"))
+            mid = db.set_model("mlp", "tvm", "mlp", [(db.workload_id("tvm:sh1:0000"), 1)])
+            db.add_model_measurement(mid, t, [1e-3], [2e-3], 2.0)
+    return path
+
+
+def test_a_v2_file_reads_as_it_is_and_migrates_to_v3_keeping_its_data(tmp_path, monkeypatch):
+    path = _v2_file(tmp_path / "v2.sqlite", monkeypatch)
+    t = TargetInfo("llvm", "cpu", ("avx2",), "tvm", "0.27.0")
+    with SQLiteDatabase(path, readonly=True) as db:  # read-only: never migrated, still readable
+        before = sorted((table, sorted(row.items())) for table, row in db.dump())
+        assert db.schema_version == 2 and db.stats()["baselines"] == 0 and db.check() == []
+        assert db.baselines(db.model("mlp")["id"], db.find_target(t)) == {}
+        with open_db(tmp_path / "v3.sqlite") as new:
+            assert new.merge_from(db)["measurements"] == 12  # a v3 file merges a v2 one
+    assert latest_version() == 3
+    with SQLiteDatabase(path) as db:
+        assert db.schema_version == 3
+        assert db.conn.execute("SELECT value FROM meta WHERE key='migrated_0003_at'").fetchone()
+        assert sorted((table, sorted(row.items())) for table, row in db.dump()) == before
+        mid, tid = db.model("mlp")["id"], db.find_target(t)
+        assert db.latest_model_measurement(mid, tid)["speedup"] == 2.0
+        db.add_baseline(mid, tid, "torch", "ok", [3e-3], [1e-3], version="torch 2.1")
+        assert db.baselines(mid, tid)["torch"]["speedup"] == pytest.approx(3.0) and db.check() == []

@@ -316,6 +316,29 @@ def test_merge_rebuilds_rows_from_content_and_marks_them_foreign(tmp_path):
         assert all(h.endswith("(merged)") for h in hosts)
 
 
+def test_merged_baselines_are_rebuilt_from_their_samples_and_never_outrank_local_ones(tmp_path):
+    other = tmp_path / "other.sqlite"
+    with open_db(other) as db:
+        tid, wid = db.target_id(_target()), db.add_workload("tvm:sh1:ab", "tvm", "w", "{}")
+        mid = db.set_model("mlp", "tvm", "mlp", [(wid, 1)])
+        db.add_baseline(mid, tid, "torch", "ok", [4e-3, 4e-3], [2e-3, 2e-3])
+        db.add_baseline(mid, tid, "torch.compile", "ok", [1e-3], [1e-3])
+    # Forgeries: a fabricated speedup and median, and an 'ok' whose tuned samples are gone.
+    _edit(other, "UPDATE baselines SET speedup=1e5, median_s=1.0 WHERE name='torch'")
+    _edit(other, "UPDATE baselines SET tuned_samples='[]' WHERE name='torch.compile'")
+    with open_db(other, readonly=True) as src:
+        assert len(src.check()) == 2  # `db check` sees both
+    with open_db(tmp_path / "here.sqlite") as db, open_db(other, readonly=True) as src:
+        added = db.merge_from(src)
+        assert added["baselines"] == 1 and added["refused"] == 1
+        (row,) = [r for t, r in db.dump() if t == "baselines"]
+        assert row["speedup"] == 2.0 and row["median_s"] == 4e-3 and row["host"].endswith("(merged)")
+        mid, tid = db.model("mlp")["id"], db.find_target(_target())
+        assert db.baselines(mid, tid) == {}  # another host's numbers are never shown as ours
+        db.add_baseline(mid, tid, "torch", "ok", [1e-3], [2e-3])
+        assert db.baselines(mid, tid)["torch"]["speedup"] == 0.5 and db.check() == []
+
+
 def test_a_killed_job_reads_interrupted(tmp_path):
     import subprocess
     import sys

@@ -1,5 +1,5 @@
 """End to end on TVM: tune a zoo model with the CLI into a real SQLite file, query it,
-re-run it, and compile with it."""
+re-run it, and compile with it; the tuned build beside PyTorch eager and torch.compile."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ def tuned_db(tmp_path_factory):
     r = run_cli("tune", "--model", "mlp", "--trials", str(TRIALS), "--db", str(db), "--no-progress")
     assert r.returncode == 0, r.stderr[-3000:]
     assert "mlp" in r.stdout and "tuned" in r.stdout
+    (db.parent / "tune.out").write_text(r.stdout)
     return db
 
 
@@ -124,3 +125,130 @@ def test_best_unknown_model_is_one_line(tuned_db):
     assert r.returncode != 0
     assert "Traceback" not in r.stderr
     assert r.stderr.strip().count("\n") == 0 and "unknown model" in r.stderr
+
+
+# --- baselines: what users would run instead of the tuned build ------------------------
+def test_the_job_measures_pytorch_eager_and_torch_compile_into_the_database(tuned_db):
+    from autotune.db import open_db
+
+    summary = (tuned_db.parent / "tune.out").read_text()
+    assert "  vs PyTorch eager " in summary and "  vs torch.compile" in summary, summary
+    with open_db(tuned_db, readonly=True) as db:
+        ((tid, _),) = db.targets()
+        got = db.baselines(db.model("mlp")["id"], tid)
+    assert set(got) == {"torch", "torch.compile"}
+    eager = got["torch"]
+    assert eager["status"] == "ok" and eager["job_id"] == 1 and eager["version"].startswith("torch ")
+    assert len(eager["samples"]) == len(eager["tuned_samples"]) > 0 and eager["speedup"] > 0
+    compiled = got["torch.compile"]
+    if compiled["status"] == "ok":  # it compiled: how long that took is kept
+        assert compiled["setup_s"] > 0 and compiled["version"].endswith("inductor")
+    else:  # where inductor cannot run, it says why, and the job went on
+        assert compiled["status"] == "unavailable" and compiled["error"]
+
+
+def test_best_shows_the_tuned_build_beside_pytorch(tuned_db):
+    from autotune.tuning.report import slower_line
+
+    data = json.loads(run_cli("best", "mlp", "--db", str(tuned_db), "--json").stdout)
+    eager = {b["name"]: b for b in data["baselines"]}["torch"]
+    assert eager["label"] == "PyTorch eager" and eager["tuned_s"] > 0 and eager["baseline_s"] > 0
+    text = run_cli("best", "mlp", "--db", str(tuned_db)).stdout
+    (line,) = [ln for ln in text.splitlines() if ln.startswith("  PyTorch eager ")]
+    assert any(
+        w in line for w in ("x faster than PyTorch eager", "x of PyTorch eager: slower", "on par with")
+    )
+    plain = slower_line(eager["speedup"], "PyTorch eager")
+    assert plain is None or plain in text.splitlines()
+
+
+def test_a_second_end_to_end_times_eager_again_but_not_torch_compile(tuned_db, tmp_path):
+    import shutil
+
+    from autotune import backends
+    from autotune.db import open_db
+    from autotune.tuning.model import ModelTuner, Settings
+    from autotune.tuning.report import baseline_text
+
+    path = shutil.copyfile(tuned_db, tmp_path / "copy.sqlite")  # a copy: still this host's rows
+    be = backends.get("tvm")
+
+    def per_name(db) -> dict:
+        names = [r["name"] for t, r in db.dump() if t == "baselines"]
+        return {n: names.count(n) for n in ("torch", "torch.compile")}
+
+    with open_db(path) as db:
+        before = per_name(db)
+        job = db.start_job({"test": "a second end to end"})
+        with be.open(be.resolve_target("llvm"), db, job) as session:
+            tuner = ModelTuner(be, session, db, job, Settings(cost_model="none"))
+            plan = tuner.prepare("mlp", "mlp")
+            e2e = tuner.end_to_end(plan)
+            tuner.close()
+        after = per_name(db)
+    # PyTorch eager is cheap: timed again against the tuned build of now; torch.compile's
+    # compile is paid once per model and target: its row of the first job is read back.
+    assert after == {"torch": before["torch"] + 1, "torch.compile": before["torch.compile"]}
+    views = {b["name"]: b for b in e2e["baselines"]}
+    assert views["torch"]["job_id"] == job and views["torch.compile"]["job_id"] == 1
+    assert plan.profile.baselines > 0
+    if views["torch.compile"]["status"] == "ok":
+        assert "measured in job 1 against its tuned build" in baseline_text(views["torch.compile"], job)
+
+
+def test_best_says_plainly_when_pytorch_eager_is_faster(tmp_path):
+    from autotune import backends
+    from autotune.db import TargetInfo, open_db
+    from autotune.tuning.report import JobReport, ModelResult, baseline_view
+
+    path = tmp_path / "t.sqlite"
+    with open_db(path) as db:
+        tid = db.target_id(TargetInfo("llvm", "cpu", ("avx2",), "tvm", "0.27.0"))
+        wid = db.add_workload("tvm:sh1:ab", "tvm", "fused_dense", "{}")
+        mid = db.set_model("tiny", "tvm", "tiny", [(wid, 1)])
+        db.record(wid, "default", {}, tid, "ok", [2e-4], source="default")
+        job = db.start_job({})
+        db.add_model_measurement(mid, tid, [2.4e-4] * 3, [4.8e-4] * 3, 2.0, job)
+        db.add_baseline(mid, tid, "torch", "ok", [1e-4] * 3, [2.4e-4] * 3, version="torch 2.13.0", job_id=job)
+        db.add_baseline(mid, tid, "torch.compile", "unavailable", error="compile took over 180 s", job_id=job)
+        stored = db.baselines(mid, tid)
+        views = [baseline_view(stored[n], label) for n, label in backends.get("tvm").baselines.items()]
+    r = run_cli("best", "tiny", "--db", str(path))
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert "  PyTorch eager 0.100 ms: 0.42x of PyTorch eager: slower" in lines
+    assert "  torch.compile: unavailable: compile took over 180 s" in lines
+    assert lines[-1] == "tuned build is 2.4x slower than PyTorch eager on this target"
+    data = json.loads(run_cli("best", "tiny", "--db", str(path), "--json").stdout)
+    assert [(b["name"], b["status"]) for b in data["baselines"]] == [
+        ("torch", "ok"),
+        ("torch.compile", "unavailable"),
+    ]
+    # The job's summary table says the same, one line per baseline.
+    report = JobReport(job, str(path), 1.0, [ModelResult("tiny", "tvm", "tuned", baselines=views)])
+    table = report.table().splitlines()
+    assert "  vs PyTorch eager 0.100 ms: 0.42x of PyTorch eager: slower" in table
+    assert "  vs torch.compile: unavailable: compile took over 180 s" in table
+
+
+def test_a_torch_compile_over_its_bound_is_unavailable_and_says_why():
+    """The bound is SIGALRM in the main thread; a timer set before (this test's timeout) is
+    set again afterwards."""
+    import signal
+
+    from autotune import zoo
+    from autotune.backends.tvm import baselines, importer
+    from autotune.backends.tvm.workload import resolve_target
+
+    m = zoo.create("mlp")
+    ex = importer.build_default(importer.to_relax(m.module, m.example_inputs), resolve_target("llvm"))
+    inputs = [x.numpy() for x in m.example_inputs]
+    before = signal.getitimer(signal.ITIMER_REAL)[0]
+    out = baselines.measure(
+        m.module, m.example_inputs, inputs, ex, ex, 2, 2, ["torch.compile", "torch"], 0.01
+    )
+    assert out["torch.compile"].status == "unavailable"
+    assert out["torch.compile"].error == "compile took over 0.01 s"
+    assert out["torch"].status == "ok"  # the job goes on with the others
+    if before:
+        assert 0 < signal.getitimer(signal.ITIMER_REAL)[0] <= before

@@ -37,3 +37,20 @@ def test_fingerprint_ignores_names_but_not_structure():
     assert fingerprint(matmul(16, "x")) == fingerprint(matmul(16, "y"))
     assert fingerprint(matmul(16, "x")) != fingerprint(matmul(32, "x"))
     assert fingerprint(matmul(16, "x")).startswith("tvm:sh1:")
+
+
+def test_the_host_target_has_every_vector_feature_of_this_cpu():
+    """LLVM may name a newer CPU after an older one; the target then carries the missing
+    features as mattr, so that it describes the CPU it runs on."""
+    from tvm.target import codegen
+
+    from autotune.backends.tvm.workload import _CPU_FLAGS, missing_host_features, resolve_target
+
+    target = resolve_target("llvm")
+    with open("/proc/cpuinfo") as f:
+        flags = next((ln.split(":", 1)[1].split() for ln in f if ln.startswith("flags")), [])
+    wanted = [_CPU_FLAGS[f] for f in flags if f in _CPU_FLAGS]
+    assert all(codegen.llvm_cpu_has_features(feat, target) for feat in wanted)
+    # An older CPU name lacks what this one has (when it has any AVX-512 at all).
+    if "avx512f" in flags:
+        assert "avx512f" in missing_host_features("haswell")

@@ -1,7 +1,7 @@
 """TVM as a backend: PyTorch models through Relax, fused subgraphs as workloads, MetaSchedule
 traces as configs.
 
-A session imports a model (torch.export -> Relax), fuses it as `compile_relax` will and
+A session imports a model (torch.export -> Relax), fuses it as the compile-time build will and
 takes MetaSchedule's extracted tasks as the workloads. Candidates are built in a persistent
 worker pool and timed by MetaSchedule's runner (`measure`, also what the search uses);
 confirmations and end-to-end comparisons build in this process and time interleaved.
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,14 +29,21 @@ from autotune.backends.base import Backend, Comparison, Outcome, Session, Worklo
 from autotune.db.base import TuningDatabase
 from autotune.db.records import TargetInfo
 
+#: A default schedule whose one run takes this long is timed by that one run: it is far
+#: behind any tuned kernel, and more runs of it would spend the job's time on the baseline.
+LONG_RUN_S = 0.5
+
 
 @dataclass
 class TvmModel:
-    """An imported model: the Relax module (weights bound, unfused) and its inputs."""
+    """An imported model: the Relax module (weights bound, unfused) and its inputs; the PyTorch
+    module it came from, and its inputs as tensors, for the baselines (`Session.baselines`)."""
 
     name: str
     mod: Any
     inputs: list[np.ndarray]
+    torch_module: Any = None
+    torch_inputs: tuple[Any, ...] = ()
 
 
 @register("tvm")
@@ -47,6 +55,8 @@ class TvmBackend(Backend):
     rank_pool = 8
     confirm_rounds = 10
     zoo = "tvm"
+    baselines = {"torch": "PyTorch eager", "torch.compile": "torch.compile"}
+    costly_baselines = ("torch.compile",)
 
     def resolve_target(self, spec: Any) -> Any:
         from autotune.backends.tvm.workload import resolve_target
@@ -65,6 +75,11 @@ class TvmBackend(Backend):
         from autotune.backends.tvm.compile import compile as tuned_compile
 
         return tuned_compile(model, target, db=db)
+
+    def baseline_version(self, name: str) -> str:
+        from autotune.backends.tvm import baselines
+
+        return baselines.version(name)
 
     def describe_config(self, config: Any) -> list[str]:
         """The sampled decisions of a MetaSchedule trace, e.g. 'SamplePerfectTile=[4, 1, 2, 16]'."""
@@ -96,14 +111,21 @@ class TvmSession(Session):
 
         from autotune.backends.tvm.builder import PersistentBuilder
         from autotune.backends.tvm.database import MetaScheduleDatabase
+        from autotune.backends.tvm.threads import no_spin, use_cores
 
         super().__init__(backend, target, db, job_id)
         self.msdb = MetaScheduleDatabase(db, target, job_id=job_id)
         self.cores = int(target.export().get("num-cores", 1))
+        no_spin()  # PyTorch baselines are timed in this process (see threads.py)
+        use_cores(self.cores)  # before the runner starts its workers: they inherit it
         self.builder = PersistentBuilder(max_workers=self.cores, timeout_sec=build_timeout_s)
         self.runner = ms.runner.LocalRunner(
             timeout_sec=run_timeout_s,
             evaluator_config=ms.runner.EvaluatorConfig(number=1, repeat=3, min_repeat_ms=15),
+        )
+        self.probe = ms.runner.LocalRunner(  # one run, no minimum: how long is the default?
+            timeout_sec=run_timeout_s,
+            evaluator_config=ms.runner.EvaluatorConfig(number=1, repeat=1, min_repeat_ms=0),
         )
 
     def close(self) -> None:
@@ -114,7 +136,8 @@ class TvmSession(Session):
 
         m = model if model is not None else self.backend.load_model(source)
         mod = importer.to_relax(m.module, m.example_inputs)
-        return TvmModel(m.name, mod, [x.detach().numpy() for x in m.example_inputs])
+        inputs = [x.detach().numpy() for x in m.example_inputs]
+        return TvmModel(m.name, mod, inputs, m.module, tuple(m.example_inputs))
 
     def workloads(self, model: TvmModel) -> list[Workload]:
         import tvm
@@ -168,38 +191,58 @@ class TvmSession(Session):
         return measure.apply_trace(wmod, traces.require(config)) if config else wmod
 
     def measure(self, workload: Workload, config: Any) -> Outcome:
-        """Timed like the candidates (same builder and runner), so they compare. When the
+        """Timed like the candidates (same builder and runner), so they compare. The default
+        is first run once: one run of `LONG_RUN_S` or more is its measurement. When the
         runner's random inputs crash the default (gathers with out-of-range indices), it is
-        timed in this process on safe inputs instead."""
+        timed in this process on safe inputs instead. The default's time counts as
+        `timing.default`, a candidate's as compile and run."""
+        if config:
+            return self._measure(workload, config)
+        t0, compile_s, run_s = time.perf_counter(), self.timing.compile, self.timing.run
+        try:
+            return self._measure(workload, config)
+        finally:
+            self.timing.compile, self.timing.run = compile_s, run_s
+            self.timing.default += time.perf_counter() - t0
+
+    def _measure(self, workload: Workload, config: Any) -> Outcome:
         from autotune.backends.tvm import measure
 
         try:
             mod = self._module(workload, config)
         except Exception as exc:  # a trace that no longer applies
             return Outcome("build_error", error=f"{type(exc).__name__}: {exc}"[:2000])
+        if not config:
+            probe = self.run_candidate(mod, self.probe)
+            if probe.status == "ok" and min(probe.samples) >= LONG_RUN_S:
+                return probe
         out = self.run_candidate(mod)
         if out.status != "ok" and not config:
             timer = measure.time_func(measure.build_func(mod, self.target), measure.random_args(mod))
             out = Outcome("ok", [timer() for _ in range(3)])
         return out
 
-    def run_candidate(self, mod: Any) -> Outcome:
-        """Build one scheduled module in the pool and time it with the runner."""
-        from tvm.s_tir.meta_schedule.arg_info import ArgInfo
+    def run_candidate(self, mod: Any, runner: Any = None) -> Outcome:
+        """Build one scheduled module in the pool and time it with the runner (or `runner`)."""
         from tvm.s_tir.meta_schedule.builder import BuilderInput
         from tvm.s_tir.meta_schedule.runner import RunnerInput
 
+        from autotune.backends.tvm import measure
         from autotune.backends.tvm.recorder import classify
 
+        t0 = time.perf_counter()
         built = self.builder.build([BuilderInput(mod, self.target)])[0]
+        self.timing.compile += time.perf_counter() - t0
         if built.error_msg:
             return Outcome(classify(built.error_msg, None, []), error=str(built.error_msg))
-        args = ArgInfo.from_prim_func(next(iter(mod.functions.values())))
+        args = measure.arg_info(mod)  # packed weight layouts, as the builder builds it
         device = "cpu" if self.target.kind.name == "llvm" else self.target.kind.name
+        t0 = time.perf_counter()
         try:
-            ran = self.runner.run([RunnerInput(built.artifact_path, device, args)])[0].result()
+            ran = (runner or self.runner).run([RunnerInput(built.artifact_path, device, args)])[0].result()
         finally:
             shutil.rmtree(os.path.dirname(built.artifact_path), ignore_errors=True)
+            self.timing.run += time.perf_counter() - t0
         secs = [float(x) for x in (ran.run_secs or [])]
         status = classify(None, ran.error_msg, secs)
         return Outcome(status, secs if status == "ok" else [], str(ran.error_msg or ""))
@@ -208,31 +251,62 @@ class TvmSession(Session):
         from autotune import compare
         from autotune.backends.tvm import measure
 
-        args = measure.random_args(self._prim(workload), seed=1)
+        check = measure.random_args(self._prim(workload), seed=1, prepacked=False)
+        t0 = time.perf_counter()
         try:
-            default_rt = measure.build_func(self._module(workload, {}), self.target)
-            base_rt = (
-                default_rt if not base else measure.build_func(self._module(workload, base), self.target)
+            default_mod = self._module(workload, {})
+            base_mod = default_mod if not base else self._module(workload, base)
+            cand_mod = self._module(workload, config)
+            # Outputs are checked with each weight packing in (the weights as the model has
+            # them); timing is of the kernels as deployed, on weights packed beforehand.
+            default_out = measure.run_func(measure.build_func(default_mod, self.target), check)
+            cand_out = measure.run_func(measure.build_func(cand_mod, self.target, prepacked=False), check)
+            wrong = compare.mismatch(cand_out, default_out)
+            base_t = measure.time_func(
+                measure.build_func(base_mod, self.target), measure.random_args(base_mod, 1)
             )
-            cand_rt = measure.build_func(self._module(workload, config), self.target)
-            wrong = compare.mismatch(measure.run_func(cand_rt, args), measure.run_func(default_rt, args))
+            cand_t = measure.time_func(
+                measure.build_func(cand_mod, self.target), measure.random_args(cand_mod, 1)
+            )
         except Exception as exc:  # a trace that no longer applies or builds
             return Comparison("build_error", error=f"{type(exc).__name__}: {exc}"[:2000])
+        finally:
+            self.timing.compile += time.perf_counter() - t0  # builds and the output check
         if wrong:
             return Comparison("wrong_result", error=f"outputs differ from the default schedule's: {wrong}")
-        a, b = compare.interleaved(measure.time_func(base_rt, args), measure.time_func(cand_rt, args), rounds)
+        t0 = time.perf_counter()
+        a, b = compare.interleaved(base_t, cand_t, rounds)
+        self.timing.run += time.perf_counter() - t0
         return Comparison("ok", a, b)
 
     def end_to_end(self, model: TvmModel, rounds: int) -> Comparison:
         from autotune import compare
         from autotune.backends.tvm import importer, measure
 
+        t0 = time.perf_counter()
         default_ex = importer.build_default(model.mod, self.target)
         tuned_ex = self.backend.compile(model.mod, self.target, self.db)
         wrong = compare.mismatch(importer.run(tuned_ex, model.inputs), importer.run(default_ex, model.inputs))
+        self.timing.compile += time.perf_counter() - t0
         if wrong:
             return Comparison("wrong_result", error=f"tuned outputs differ from the default build's: {wrong}")
+        t0 = time.perf_counter()
         a, b = compare.interleaved(
             measure.time_vm(default_ex, model.inputs), measure.time_vm(tuned_ex, model.inputs), rounds
         )
+        self.timing.run += time.perf_counter() - t0
         return Comparison("ok", a, b)
+
+    def baselines(self, model: TvmModel, rounds: int, names: Any = None) -> dict[str, Any]:
+        """PyTorch eager and torch.compile of the model's torch module, each timed interleaved
+        with the tuned build, outputs checked against TVM's default build (baselines.py)."""
+        from autotune.backends.tvm import baselines, importer
+
+        offered = self.backend.baselines
+        wanted = [n for n in (offered if names is None else names) if n in offered]
+        if not wanted or model.torch_module is None:
+            return {}
+        default_ex = importer.build_default(model.mod, self.target)
+        tuned_ex = self.backend.compile(model.mod, self.target, self.db)
+        module, args = model.torch_module, model.torch_inputs
+        return baselines.measure(module, args, model.inputs, default_ex, tuned_ex, self.cores, rounds, wanted)

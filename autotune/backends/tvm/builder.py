@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from typing import Any
 
 from tvm.ir.utils import derived_object
@@ -49,6 +50,7 @@ class PersistentBuilder(PyBuilder):
         self.max_workers = max_workers or physical_cores()
         self.timeout_sec = timeout_sec
         self.max_uses = max_uses
+        self.seconds = 0.0  # wall clock spent in `build`, all batches
         self._pool: PopenPoolExecutor | None = None
 
     def _executor(self) -> PopenPoolExecutor:
@@ -61,6 +63,13 @@ class PersistentBuilder(PyBuilder):
         return self._pool
 
     def build(self, build_inputs: list[BuilderInput]) -> list[BuilderResult]:
+        t0 = time.perf_counter()
+        try:
+            return self._build(build_inputs)
+        finally:
+            self.seconds += time.perf_counter() - t0
+
+    def _build(self, build_inputs: list[BuilderInput]) -> list[BuilderResult]:
         pool = self._executor()
         results: list[BuilderResult] = []
         outcomes = pool.map_with_error_catching(

@@ -18,6 +18,7 @@ import os
 import warnings
 from typing import Any
 
+from autotune.backends.tvm.threads import use_cores
 from autotune.backends.tvm.workload import resolve_target
 from autotune.db import DatabaseError, default_path
 from autotune.db.sqlite import SQLiteDatabase
@@ -36,13 +37,21 @@ def compile(
     never applies), the model compiles: the affected subgraphs (or, if the database cannot
     be read at all, the whole model) keep TVM's defaults, with one warning naming the file
     and the reason. With `strict=True` such a problem raises instead.
+
+    TVM's runtime in this process is set to run parallel loops on the target's `num-cores`
+    threads (what the schedules were tuned for), unless `TVM_NUM_THREADS` says otherwise:
+    left alone, it would take half the logical CPUs of an x86 machine.
     """
     import tvm
-    from tvm.s_tir.meta_schedule.relax_integration import compile_relax
+    from tvm import relax
 
     from autotune.backends.tvm.database import MetaScheduleDatabase
+    from autotune.backends.tvm.importer import build_tuned
 
     target = resolve_target(target)
+    use_cores(int(target.export().get("num-cores", 1)))
+    if params:
+        mod = relax.transform.BindParams("main", params)(mod)
     try:
         store, owned = _open(db)
     except DatabaseError as exc:
@@ -57,7 +66,7 @@ def compile(
         if msdb.target_id is None:  # nothing was ever tuned for this target
             return tvm.compile(mod, target)
         try:
-            return compile_relax(msdb, mod, target, params)
+            return build_tuned(mod, target, msdb)
         except Exception as exc:  # a record that builds nothing usable: never the user's problem
             if strict:
                 raise

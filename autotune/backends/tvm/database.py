@@ -49,7 +49,35 @@ def args_info_json(mod: Any) -> list[Any]:
 
 def trace_json(record: TuningRecord) -> Any:
     """The trace of a record (its decisions included) as plain JSON."""
-    return record.as_json()[0]
+    return plain_trace(record.trace)
+
+
+def plain_trace(trace: Any) -> Any:
+    """A MetaSchedule trace as plain JSON: [instructions, decisions] of lists, numbers and
+    strings, an index map (of `TransformLayout`) as its TVM JSON text. (MetaSchedule's own
+    `as_json` helpers leave IntImm objects in, or fail on an index map.)"""
+    from tvm.s_tir.schedule import _ffi_api
+
+    return _plain_json(_ffi_api.TraceAsJSON(trace, False))
+
+
+def _plain_json(obj: Any) -> Any:
+    from tvm.ir import save_json
+    from tvm.tirx.expr import FloatImm, IntImm
+    from tvm.tirx.function import IndexMap
+    from tvm_ffi import Array, Map
+
+    if obj is None or isinstance(obj, bool | int | float | str):
+        return obj
+    if isinstance(obj, IntImm | FloatImm):
+        return obj.value
+    if isinstance(obj, IndexMap):
+        return save_json(obj)
+    if isinstance(obj, Map):
+        return {_plain_json(k): _plain_json(v) for k, v in obj.items()}
+    if isinstance(obj, Array):
+        return [_plain_json(v) for v in obj]
+    raise TypeError(f"unexpected {type(obj).__name__} in a MetaSchedule trace")
 
 
 @derived_object

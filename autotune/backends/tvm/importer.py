@@ -8,6 +8,7 @@ Usage::
     m = zoo.create("mlp")
     mod = importer.to_relax(m.module, m.example_inputs)       # weights bound as constants
     fused = importer.fuse(mod, target)                        # input of extract_tasks
+    ex = importer.build_tuned(mod, target, database)          # the database's schedules applied
     ex = importer.build_default(mod, target)
     outs = importer.run(ex, [x.numpy() for x in m.example_inputs])
 """
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     import torch
     import tvm
 
-__all__ = ["build_default", "fuse", "fuse_passes", "run", "to_relax"]
+__all__ = ["build_default", "build_tuned", "fuse", "fuse_passes", "run", "to_relax"]
 
 
 def to_relax(model: torch.nn.Module, example_inputs: tuple[torch.Tensor, ...]) -> tvm.IRModule:
@@ -61,11 +62,16 @@ def to_relax(model: torch.nn.Module, example_inputs: tuple[torch.Tensor, ...]) -
     return mod
 
 
-def fuse_passes(target: tvm.target.Target) -> list[tvm.transform.Pass]:
-    """The passes ``compile_relax`` runs before ``MetaScheduleApplyDatabase``.
+def fuse_passes(target: tvm.target.Target, layout_free: bool = True) -> list[tvm.transform.Pass]:
+    """The passes that make a model's subgraphs: both what is tuned and what is looked up.
 
-    Mirrors ``tvm.s_tir.meta_schedule.relax_integration.compile_relax`` (TVM 0.27):
-    library dispatch, LegalizeOps, AnnotateTIROpPattern, FoldConstant, FuseOps, FuseTIR.
+    Those of ``tvm.s_tir.meta_schedule.relax_integration.compile_relax`` (TVM 0.27: library
+    dispatch, LegalizeOps, AnnotateTIROpPattern, FoldConstant, FuseOps, FuseTIR), then
+    ``AttachAttrLayoutFreeBuffers``: each PrimFunc learns which of its inputs are weights
+    (constants), so that MetaSchedule's ``RewriteLayout`` postprocessor may give them the
+    layout its schedule reads best (packed once, when the model is built; see
+    :func:`build_tuned`). `layout_free=False` leaves that out: the subgraphs of
+    ``compile_relax``, as stock MetaSchedule tunes and looks them up.
     """
     from tvm import relax
     from tvm.relax import pipeline as relax_pipeline
@@ -81,17 +87,75 @@ def fuse_passes(target: tvm.target.Target) -> list[tvm.transform.Pass]:
         relax.transform.FoldConstant(),
         relax.transform.FuseOps(),
         relax.transform.FuseTIR(),
+        *([relax.transform.AttachAttrLayoutFreeBuffers()] if layout_free else []),
     ]
 
 
-def fuse(mod: tvm.IRModule, target: tvm.target.Target | str | dict) -> tvm.IRModule:
-    """Legalize and fuse ``mod`` as ``compile_relax`` does, so that the PrimFuncs
-    ``extract_tasks`` finds are the ones ``compile_relax`` looks up in a database."""
+def fuse(mod: tvm.IRModule, target: tvm.target.Target | str | dict, layout_free: bool = True) -> tvm.IRModule:
+    """Legalize and fuse ``mod`` (:func:`fuse_passes`): the PrimFuncs ``extract_tasks``
+    finds here are the ones :func:`build_tuned` looks up in a database."""
     import tvm
 
     target = _as_target(target)
     with target, tvm.transform.PassContext(opt_level=3):
-        return tvm.transform.Sequential(fuse_passes(target))(mod)
+        return tvm.transform.Sequential(fuse_passes(target, layout_free))(mod)
+
+
+def build_tuned(
+    mod: tvm.IRModule, target: tvm.target.Target | str | dict, database: Any
+) -> tvm.runtime.Executable:
+    """Build ``mod`` with the schedules of a MetaSchedule ``database`` applied.
+
+    :func:`fuse`, then ``MetaScheduleApplyDatabase``; a tuned kernel that reads a weight in
+    a layout of its own has its packing split out (``SplitLayoutRewritePreproc``) and, the
+    weights being constants, evaluated here, at build time, by ``FoldConstant``: the
+    packed weights are computed once, never per call. Then Relax's lowering and
+    finalization passes, as ``compile_relax`` runs them.
+    """
+    import tvm
+    from tvm import relax
+
+    target = _as_target(target)
+
+    @tvm.transform.module_pass(opt_level=3)
+    def pipeline(mod: tvm.IRModule, _ctx: Any) -> tvm.IRModule:
+        passes = [
+            *fuse_passes(target),
+            relax.transform.MetaScheduleApplyDatabase(enable_warning=False),
+            relax.transform.SplitLayoutRewritePreproc(),
+            relax.transform.FoldConstant(),
+            relax.transform.DeadCodeElimination(),
+            *_lowering_passes(target),
+        ]
+        return tvm.transform.Sequential(passes)(mod)
+
+    with target, database, tvm.transform.PassContext(opt_level=3):
+        return tvm.compile(mod, target=target, relax_pipeline=pipeline)
+
+
+def _lowering_passes(target: tvm.target.Target) -> list[tvm.transform.Pass]:
+    """Relax's dataflow lowering and finalization for `target`; for a target the pipeline
+    dispatcher has none registered (plain llvm CPUs in TVM 0.27), the list compile_relax
+    falls back to."""
+    from tvm import relax
+    from tvm.relax import pipeline as relax_pipeline
+
+    try:
+        return [*relax_pipeline.dataflow_lower_passes(target), *relax_pipeline.finalize_passes(target)]
+    except (ValueError, AttributeError):
+        return [
+            relax.transform.RewriteDataflowReshape(),
+            relax.transform.ToNonDataflow(),
+            relax.transform.RemovePurityChecking(),
+            relax.transform.CallTIRRewrite(),
+            relax.transform.StaticPlanBlockMemory(),
+            relax.transform.LowerAllocTensor(),
+            relax.transform.KillAfterLastUse(),
+            relax.transform.LowerRuntimeBuiltin(),
+            relax.transform.ComputePrimValue(),
+            relax.transform.VMShapeLower(),
+            relax.transform.AttachGlobalSymbol(),
+        ]
 
 
 def build_default(

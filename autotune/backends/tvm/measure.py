@@ -22,11 +22,19 @@ import tvm
 from tvm.s_tir.meta_schedule.arg_info import ArgInfo
 
 
-def build_func(mod: Any, target: Any) -> Any:
-    """Build one (scheduled or default) TIR module in this process."""
+def build_func(mod: Any, target: Any, prepacked: bool = True) -> Any:
+    """Build one (scheduled or default) TIR module in this process.
+
+    A schedule may read a weight in a layout of its own (MetaSchedule's `RewriteLayout`);
+    deployed, the weight is packed once when the model is built. `prepacked=True` builds the
+    kernel as deployed, without the packing, to be timed on `random_args(mod)` (the packed
+    shapes); `prepacked=False` keeps the packing in, so the function takes the weights as
+    the model has them: what output checks against the default schedule need.
+    """
     from tvm.s_tir.transform import RemoveWeightLayoutRewriteBlock
 
-    mod = RemoveWeightLayoutRewriteBlock(skip_tensor_rewrite=True)(mod)
+    if prepacked:
+        mod = RemoveWeightLayoutRewriteBlock(skip_tensor_rewrite=True)(mod)
     return tvm.compile(mod, target=target).jit()
 
 
@@ -37,12 +45,12 @@ def apply_trace(mod: Any, trace_json: Any) -> Any:
     return sch.mod
 
 
-def random_args(mod: Any, seed: int = 0) -> list[np.ndarray]:
-    """Random arguments for a PrimFunc module: floats in [-1, 1), integer inputs zero."""
+def random_args(mod: Any, seed: int = 0, prepacked: bool = True) -> list[np.ndarray]:
+    """Random arguments for a PrimFunc module: floats in [-1, 1), integer inputs zero; in the
+    packed weight layouts of `build_func(mod, prepacked=True)` unless `prepacked=False`."""
     rng = np.random.default_rng(seed)
-    func = next(iter(mod.functions.values()))
     out = []
-    for info in ArgInfo.from_prim_func(func):
+    for info in arg_info(mod, prepacked):
         kind, dtype, shape = info.as_json()
         shape = [int(s) for s in shape]
         if "float" in dtype:
@@ -50,6 +58,13 @@ def random_args(mod: Any, seed: int = 0) -> list[np.ndarray]:
         else:
             out.append(np.zeros(shape, dtype=dtype))
     return out
+
+
+def arg_info(mod: Any, prepacked: bool = True) -> list[ArgInfo]:
+    """The arguments of a PrimFunc module (weights in their packed layouts when `prepacked`)."""
+    if prepacked:
+        return list(ArgInfo.from_entry_func(mod, remove_preproc=True))
+    return list(ArgInfo.from_prim_func(next(iter(mod.functions.values()))))
 
 
 def run_func(rt_mod: Any, args: Sequence[np.ndarray]) -> list[np.ndarray]:

@@ -166,6 +166,7 @@ def read_ms(path: str | os.PathLike | tuple | list) -> MSLog:
     import tvm
     from tvm.s_tir.meta_schedule.database import TuningRecord, Workload
 
+    from autotune.backends.tvm.database import plain_trace
     from autotune.backends.tvm.workload import fingerprint
 
     log = MSLog()
@@ -205,7 +206,8 @@ def read_ms(path: str | os.PathLike | tuple | list) -> MSLog:
             continue
         try:
             rec = TuningRecord.from_json(body, ms_workloads[index])  # replays the trace: validates it
-            trace, run_secs, target, args_info = (list(rec.as_json()) + [None] * 4)[:4]
+            trace = plain_trace(rec.trace)  # the replayed trace (index maps as TVM JSON text)
+            _, run_secs, target, args_info = (list(body) + [None] * 4)[:4]
         except Exception as exc:
             raise UserError(f"{where}: bad MetaSchedule tuning record: {_first_line(exc)}") from exc
         if not isinstance(target, dict):

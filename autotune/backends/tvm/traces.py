@@ -62,7 +62,7 @@ INSTRUCTIONS = frozenset(
         "Vectorize",
     }
 )
-#: Annotation keys those rules set (MetaSchedule's and the loop pragmas they lower to).
+#: Annotation keys those rules set (MetaSchedule's, ours, and the loop pragmas they lower to).
 ANNOTATIONS = frozenset(
     {
         "meta_schedule.auto_tensorize",
@@ -80,11 +80,33 @@ ANNOTATIONS = frozenset(
         "meta_schedule.write_cache_level",
         "pragma_auto_unroll_max_step",
         "pragma_unroll_explicit",
+        "schedule_rule",  # "None": later rules leave a block alone (our RegisterTile sets it)
         "software_pipeline_async_stages",
         "software_pipeline_order",
         "software_pipeline_stage",
     }
 )
+#: What the index map of a `TransformLayout` (weight layout rewriting) may be built of: it
+#: travels as TVM JSON text, which is only loaded when every node is one of these.
+INDEX_MAP_NODES = frozenset(
+    {
+        "None",
+        "ffi.Array",
+        "ffi.String",
+        "int",
+        "ir.IntImm",
+        "ir.PrimType",
+        "ir.Var",
+        "prim.Add",
+        "prim.Cast",
+        "prim.FloorDiv",
+        "prim.FloorMod",
+        "prim.Mul",
+        "prim.Sub",
+        "tirx.IndexMap",
+    }
+)
+MAX_INDEX_MAP = 65_536  # characters of one index map's JSON text
 MAX_INSTRUCTIONS = 20_000
 MAX_LITERAL = 256  # characters of one string input (names, tiling structures)
 MAX_DEPTH = 4  # nesting of an instruction's inputs or a decision's value
@@ -99,6 +121,33 @@ def _plain(value: Any, depth: int = 0) -> bool:
     if isinstance(value, list) and depth < MAX_DEPTH:
         return all(_plain(v, depth + 1) for v in value)
     return False
+
+
+def _index_maps(inputs: list) -> str:
+    """'' when every index map among a layout instruction's inputs is one, else why not."""
+    import json
+
+    for v in inputs:
+        if not (isinstance(v, str) and v.startswith("{")):
+            continue
+        if len(v) > MAX_INDEX_MAP:
+            return f"an index map of {len(v)} characters (at most {MAX_INDEX_MAP})"
+        try:
+            graph = json.loads(v)
+        except ValueError:
+            return "an index map that is not JSON"
+        nodes = graph.get("nodes") if isinstance(graph, dict) else None
+        if not isinstance(nodes, list) or not nodes:
+            return "an index map that is not a TVM JSON graph"
+        kinds = {n.get("type") if isinstance(n, dict) else None for n in nodes}
+        bad = sorted(str(k)[:40] for k in kinds - INDEX_MAP_NODES)
+        if bad:
+            return f"an index map with {bad[0]!r} nodes (only index arithmetic may appear)"
+        root = graph.get("root_index")
+        rooted = isinstance(root, int) and 0 <= root < len(nodes)
+        if not (rooted and nodes[root].get("type") == "tirx.IndexMap"):
+            return "an index map whose root is no IndexMap"
+    return ""
 
 
 def require(config: Any) -> list:
@@ -123,6 +172,11 @@ def check(trace: Any) -> str:
         name, inputs, attrs, outputs = inst
         if name not in INSTRUCTIONS:
             return f"instruction {i}: {name[:40]!r} is not a schedule instruction MetaSchedule emits"
+        if name in ("TransformLayout", "TransformBlockLayout") and isinstance(inputs, list):
+            problem = _index_maps(inputs)
+            if problem:
+                return f"instruction {i} ({name}): {problem}"
+            inputs = [v for v in inputs if not (isinstance(v, str) and v.startswith("{"))]
         if not (_plain(inputs) and _plain(attrs) and _plain(outputs)):
             return f"instruction {i} ({name}): inputs, attributes or outputs are not plain short values"
         if name in ("Annotate", "Unannotate"):

@@ -64,7 +64,11 @@ def resolve_target(spec: Any = "llvm") -> Any:
         attrs = target_json(spec) if hasattr(spec, "export") else dict(spec)
         if attrs.get("kind") == "llvm":
             attrs.setdefault("mtriple", host_triple())
-            attrs.setdefault("mcpu", host_cpu())
+            if "mcpu" not in attrs:
+                attrs["mcpu"] = host_cpu()
+                extra = missing_host_features(attrs["mcpu"])
+                if extra and "mattr" not in attrs:
+                    attrs["mattr"] = [f"+{f}" for f in extra]
             attrs.setdefault("num-cores", physical_cores())
         target = tvm.target.Target(attrs)
     except Exception as exc:  # TVM raises its own error types for bad target text
@@ -88,6 +92,48 @@ def host_cpu() -> str:
     import tvm
 
     return str(tvm.target.codegen.llvm_get_system_cpu())
+
+
+#: /proc/cpuinfo flags of the vector and matrix extensions, and their LLVM feature names.
+_CPU_FLAGS = {
+    "avx2": "avx2",
+    "fma": "fma",
+    "avx512f": "avx512f",
+    "avx512bw": "avx512bw",
+    "avx512cd": "avx512cd",
+    "avx512dq": "avx512dq",
+    "avx512vl": "avx512vl",
+    "avx512_vnni": "avx512vnni",
+    "avx512_bf16": "avx512bf16",
+    "avx512_fp16": "avx512fp16",
+    "avx_vnni": "avxvnni",
+    "amx_tile": "amx-tile",
+    "amx_bf16": "amx-bf16",
+    "amx_int8": "amx-int8",
+}
+
+
+@lru_cache(maxsize=4)
+def missing_host_features(mcpu: str) -> tuple[str, ...]:
+    """Vector and matrix features this CPU has (its /proc/cpuinfo flags) that LLVM's model of
+    `mcpu` lacks: when LLVM names a newer CPU after an older one (a Sapphire Rapids part
+    detected as 'rocketlake' has AMX, AVX512-FP16 and BF16 that 'rocketlake' does not), they
+    are added to the target as `mattr`, so that the target describes the CPU it runs on."""
+    import tvm
+    from tvm.target import codegen
+
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((ln.split(":", 1)[1].split() for ln in f if ln.startswith("flags")), [])
+    except OSError:
+        return ()
+    target = tvm.target.Target({"kind": "llvm", "mcpu": mcpu})
+    out = []
+    for flag in flags:
+        feature = _CPU_FLAGS.get(flag)
+        if feature and not codegen.llvm_cpu_has_features(feature, target):
+            out.append(feature)
+    return tuple(sorted(out))
 
 
 def target_json(target: Any) -> dict[str, Any]:
