@@ -62,9 +62,12 @@ class LoopTree:
 
 
 def loop_tree(mod: Any) -> LoopTree:
-    """Walk every PrimFunc body of a module in TIR order, as ``PerStoreFeature`` does."""
+    """Walk every PrimFunc body of a module in TIR order, as ``PerStoreFeature`` does (which
+    first drops a weight-layout rewrite block: the kernel as timed reads packed weights)."""
     import tvm
+    from tvm.s_tir.transform import RemoveWeightLayoutRewriteBlock
 
+    mod = RemoveWeightLayoutRewriteBlock(skip_tensor_rewrite=True)(mod)
     tree = LoopTree()
     for func in mod.functions.values():
         if isinstance(func, tvm.tirx.PrimFunc):
