@@ -223,35 +223,32 @@ def run_worker(kind: str, name: str, trials: list[int], path: str, build_timeout
 # --------------------------------------------------------------------------------------
 # measurement (this process)
 # --------------------------------------------------------------------------------------
-def _torch_timer(module: Any, inputs: tuple, min_ms: float) -> Any:
-    import torch
+def _call_timer(call: Any, min_ms: float) -> Any:
+    """A timer of a zero-argument call: each sample is one warm-up call, then the mean of
+    back-to-back calls over at least `min_ms`."""
 
     def sample() -> float:
-        with torch.no_grad():
-            module(*inputs)
-            n, t0 = 0, time.perf_counter()
-            while True:
-                module(*inputs)
-                n += 1
-                dt = time.perf_counter() - t0
-                if dt * 1e3 >= min_ms:
-                    return dt / n
-
-    return sample
-
-
-def _numpy_timer(a: Any, b: Any, min_ms: float) -> Any:
-    import numpy as np
-
-    def sample() -> float:
-        np.matmul(a, b)
+        call()
         n, t0 = 0, time.perf_counter()
         while True:
-            np.matmul(a, b)
+            call()
             n += 1
             dt = time.perf_counter() - t0
             if dt * 1e3 >= min_ms:
                 return dt / n
+
+    return sample
+
+
+def _torch_timer(module: Any, inputs: tuple, min_ms: float) -> Any:
+    """PyTorch's module on its inputs, each sample under one `torch.no_grad`."""
+    import torch
+
+    timer = _call_timer(lambda: module(*inputs), min_ms)
+
+    def sample() -> float:
+        with torch.no_grad():
+            return timer()
 
     return sample
 
@@ -358,7 +355,7 @@ def compare(
         except Exception as exc:  # inductor cannot compile it here: say so, time the rest
             wrong["torch.compile"] = f"unavailable: {type(exc).__name__}"
     if name in GEMMS:
-        timers["numpy"] = _numpy_timer(args[0], args[1], min_ms)
+        timers["numpy"] = _call_timer(lambda: np.matmul(args[0], args[1]), min_ms)
         wrong["numpy"] = _mismatch(np.matmul(args[0], args[1]), ref)
     for label, ex in builds.items():
         wrong[label] = _mismatch(importer.run(ex, args)[0], ref)
