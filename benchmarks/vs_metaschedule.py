@@ -125,7 +125,7 @@ def worker_stock(
     target = resolve_target("llvm")
     t0 = time.perf_counter()
     mod = importer.to_relax(m.module, m.example_inputs)
-    fused = importer.fuse(mod, target, layout_free=False)  # compile_relax's subgraphs
+    fused = importer.fuse(mod, target, stock=True)  # compile_relax's subgraphs
     # "local" is LocalBuilder() with its 30 s per-build timeout; the only change we allow is that timeout.
     builder = "local" if build_timeout == 30.0 else ms.builder.LocalBuilder(timeout_sec=build_timeout)
     db = ms.relax_integration.tune_relax(
@@ -208,7 +208,7 @@ def run_worker(
 # --------------------------------------------------------------------------------------
 # the comparison (one process)
 # --------------------------------------------------------------------------------------
-def count_applied(db: Any, mod: Any, target: Any, layout_free: bool = True) -> tuple[int, int]:
+def count_applied(db: Any, mod: Any, target: Any, stock: bool = False) -> tuple[int, int]:
     """(PrimFuncs whose schedule the database replaced, PrimFuncs) in the fused module."""
     import tvm
     import tvm_ffi
@@ -217,7 +217,7 @@ def count_applied(db: Any, mod: Any, target: Any, layout_free: bool = True) -> t
 
     from autotune.backends.tvm import importer
 
-    fused = importer.fuse(mod, target, layout_free)
+    fused = importer.fuse(mod, target, stock)
     with target, db, tvm.transform.PassContext(opt_level=3):
         after = MetaScheduleApplyDatabase(enable_warning=False)(fused)
     n = total = 0
@@ -268,7 +268,7 @@ def compare(model: str, ours_db: str, stock_dir: str, rounds: int, min_ms: float
     with open_db(ours_db, readonly=True) as odb:
         applied = {
             "ours": count_applied(MetaScheduleDatabase(odb, target, apply=True), mod, target),
-            "stock MS": count_applied(stock_db, mod, target, layout_free=False),
+            "stock MS": count_applied(stock_db, mod, target, stock=True),
         }
 
     correct: dict[str, dict[str, Any]] = {}

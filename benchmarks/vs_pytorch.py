@@ -185,7 +185,7 @@ def worker_stock(name: str, trials: list[int], work_dir: str, build_timeout: flo
     module, inputs, _, _ = load(name)
     target = resolve_target("llvm")
     t0 = time.perf_counter()
-    fused = importer.fuse(importer.to_relax(module, inputs), target, layout_free=False)
+    fused = importer.fuse(importer.to_relax(module, inputs), target, stock=True)
     out: dict[str, Any] = {"tune_s": {}}
     done = 0
     for count in trials:
@@ -458,13 +458,35 @@ def main(argv: list[str]) -> int:
         )
         res["tune_s"], res["ours_worker"], res["stock_worker"] = tune_s, ours, stock_runs
         results[name] = res
-        block = _render(name, res, counts)
+        block = _render(name, res)
         text.append(block)
         print(block, flush=True)
-    out = C.write_result(NAME + ("-quick" if args.quick else ""), METHOD, results, "\n".join(text), argv)
+    # Model runs (hours each) keep a results file of their own, one entry per model: a run
+    # replaces the entries of the models it ran and keeps the others (each has its date).
+    suffix = "-quick" if args.quick else ("-models" if models and not names else "")
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    for res in results.values():
+        res.setdefault("date", stamp)
+    if suffix == "-models":
+        kept = {k: v for k, v in _previous(NAME + suffix).items() if k not in results}
+        results = {**kept, **results}
+        text = [text[0], ""] + [
+            f"({r.get('date', 'an earlier run')})\n" + _render(k, r) for k, r in results.items()
+        ]
+    out = C.write_result(
+        NAME + suffix, METHOD, results, "\n".join(text), argv, script=f"benchmarks/{NAME}.py"
+    )
     print(f"results: {out}")
     shutil.rmtree(work, ignore_errors=True)
     return 0
+
+
+def _previous(name: str) -> dict[str, Any]:
+    """The results of an earlier run of this benchmark (none when there is no readable one)."""
+    try:
+        return dict(json.loads((C.RESULTS / f"{name}.json").read_text())["results"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
 
 
 def _tunable_subgraphs(name: str) -> int:
@@ -482,7 +504,7 @@ def _tunable_subgraphs(name: str) -> int:
     return max(1, len(tasks))
 
 
-def _render(name: str, res: dict[str, Any], counts: list[int]) -> str:
+def _render(name: str, res: dict[str, Any]) -> str:
     rows = []
     for label, r in res["rows"].items():
         rows.append(

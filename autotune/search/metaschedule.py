@@ -5,9 +5,10 @@ tiling, unroll, vectorize, parallel, weight layout rewriting) with our register-
 tiles for the target's vector width added (`autotune.backends.tvm.space`). The search is
 its evolutionary strategy, guided by our cost model when the job has one (a
 `PyCostModel` over it), else by MetaSchedule's own XGBoost surrogate; the database it
-reads and writes is ours (warm start from the fastest traces so far), and every outcome
-is committed through the job's `Recorder`. Builds run in the TVM session's persistent
-worker pool, timing in its runner.
+reads and writes is ours (warm start from the fastest traces so far; a fresh workload
+first measures the fastest traces of similar workloads replayed on it, see
+`autotune.backends.tvm.transfer`), and every outcome is committed through the job's
+`Recorder`. Builds run in the TVM session's persistent worker pool, timing in its runner.
 
 Example::
 
@@ -39,6 +40,10 @@ def quiet_metaschedule() -> None:
             handler.setLevel(logging.WARNING)
 
 
+#: Traces of similar workloads measured first on a fresh workload (see `warm_start`).
+WARM_START = 4
+
+
 @register("evolutionary")
 class EvolutionarySearch(SubgraphSearch):
     """MetaSchedule's evolutionary search in a TVM session, on our database.
@@ -68,6 +73,7 @@ class EvolutionarySearch(SubgraphSearch):
         self.seed = seed
         self.uses_gnn = model is not None
         self.cost_model = self._cost_model(model, session.cores)
+        self.record, self.on_outcome = record, on_outcome
         self.callbacks = [
             RecordOutcomes(record, self.target, self.msdb.add_workload, on_outcome),
             ms.measure_callback.RemoveBuildArtifact(),
@@ -142,6 +148,10 @@ class EvolutionarySearch(SubgraphSearch):
         wid = self.msdb.add_workload(contexts[0].mod)
         before = self.msdb.db.count(wid, self.msdb.target_id)
         built = self.session.builder.seconds
+        if before == 0 and size is None:
+            trials -= self.warm_start(contexts[0].mod, wid, trials)
+            if trials <= 0:
+                return self.msdb.db.count(wid, self.msdb.target_id) - before
         ms.tune_tasks(
             tasks=contexts,
             task_weights=weights,
@@ -158,6 +168,28 @@ class EvolutionarySearch(SubgraphSearch):
         )
         self.session.timing.compile += self.session.builder.seconds - built  # the search's builds
         return self.msdb.db.count(wid, self.msdb.target_id) - before
+
+    def warm_start(self, mod: Any, wid: int, trials: int) -> int:
+        """On a fresh workload, measure first the fastest traces of the most similar workloads
+        tuned on this target, replayed on this one and checked to compute what its default
+        computes (`transfer.similar_schedules`): at most `WARM_START` of them and an eighth
+        of the trials. Measured and recorded like any candidate, they are in the database
+        the evolutionary search draws its first population from. Returns how many ran."""
+        from autotune.backends.tvm.transfer import MAX_REFERENCE_S, similar_schedules
+
+        db, tid = self.msdb.db, self.msdb.target_id
+        limit = min(WARM_START, trials // 8)
+        default_s = db.default_latency(wid, tid)
+        if limit <= 0 or default_s is None or default_s > MAX_REFERENCE_S:
+            return 0
+        name = str(db.workload_by_id(wid)["name"])  # the task's name (the module's is "main")
+        found = similar_schedules(db, tid, mod, name, limit, self.target, exclude=wid)
+        for config, sch_mod in found:
+            out = self.session.run_candidate(sch_mod)
+            self.record(wid, config, out.status, out.samples, error=out.error)
+            if self.on_outcome is not None:
+                self.on_outcome(wid, out.status, min(out.samples) if out.status == "ok" else None)
+        return len(found)
 
     def close(self) -> None:
         self._workdir.cleanup()
