@@ -40,6 +40,17 @@ def quiet_metaschedule() -> None:
             handler.setLevel(logging.WARNING)
 
 
+def drop_foreign_handlers() -> None:
+    """Remove handlers that MetaSchedule did not name from its logger. Its context creation
+    rebuilds the logging config from the handler names on that logger, and fails on any
+    handler without one ("'NoneType' object has no attribute 'format'"), e.g. one a
+    logging setup of the user's (or pytest's) left there."""
+    root = logging.getLogger("tvm.s_tir.meta_schedule")
+    for handler in list(root.handlers):
+        if not (handler.get_name() or "").startswith(root.name):
+            root.removeHandler(handler)
+
+
 #: Traces of similar workloads measured first on a fresh workload (see `warm_start`).
 WARM_START = 4
 
@@ -107,6 +118,8 @@ class EvolutionarySearch(SubgraphSearch):
 
     def _contexts(self, task: Any, strategy: Any = "evolutionary") -> tuple[list[Any], list[float]]:
         from autotune.backends.tvm.space import design_space
+
+        drop_foreign_handlers()
 
         contexts, weights = ms.relax_integration.extracted_tasks_to_tune_contexts(
             [task],

@@ -129,3 +129,15 @@ def test_a_fresh_workload_measures_the_transferred_traces_first(tuned):
     fastest = [r for r in db.fastest(other.workload_id, session.target_id, k=n + 1) if r.kind != "default"]
     assert len(fastest) == n and all(np.isfinite(r.median) and r.median > 0 for r in fastest)
     assert search.warm_start(_mod(other), other.workload_id, trials=7) == 0, "under 8 trials: no warm start"
+
+
+def test_a_log_handler_metaschedule_did_not_name_does_not_break_the_search(tuned):
+    """MetaSchedule rebuilds its logging config from its logger's handler names and fails on
+    an unnamed one (e.g. left by a logging setup of the user's); the search drops those."""
+    import logging
+
+    _, _, tuner, plan, _ = tuned
+    root = logging.getLogger("tvm.s_tir.meta_schedule")
+    root.addHandler(logging.StreamHandler())
+    contexts, _ = tuner.subgraph_search._contexts(plan.workloads[0].workload.handle)
+    assert contexts and all(h.get_name() for h in root.handlers)
