@@ -461,13 +461,14 @@ def main(argv: list[str]) -> int:
         block = _render(name, res)
         text.append(block)
         print(block, flush=True)
-    # Model runs (hours each) keep a results file of their own, one entry per model: a run
-    # replaces the entries of the models it ran and keeps the others (each has its date).
+    # Model runs (hours each) keep a results file of their own, one entry per model. A run
+    # replaces the entries of the workloads or models it ran and keeps the others (each
+    # has its date), so a long benchmark can be measured a few workloads at a time.
     suffix = "-quick" if args.quick else ("-models" if models and not names else "")
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     for res in results.values():
         res.setdefault("date", stamp)
-    if suffix == "-models":
+    if suffix != "-quick":
         kept = {k: v for k, v in _previous(NAME + suffix).items() if k not in results}
         results = {**kept, **results}
         text = [text[0], ""] + [
