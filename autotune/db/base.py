@@ -67,8 +67,9 @@ class TuningDatabase(abc.ABC):
         """A workload's meta dict without the named keys (compile-time readers skip large ones)."""
 
     @abc.abstractmethod
-    def workloads(self, compiler: str | None = None) -> list[dict[str, Any]]:
-        """Every workload row (of one compiler), by id."""
+    def workloads(self, compiler: str | None = None, with_ir: bool = True) -> list[dict[str, Any]]:
+        """Every workload row (of one compiler), by id; `with_ir=False` leaves the IR out
+        (its "ir" is ""), for callers that only read names and meta."""
 
     @abc.abstractmethod
     def target_info(self, target_id: int) -> TargetInfo: ...

@@ -195,8 +195,9 @@ class SQLiteDatabase(SQLiteMaintenance, TuningDatabase):
             raise DatabaseError(f"no workload with id {workload_id}")
         return _workload_from_row(row)
 
-    def workloads(self, compiler: str | None = None) -> list[dict[str, Any]]:
-        sql, args = "SELECT * FROM workloads", ()
+    def workloads(self, compiler: str | None = None, with_ir: bool = True) -> list[dict[str, Any]]:
+        cols = "*" if with_ir else "id, fingerprint, compiler, name, '' AS ir, meta, created_at"
+        sql, args = f"SELECT {cols} FROM workloads", ()
         if compiler:
             sql, args = sql + " WHERE compiler=?", (compiler,)
         return [_workload_from_row(r) for r in self.conn.execute(sql + " ORDER BY id", args)]

@@ -99,6 +99,17 @@ def test_add_workload_is_idempotent(make_db):
     assert db.workload("tvm:sh1:02")["meta"] == {}
 
 
+def test_workloads_lists_by_compiler_with_or_without_ir(make_db):
+    db = make_db()
+    a = db.add_workload("tvm:sh1:01", "tvm", "matmul", "{ir}", {"flops": 10})
+    db.add_workload("xla:sh1:01", "xla", "dot", "HloModule m")
+    full, light = db.workloads("tvm"), db.workloads("tvm", with_ir=False)
+    assert [w["id"] for w in full] == [w["id"] for w in light] == [a]
+    assert full[0]["ir"] == "{ir}" and light[0]["ir"] == ""
+    assert {k: v for k, v in full[0].items() if k != "ir"} == {k: v for k, v in light[0].items() if k != "ir"}
+    assert len(db.workloads()) == 2
+
+
 # --- outcomes and the best-config query --------------------------------------------
 @pytest.fixture
 def wt(make_db):

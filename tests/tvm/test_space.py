@@ -108,6 +108,52 @@ def test_register_tiles_compute_what_the_default_computes_and_their_traces_check
     assert rewritten, "RewriteLayout packed the layout-free weight in some candidate"
 
 
+@pytest.fixture(scope="module")
+def conv_task(target):
+    """A 3x3 conv2d in NCHW whose width (14) no whole vector divides; 32 output channels."""
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(8, 32, 3, padding=1, bias=False).eval()
+    fused = importer.fuse(importer.to_relax(conv, (torch.randn(1, 8, 14, 14),)), target)
+    (task,) = ms.relax_integration.extract_tasks(fused, target)
+    return task
+
+
+def test_a_conv_whose_width_no_vector_divides_is_tiled_along_its_output_channels(conv_task):
+    from tvm import s_tir
+
+    sch = s_tir.Schedule(conv_task.dispatched[0])
+    (block,) = [
+        sch.get(b) for b in sch.get_child_blocks(sch.get_sblock("root")) if sch.get(b).init is not None
+    ]
+    assert register_tile.plan(block, 16) is None, "no vector along the width of 14"
+    vec, row, tiles = register_tile.plan_channels(block, 16)
+    assert (vec, row) == (1, 3), "vectors along the output channels, rows along the width"
+    assert set(tiles) == {16, 32} and tiles[16] == [1, 2, 7, 14]
+    assert register_tile.plan_channels(block, 64) is None, "32 channels fill no vector of 64 lanes"
+
+
+def test_channel_tiles_compute_what_the_default_computes(conv_task, target):
+    if space.vector_lanes(target) < 4:
+        pytest.skip("no vector registers on this CPU: the rule adds no space")
+    samples = _samples(conv_task, target, n=2)
+    prim = conv_task.dispatched[0]
+    check = measure.random_args(prim, seed=3, prepacked=False)
+    want = measure.run_func(measure.build_func(prim, target), check)
+    relaid = 0
+    for _, sch in samples:
+        trace = plain_trace(sch.trace)
+        assert traces.check(trace) == ""
+        # The accumulators, the 32 output channels innermost (NHWC), the vectors along them.
+        relaid += any(
+            b.name == "conv2d_nchw_global" and [int(x) for x in b.shape] == [1, 14, 14, 32]
+            for b in sch.get(sch.get_sblock("root")).alloc_buffers
+        )
+        replayed = measure.apply_trace(prim, trace)
+        got = measure.run_func(measure.build_func(replayed, target, prepacked=False), check)
+        assert compare.mismatch(got, want) == ""
+    assert relaid, "some candidate keeps its accumulators with the channels innermost"
+
+
 def test_index_maps_of_anything_but_index_arithmetic_are_refused():
     good = {"root_index": 1, "nodes": [{"type": "None"}, {"type": "tirx.IndexMap", "data": {}}]}
     call = {"root_index": 1, "nodes": [{"type": "None"}, {"type": "tirx.IndexMap"}, {"type": "tirx.Call"}]}

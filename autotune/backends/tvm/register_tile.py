@@ -15,6 +15,13 @@ the evolutionary search tunes them like any other factors, and
 MetaSchedule's `RewriteLayout` postprocessor then packs each weight in the order this
 nest reads it.
 
+Where no whole vector divides the output's innermost axis (a convolution in NCHW whose
+width is 56, 28, 14 or 7), a second kind of tile vectorizes another output axis instead:
+one that only the weight is indexed by (the output channels), a multiple of the vector
+width. The tile's accumulators are stored with that axis innermost (`transform_layout` on
+the tile's buffer), the weight is packed to match, and the data is read as broadcast
+scalars: 16 lanes of every vector do work, as oneDNN's blocked direct convolution does.
+
 Example::
 
     rules = ms.ScheduleRule.create("llvm")
@@ -34,7 +41,7 @@ from tvm.s_tir.meta_schedule.schedule_rule import PyScheduleRule
 #: AVX-512, 16 with AVX2; a few are kept for the loaded operands).
 MAX_ACCUMULATORS = 24
 #: Register-tile heights tried along the row axis (those that divide its extent).
-ROWS = (1, 2, 4, 6, 8, 12, 14, 16)
+ROWS = (1, 2, 4, 6, 7, 8, 12, 14, 16)
 #: Register-tile widths tried, in vectors along the output's innermost axis (half vectors
 #: when no whole vector divides it).
 COLS = (1, 2, 4)
@@ -67,6 +74,59 @@ def _innermost_output_axis(block: Any, iters: list[tuple[Any, str, int]]) -> int
     return None
 
 
+def _vars_of(region: Any) -> set[Any]:
+    """The variables a buffer region's indices use."""
+    from tvm import tirx
+
+    out: set[Any] = set()
+    for r in region:
+        out.update(tirx.analysis.undefined_vars(r.min))
+    return out
+
+
+def _tiles(extent: int, height: int, lanes: int, widths: list[int]) -> dict[int, list[int]]:
+    """{width: heights} of the register tiles that fit `MAX_ACCUMULATORS` vectors."""
+    out = {}
+    for w in widths:
+        vectors = max(1, w // lanes)
+        heights = [r for r in ROWS if height % r == 0 and r * vectors <= MAX_ACCUMULATORS]
+        if heights and extent % w == 0:
+            out[w] = heights
+    return out
+
+
+def plan_channels(block: Any, lanes: int) -> tuple[int, int, dict[int, list[int]]] | None:
+    """(vector axis, row axis, {width: heights}) of the channel-vectorized tile, for a block
+    whose output's innermost axis no whole vector divides.
+
+    The vector axis is a spatial iterator, a multiple of `lanes`, that indexes the output
+    and exactly one input, not the one the output's innermost iterator (the row axis)
+    indexes: for a conv2d in NCHW, the output channels (the weight's) against the width
+    (the data's).
+    """
+    iters = _iter_kinds(block)
+    if not iters or not any(k == "R" for _, k, _ in iters) or block.init is None:
+        return None
+    row = _innermost_output_axis(block, iters)
+    if row is None or iters[row][2] % lanes == 0 or len(block.reads) < 2:
+        return None
+    reads = [_vars_of(r.region) for r in block.reads]
+    row_var = iters[row][0]
+    plain = [r.min for r in block.writes[0].region]
+    found = []
+    for i, (var, kind, extent) in enumerate(iters):
+        if kind != "S" or i == row or extent % lanes or not any(var.same_as(m) for m in plain):
+            continue
+        users = [vs for vs in reads if var in vs]
+        if len(users) == 1 and row_var not in users[0]:
+            found.append(i)
+    if not found:
+        return None
+    vec = max(found, key=lambda i: iters[i][2])
+    tiles = _tiles(iters[vec][2], iters[row][2], lanes, [c * lanes for c in COLS])
+    return (vec, row, tiles) if tiles else None
+
+
 def plan(block: Any, lanes: int) -> tuple[int, int, dict[int, list[int]]] | None:
     """(vector axis, row axis, {register-tile width: heights}) for a block this rule tiles.
 
@@ -89,12 +149,7 @@ def plan(block: Any, lanes: int) -> tuple[int, int, dict[int, list[int]]] | None
     widths = [c * lanes for c in COLS if extent % (c * lanes) == 0]
     if not widths and lanes % 2 == 0:
         widths = [c * lanes // 2 for c in COLS[:2] if extent % (c * lanes // 2) == 0]
-    out = {}
-    for w in widths:
-        vectors = max(1, w // lanes)
-        heights = [r for r in ROWS if height % r == 0 and r * vectors <= MAX_ACCUMULATORS]
-        if heights:
-            out[w] = heights
+    out = _tiles(extent, height, lanes, widths)
     return (vec, row, out) if out else None
 
 
@@ -114,18 +169,21 @@ class RegisterTile(PyScheduleRule):
 
     def apply(self, sch: s_tir.Schedule, block_rv: Any) -> list[s_tir.Schedule]:
         block = sch.get(block_rv)
-        found = plan(block, self.lanes)
-        if found is None or not self._plain_nest(sch, block_rv):
+        kinds = [(plan(block, self.lanes), False), (plan_channels(block, self.lanes), True)]
+        if all(p is None for p, _ in kinds) or not self._plain_nest(sch, block_rv):
             return [sch]
-        vec, row, tiles = found
         spaces = [sch]
-        for width, heights in tiles.items():
-            tiled = sch.copy()
-            try:
-                self._tile(tiled, block_rv, vec, row, width, heights)
-            except Exception:  # a block whose structure the primitives refuse: keep the others
+        for plan_, relayout in kinds:
+            if plan_ is None:
                 continue
-            spaces.append(tiled)
+            vec, row, tiles = plan_
+            for width, heights in tiles.items():
+                tiled = sch.copy()
+                try:
+                    self._tile(tiled, block_rv, vec, row, width, heights, relayout)
+                except Exception:  # a block whose structure the primitives refuse: keep the others
+                    continue
+                spaces.append(tiled)
         return spaces
 
     @staticmethod
@@ -142,10 +200,21 @@ class RegisterTile(PyScheduleRule):
         return True
 
     @staticmethod
-    def _tile(sch: s_tir.Schedule, block_rv: Any, vec: int, row: int, width: int, heights: list[int]) -> None:
-        iters = _iter_kinds(sch.get(block_rv))
+    def _tile(
+        sch: s_tir.Schedule,
+        block_rv: Any,
+        vec: int,
+        row: int,
+        width: int,
+        heights: list[int],
+        relayout: bool = False,
+    ) -> None:
+        """Tile the block: `width` along iterator `vec` (vectorized), a sampled height along
+        `row`; `relayout`: `vec` is not the output's innermost axis, so the tile's
+        accumulators are stored with it innermost."""
+        block = sch.get(block_rv)
+        iters = _iter_kinds(block)
         loops = sch.get_loops(block_rv)
-        # Register tile: `width` along the output's innermost axis, a sampled height.
         v_rest, v_in = sch.split(loops[vec], [None, width])
         h = sch.sample_categorical(heights, [1.0 / len(heights)] * len(heights))
         r_rest, r_in = sch.split(loops[row], [None, h])
@@ -169,6 +238,17 @@ class RegisterTile(PyScheduleRule):
         # Accumulate the tile in a local buffer, written back (with any elementwise epilogue)
         # once the reduction is done.
         write = sch.cache_write(block_rv, 0, "global")
+        if relayout:
+            from tvm.tirx import IndexMap
+
+            region = block.writes[0].region
+            ndim = len(region)
+            dim = next(i for i, r in enumerate(region) if r.min.same_as(iters[vec][0]))
+            sch.transform_layout(
+                block_rv,
+                ("write", 0),
+                IndexMap.from_func(lambda *ix: [*ix[:dim], *ix[dim + 1 :], ix[dim]], ndim=ndim),
+            )
         sch.reverse_compute_at(write, middle[-1], preserve_unit_loops=True)
         for consumer in sch.get_consumers(write):
             try:

@@ -56,7 +56,7 @@ def similar_workloads(
     first (at least one), newest first among equals."""
     mine, op = _shapes(args_info), leading_op(name)
     scored = []
-    for row in db.workloads("tvm"):
+    for row in db.workloads("tvm", with_ir=False):
         if row["id"] == exclude or leading_op(str(row["name"])) != op:
             continue
         shared = sum((mine & _shapes((row.get("meta") or {}).get("args_info"))).values())
