@@ -429,8 +429,10 @@ def main(argv: list[str]) -> int:
         print(f"vs_pytorch: unknown workloads {unknown} (known: {', '.join(WORKLOADS)})", file=sys.stderr)
         return 2
     results: dict[str, Any] = {}
-    text: list[str] = [C.wrap(METHOD), ""]
-    print(text[0], flush=True)
+    print(C.wrap(METHOD), "", sep="\n", flush=True)
+    # Model runs (hours each) keep a results file of their own, one entry per model.
+    suffix = "-quick" if args.quick else ("-models" if models and not names else "")
+    out = None
     work = Path(tempfile.mkdtemp(prefix="vs-pytorch-"))
     for name in [*names, *models]:
         counts, stock_counts = trials, stock_trials
@@ -457,29 +459,25 @@ def main(argv: list[str]) -> int:
             {f"stock MS {c}": stock_runs["tune_s"][str(c)] for c in stock_counts} if stock_runs else {}
         )
         res["tune_s"], res["ours_worker"], res["stock_worker"] = tune_s, ours, stock_runs
+        res["date"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         results[name] = res
-        block = _render(name, res)
-        text.append(block)
-        print(block, flush=True)
-    # Model runs (hours each) keep a results file of their own, one entry per model. A run
-    # replaces the entries of the workloads or models it ran and keeps the others (each
-    # has its date), so a long benchmark can be measured a few workloads at a time.
-    suffix = "-quick" if args.quick else ("-models" if models and not names else "")
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    for res in results.values():
-        res.setdefault("date", stamp)
-    if suffix != "-quick":
-        kept = {k: v for k, v in _previous(NAME + suffix).items() if k not in results}
-        results = {**kept, **results}
-        text = [text[0], ""] + [
-            f"({r.get('date', 'an earlier run')})\n" + _render(k, r) for k, r in results.items()
-        ]
-    out = C.write_result(
-        NAME + suffix, METHOD, results, "\n".join(text), argv, script=f"benchmarks/{NAME}.py"
-    )
+        print(_render(name, res), flush=True)
+        out = _write(NAME + suffix, results, argv)  # after each one: a killed run keeps it
     print(f"results: {out}")
     shutil.rmtree(work, ignore_errors=True)
     return 0
+
+
+def _write(name: str, results: dict[str, Any], argv: list[str]) -> Path:
+    """Write the results file NAME. Unless quick, a run replaces the entries of the
+    workloads or models it ran and keeps the others (each has its date), so a long
+    benchmark can be measured a few workloads at a time."""
+    if not name.endswith("-quick"):
+        results = {**{k: v for k, v in _previous(name).items() if k not in results}, **results}
+    text = [C.wrap(METHOD), ""] + [
+        f"({r.get('date', 'an earlier run')})\n" + _render(k, r) for k, r in results.items()
+    ]
+    return C.write_result(name, METHOD, results, "\n".join(text), argv, script=f"benchmarks/{NAME}.py")
 
 
 def _previous(name: str) -> dict[str, Any]:
