@@ -66,6 +66,25 @@ def _samples(task, target, n: int):
     return out
 
 
+def _reference(prim, target):
+    """Random inputs (weights in their original layout) and the untuned module's outputs."""
+    check = measure.random_args(prim, seed=3, prepacked=False)
+    return check, measure.run_func(measure.build_func(prim, target), check)
+
+
+def _replayed_and_checked(prim, sch, target, reference):
+    """A sample's trace as stored (plain JSON, passing `traces.check`), replayed on `prim`;
+    asserts that the replay computes the reference's outputs. Returns (trace, replayed)."""
+    check, want = reference
+    trace = plain_trace(sch.trace)
+    json.dumps(trace)  # plain JSON
+    assert traces.check(trace) == ""
+    replayed = measure.apply_trace(prim, trace)
+    got = measure.run_func(measure.build_func(replayed, target, prepacked=False), check)
+    assert compare.mismatch(got, want) == ""
+    return trace, replayed
+
+
 def test_vector_lanes_match_the_target(target):
     lanes = space.vector_lanes(target)
     assert lanes in (1, 4, 8, 16)
@@ -91,17 +110,11 @@ def test_register_tiles_compute_what_the_default_computes_and_their_traces_check
     spaces = {i for i, _ in samples}
     assert len(spaces) >= 2, "MetaSchedule's space and at least one register-tiled space"
     prim = dense_task.dispatched[0]
-    check = measure.random_args(prim, seed=3, prepacked=False)
-    want = measure.run_func(measure.build_func(prim, target), check)
+    reference = _reference(prim, target)
     rewritten = 0
     for _, sch in samples:
-        trace = plain_trace(sch.trace)
-        json.dumps(trace)  # plain JSON
-        assert traces.check(trace) == ""
+        trace, replayed = _replayed_and_checked(prim, sch, target, reference)
         rewritten += any(inst[0] == "TransformLayout" for inst in trace[0])
-        replayed = measure.apply_trace(prim, trace)
-        got = measure.run_func(measure.build_func(replayed, target, prepacked=False), check)
-        assert compare.mismatch(got, want) == ""
         # As deployed (weights packed beforehand) it runs on the packed shapes.
         packed = measure.random_args(replayed, seed=3)
         measure.run_func(measure.build_func(replayed, target), packed)
@@ -137,20 +150,15 @@ def test_channel_tiles_compute_what_the_default_computes(conv_task, target):
         pytest.skip("no vector registers on this CPU: the rule adds no space")
     samples = _samples(conv_task, target, n=1)
     prim = conv_task.dispatched[0]
-    check = measure.random_args(prim, seed=3, prepacked=False)
-    want = measure.run_func(measure.build_func(prim, target), check)
+    reference = _reference(prim, target)
     relaid = 0
     for _, sch in samples:
-        trace = plain_trace(sch.trace)
-        assert traces.check(trace) == ""
+        _replayed_and_checked(prim, sch, target, reference)
         # The accumulators, the 32 output channels innermost (NHWC), the vectors along them.
         relaid += any(
             b.name == "conv2d_nchw_global" and [int(x) for x in b.shape] == [1, 14, 14, 32]
             for b in sch.get(sch.get_sblock("root")).alloc_buffers
         )
-        replayed = measure.apply_trace(prim, trace)
-        got = measure.run_func(measure.build_func(replayed, target, prepacked=False), check)
-        assert compare.mismatch(got, want) == ""
     assert relaid, "some candidate keeps its accumulators with the channels innermost"
 
 
