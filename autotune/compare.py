@@ -12,7 +12,8 @@
 - Enough rounds: an interleaved comparison stops after `CLEAR_ROUNDS` rounds when every
   sample of one side is at least `CLEAR_RATIO` (3x) slower than every sample of the other:
   more rounds of a baseline that is that far behind change no decision, and on a big
-  untuned kernel they would cost most of a job's time.
+  untuned kernel they would cost most of a job's time. A side whose one run takes
+  `LONG_RUN_S` or more and is that far behind is clear after the first round.
 - A failed run: MetaSchedule marks one with run seconds of `FAILED_RUN_SECS` (1e10); any
   sample at or above 1e9 s, non-finite, zero or negative, or no sample at all, is a failure.
 
@@ -40,6 +41,9 @@ _FAILED_AT = 1e9
 #: An interleaved comparison whose sides are this far apart after CLEAR_ROUNDS rounds stops.
 CLEAR_RATIO = 3.0
 CLEAR_ROUNDS = 3
+#: A run this long (seconds) is timed once: the untuned default of a big kernel, far behind
+#: anything tuned. One run is its measurement, and one round of it is enough.
+LONG_RUN_S = 0.5
 
 
 def median(samples: Sequence[float]) -> float:
@@ -85,8 +89,12 @@ def interleaved(
 
 
 def clear(a: Sequence[float], b: Sequence[float]) -> bool:
-    """Whether CLEAR_ROUNDS or more paired samples already leave one side CLEAR_RATIO behind."""
-    if min(len(a), len(b)) < CLEAR_ROUNDS or min(min(a), min(b)) <= 0:
+    """Whether CLEAR_ROUNDS or more paired samples (one, when the slower side's runs take
+    LONG_RUN_S or more) already leave one side CLEAR_RATIO behind."""
+    n = min(len(a), len(b))
+    if n == 0 or min(min(a), min(b)) <= 0:
+        return False
+    if n < CLEAR_ROUNDS and max(min(a), min(b)) < LONG_RUN_S:
         return False
     return min(a) >= CLEAR_RATIO * max(b) or min(b) >= CLEAR_RATIO * max(a)
 

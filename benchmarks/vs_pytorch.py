@@ -36,8 +36,10 @@ BLAS with its default threads (all cores). Tuning, per workload, each tuner in f
 subprocesses: (a) autotune: ModelTuner.prepare + tune (our design space: MetaSchedule's rules plus
 register-blocked tiles for the vector width, weight layout rewriting; MetaSchedule's evolutionary
 search with its XGBoost model, cost_model "none"; our persistent builder; confirmation of each
-subgraph's best against its default) into a fresh SQLite file up to the first trial count, the
-file copied, the job resumed up to the next count; (b) stock MetaSchedule:
+subgraph's best against its default; half of each count spread over a model's subgraphs by
+default time, the rest by measured gap above the roofline) into a fresh SQLite file up to the
+first trial count, the file copied, the job resumed up to the next count; with --one-pass also
+"autotune one pass": the same with the whole count spread by default time; (b) stock MetaSchedule:
 ms.relax_integration.tune_relax on compile_relax's fused module (no layout-free weights),
 LocalBuilder(timeout_sec=BUILD_TIMEOUT), runner/cost model/database/task scheduler as shipped,
 TVM_NUM_THREADS = the cores available for both tuners and for all TVM timing (TVM's runtime alone
@@ -138,8 +140,9 @@ def load(name: str) -> tuple[Any, tuple, float | None, str]:
 # --------------------------------------------------------------------------------------
 # workers (fresh subprocesses)
 # --------------------------------------------------------------------------------------
-def worker_ours(name: str, trials: list[int], db_path: str) -> dict[str, Any]:
-    """Tune to each count in turn, copying the database after each: DB.<count>.sqlite."""
+def worker_ours(name: str, trials: list[int], db_path: str, first_pass: float = 0.5) -> dict[str, Any]:
+    """Tune to each count in turn, copying the database after each: DB.<count>.sqlite
+    (`first_pass`: of each count, the share spread by default time; the rest by gap)."""
     from autotune import backends
     from autotune.db import open_db
     from autotune.tuning.model import ModelTuner
@@ -151,7 +154,8 @@ def worker_ours(name: str, trials: list[int], db_path: str) -> dict[str, Any]:
     db = open_db(db_path)
     job = db.start_job({"benchmark": NAME, "workload": name})
     session = be.open(be.resolve_target("llvm"), db, job)
-    tuner = ModelTuner(be, session, db, job, Settings(search="evolutionary", cost_model="none"))
+    settings = Settings(search="evolutionary", cost_model="none", first_pass=first_pass)
+    tuner = ModelTuner(be, session, db, job, settings)
     t0 = time.perf_counter()
     plan = tuner.prepare(name, name, ZooModel(name, module, inputs, desc))
     out: dict[str, Any] = {"subgraphs": len(plan.workloads), "tune_s": {}}
@@ -204,10 +208,13 @@ def worker_stock(name: str, trials: list[int], work_dir: str, build_timeout: flo
     return out
 
 
-def run_worker(kind: str, name: str, trials: list[int], path: str, build_timeout: float) -> dict[str, Any]:
+def run_worker(
+    kind: str, name: str, trials: list[int], path: str, build_timeout: float, first_pass: float = 0.5
+) -> dict[str, Any]:
     result = Path(path + ".result.json")
     cmd = [C.PYTHON, __file__, "--worker", kind, "--workloads", name, "--path", path, "--result", str(result)]
     cmd += ["--trials", ",".join(map(str, trials)), "--stock-build-timeout", str(build_timeout)]
+    cmd += ["--first-pass", str(first_pass)]
     log = Path(path + ".log")
     t0 = time.perf_counter()
     with open(log, "w") as f:
@@ -404,6 +411,12 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--rounds", type=int, default=11)
     ap.add_argument("--min-ms", type=float, default=50.0)
     ap.add_argument("--stock-build-timeout", type=float, default=120.0)
+    ap.add_argument(
+        "--one-pass",
+        action="store_true",
+        help="also autotune without the gap pass (whole budget by default time), same trials",
+    )
+    ap.add_argument("--first-pass", type=float, default=0.5, help=argparse.SUPPRESS)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--worker", choices=["ours", "stock"], help=argparse.SUPPRESS)
     ap.add_argument("--path", help=argparse.SUPPRESS)
@@ -413,7 +426,7 @@ def main(argv: list[str]) -> int:
     stock_trials = [int(t) for t in args.stock_trials.split(",")] if args.stock_trials else trials
     if args.worker:
         fn = worker_ours if args.worker == "ours" else worker_stock
-        extra = () if args.worker == "ours" else (args.stock_build_timeout,)
+        extra = (args.first_pass,) if args.worker == "ours" else (args.stock_build_timeout,)
         res = fn(args.workloads, trials, args.path, *extra)
         Path(args.result).write_text(json.dumps(res, default=str))
         return 0
@@ -441,6 +454,11 @@ def main(argv: list[str]) -> int:
             counts, stock_counts = [t * n for t in trials], [t * n for t in stock_trials]
         ours = run_worker("ours", name, counts, str(work / f"{name}.sqlite"), args.stock_build_timeout)
         dbs = {f"autotune {c}": str(work / f"{name}.sqlite.{c}.sqlite") for c in counts}
+        one_pass: dict[str, Any] = {}
+        if args.one_pass:
+            path = str(work / f"{name}-one-pass.sqlite")
+            one_pass = run_worker("ours", name, counts, path, args.stock_build_timeout, first_pass=1.0)
+            dbs.update({f"autotune one pass {c}": f"{path}.{c}.sqlite" for c in counts})
         stock_runs: dict[str, Any] = {}
         stock: dict[str, str] = {}
         if not args.no_stock:
@@ -458,7 +476,10 @@ def main(argv: list[str]) -> int:
         tune_s.update(
             {f"stock MS {c}": stock_runs["tune_s"][str(c)] for c in stock_counts} if stock_runs else {}
         )
+        tune_s.update({f"autotune one pass {c}": s for c, s in one_pass.get("tune_s", {}).items()})
         res["tune_s"], res["ours_worker"], res["stock_worker"] = tune_s, ours, stock_runs
+        if one_pass:
+            res["one_pass_worker"] = one_pass
         res["date"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         results[name] = res
         print(_render(name, res), flush=True)

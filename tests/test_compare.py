@@ -67,10 +67,11 @@ def test_one_output_tolerance_policy():
 
 
 def test_an_interleaved_comparison_stops_once_one_side_is_far_behind():
-    """Three rounds of a baseline 3x behind decide as much as fifteen; close ones run all."""
-    from autotune.compare import CLEAR_ROUNDS, interleaved
+    """Three rounds of a baseline 3x behind decide as much as fifteen, one round when its
+    runs take LONG_RUN_S or more; close ones run all."""
+    from autotune.compare import CLEAR_ROUNDS, LONG_RUN_S, interleaved
 
-    calls = {"slow": 0, "fast": 0}
+    calls = {"slow": 0, "long": 0, "fast": 0}
 
     def timer(name: str, secs: float):
         def sample() -> float:
@@ -79,7 +80,9 @@ def test_an_interleaved_comparison_stops_once_one_side_is_far_behind():
 
         return sample
 
-    a, b = interleaved(timer("slow", 1.0), timer("fast", 0.1), rounds=15)
+    a, b = interleaved(timer("slow", 0.1), timer("fast", 0.01), rounds=15)
     assert len(a) == len(b) == CLEAR_ROUNDS == calls["slow"]
+    a, b = interleaved(timer("long", LONG_RUN_S), timer("fast", 0.01), rounds=15)
+    assert len(a) == len(b) == 1 == calls["long"]
     a, b = interleaved(lambda: 1.0, lambda: 0.5, rounds=15)  # 2x apart: not clear enough
     assert len(a) == len(b) == 15

@@ -133,6 +133,11 @@ class Session(abc.ABC):
         way `autotune db verify` re-measures what another host measured."""
         return f"{self.backend.name} workloads cannot be rebuilt from the database"
 
+    def floor(self, workload: Workload) -> float | None:
+        """The least time the workload could take on this target, in seconds (its roofline
+        at the vendor's measured peak, autotune.backends.roofline); None when unknown."""
+        return None
+
     @abc.abstractmethod
     def measure(self, workload: Workload, config: Any) -> Outcome:
         """Build and time one config in isolation, as candidates are timed; `{}` is the default."""

@@ -3,6 +3,7 @@
 Example::
 
     allot(64, [3.0, 1.0])                          # [40, 24]: a floor each, the rest by share
+    allot_by_gap(40, [0.3, 0.0, 0.1], unit=16)     # [24, 0, 16]: whole batches, the odd 8 to the largest gap
     model_deadline(deadline, 32, 96)               # this model's share of the time left
 """
 
@@ -27,6 +28,19 @@ def allot(budget: int, shares: list[float], minimum: int = MIN_TRIALS_PER_WORKLO
     order = sorted(range(n), key=lambda i: raw[i] - int(raw[i]), reverse=True)
     for i in order[: budget - sum(out)]:
         out[i] += 1
+    return out
+
+
+def allot_by_gap(budget: int, gaps: list[float], unit: int) -> list[int]:
+    """Split a trial budget by measured gap (how far each workload's best is above what it
+    could reach), in whole units of a search batch; a workload with no gap gets none, the
+    part under one unit goes to the largest gap (sums to budget when any gap is positive)."""
+    n = len(gaps)
+    if budget <= 0 or not any(g > 0 for g in gaps):
+        return [0] * n
+    units, rest = divmod(budget, max(1, unit))
+    out = [k * max(1, unit) for k in allot(units, gaps, minimum=0)]
+    out[max(range(n), key=gaps.__getitem__)] += rest
     return out
 
 

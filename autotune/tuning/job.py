@@ -70,6 +70,7 @@ def run_job(
         cost_model=spec.cost_model,
         rank_pool=spec.rank_pool,
         baselines=None if spec.baselines is None else tuple(spec.baselines),
+        first_pass=spec.first_pass,
     )
     db = open_db(db_path or spec.database)
     started = time.time()
@@ -130,11 +131,12 @@ def _tune_model(
     plan = tuner.prepare(entry.name, entry.source, model)
     result.subgraphs = len(plan.workloads)
     todo = tuner.pending(plan, entry.trials, force)
-    if not todo:
+    later = tuner.gap_left(plan, force)  # the gap pass's, after the first pass
+    if not todo and not later:
         result.status = "skipped"
     else:
         bar = tqdm(
-            total=sum(max(0, s.trials - s.done) for s in todo),
+            total=sum(max(0, s.trials - s.done) for s in todo) + later,
             desc=f"{entry.name:<10}",
             unit="trial",
             disable=not progress,
@@ -152,6 +154,7 @@ def _tune_model(
         complete = tuner.tune(plan, entry.trials, share, force=force, on_outcome=on_outcome)
         bar.close()
         result.status = "tuned" if complete else "partial"
+        result.first_pass, result.by_gap = plan.first, plan.by_gap
     last = tuner.db.latest_model_measurement(plan.model_id, tuner.target_id)
     if result.status != "skipped" or last is None:
         e2e = tuner.end_to_end(plan, force=force)

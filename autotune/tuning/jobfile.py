@@ -17,6 +17,9 @@ uses, before the job starts (a bad value is one line naming the key):
   interleaved with the tuned build (``Backend.baselines``; TVM: "torch" = PyTorch eager,
   "torch.compile"); default: all of them, ``[]``: none. Any name must be one that a
   backend of the job offers; a backend times those of the list it offers.
+- ``first_pass``: the share of each model's trials spread over its subgraphs by their
+  untuned time (default 0.5); the rest goes where the measured best is furthest above
+  its roofline (1.0: all by untuned time).
 - ``trials``, ``time_budget_s``, ``trials_per_iter``, ``database``, ``backend``.
 
 Example ``jobs.toml``::
@@ -58,6 +61,7 @@ _JOB_KEYS = {
     "cost_model",
     "rank_pool",
     "baselines",
+    "first_pass",
 }
 _MODEL_KEYS = {"name", "source", "trials", "backend"}
 #: The backend of a model that names none (the job's `backend`, else this).
@@ -87,6 +91,7 @@ class JobSpec:
     cost_model: str = "pretrained"  # 'pretrained', 'none' or a checkpoint path
     rank_pool: int | None = None  # None: each backend's default
     baselines: list[str] | None = None  # None: every baseline of each backend
+    first_pass: float = 0.5  # of each model's trials, spread by untuned time (the rest: by gap)
     path: str | None = None
 
     def backends(self) -> list[str]:
@@ -106,6 +111,12 @@ def _positive_int(value: Any, where: str) -> int:
 def _positive_number(value: Any, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
         raise UserError(f"{where}: expected a positive number, got {value!r}")
+    return float(value)
+
+
+def _share(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
+        raise UserError(f"{where}: expected a number above 0 and at most 1, got {value!r}")
     return float(value)
 
 
@@ -233,6 +244,7 @@ def parse_job(data: dict[str, Any], where: str = "job file", base_dir: Path | No
         cost_model=_cost_model(job.get("cost_model", "pretrained"), where, base_dir, used),
         rank_pool=None if rank_pool is None else _positive_int(rank_pool, f"{where}: [job] rank_pool"),
         baselines=_baselines(job.get("baselines"), where, used),
+        first_pass=_share(job.get("first_pass", 0.5), f"{where}: [job] first_pass"),
     )
 
 

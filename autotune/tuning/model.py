@@ -6,13 +6,18 @@ resumes where it stopped:
 
 1. `prepare`: load the model, find its workloads (the backend fingerprints them), record
    them and the model's composition, and measure each workload's default once per target;
-2. `pending`: spread the model's trial budget over its workloads by their share of default
-   time (a workload whose schedule space is fixed gets exactly its size) and keep those
-   whose earlier tuning did not meet it;
+2. `pending`: spread the first half of the model's trial budget (`Settings.first_pass`, at least
+   `MIN_TRIALS_PER_WORKLOAD` each) over its workloads by their share of default time (a
+   workload whose schedule space is fixed gets exactly its size) and keep those whose
+   earlier tuning did not meet it;
 3. `tune`: search each pending workload until its trials are spent or the clock runs out
    (a graph-level search is driven here, ask/tell with the cost model pruning its
    proposals; a subgraph search such as MetaSchedule's runs its own loop), then confirm
-   its best (autotune/tuning/confirm.py): only a confirmed winner becomes the best;
+   its best (autotune/tuning/confirm.py): only a confirmed winner becomes the best.
+   Then the gap pass (`by_gap`): the rest of the budget goes where the measured best is
+   furthest above what the workload could reach (`Session.floor`: its roofline at the
+   vendor's measured peak), weighted by how often the model runs it, and is searched and
+   confirmed the same way;
 4. `end_to_end`: time the whole model as the compile-time loader builds it against the
    compiler's default, interleaved; a model that is one workload and lost this comparison
    keeps the default (the comparison is recorded as its latest confirmation). Then
@@ -40,10 +45,10 @@ from autotune import compare
 from autotune.backends.base import Backend, Session
 from autotune.db.base import TuningDatabase
 from autotune.db.recorder import Recorder
-from autotune.tuning.budget import allot
+from autotune.tuning.budget import MIN_TRIALS_PER_WORKLOAD, allot, allot_by_gap
 from autotune.tuning.confirm import confirm
 from autotune.tuning.graph_loop import search_graph
-from autotune.tuning.plan import Context, ModelPlan, OnOutcome, Settings, WorkloadState
+from autotune.tuning.plan import Context, GapShare, ModelPlan, OnOutcome, Settings, WorkloadState
 from autotune.tuning.report import baseline_view
 
 
@@ -168,19 +173,68 @@ class ModelTuner:
         return self.subgraph_search.space_size(s.workload.handle)
 
     def pending(self, plan: ModelPlan, trials: int, force: bool) -> list[WorkloadState]:
-        """Allot the model's budget and return the workloads that still need work."""
+        """Allot the first pass of the model's budget and return the workloads that still need
+        work (a model of one open workload gets its whole budget here)."""
         sizes = [self._fixed_size(s) for s in plan.workloads]
-        budget = max(0, trials - sum(min(z, trials) for z in sizes if z is not None))
+        plan.budget = max(0, trials - sum(min(z, trials) for z in sizes if z is not None))
         open_ = [s for s, z in zip(plan.workloads, sizes) if z is None]
-        shares = dict(zip(map(id, open_), allot(budget, [s.default_s * s.workload.weight for s in open_])))
+        # The first pass: at least each workload's floor of trials, at least `first_pass` of it.
+        floors = min(plan.budget, MIN_TRIALS_PER_WORKLOAD * len(open_))
+        share = round(plan.budget * self.ctx.settings.first_pass)
+        plan.first = plan.budget if len(open_) < 2 else max(floors, share)
+        by_default = allot(plan.first, [s.default_s * s.workload.weight for s in open_])
+        shares = dict(zip(map(id, open_), by_default))
         for s, size in zip(plan.workloads, sizes):
-            s.trials = (size if size is not None else shares[id(s)]) + (s.done if force else 0)
+            s.fixed = size is not None
+            s.base = s.done if force else 0
+            s.trials = (size if s.fixed else shares[id(s)]) + s.base
         return [s for s in plan.workloads if force or not self._met(s)]
 
     def _met(self, s: WorkloadState) -> bool:
         """Whether a finished tuning of this workload already met its allotment."""
         met = self.db.tuned_trials(s.workload_id, self.target_id)
         return met is not None and met >= s.trials
+
+    def _given(self, s: WorkloadState, force: bool) -> int:
+        """Trials of this job's budget a workload has had: allotted, measured, or (unforced)
+        allotted by an earlier job, whichever is most."""
+        earlier = 0 if force else (self.db.tuned_trials(s.workload_id, self.target_id) or 0)
+        return max(s.trials, s.done, earlier) - s.base
+
+    def gap_left(self, plan: ModelPlan, force: bool) -> int:
+        """Trials of the model's budget the gap pass has to give (after `pending`)."""
+        open_ = [s for s in plan.workloads if not s.fixed]
+        if len(open_) < 2:
+            return 0
+        return max(0, plan.budget - sum(self._given(s, force) for s in open_))
+
+    def gap(self, s: WorkloadState) -> float:
+        """Seconds per model run that the workload's best (or its default, when nothing beat
+        it) is above its floor on this target (0 when the floor is unknown), x its weight."""
+        best = self.db.best(s.workload_id, self.target_id)
+        now = best.median if best is not None else s.default_s
+        floor = self.session.floor(s.workload) or 0.0
+        return s.workload.weight * max(0.0, now - floor)
+
+    def by_gap(self, plan: ModelPlan, force: bool) -> list[WorkloadState]:
+        """The gap pass: allot what is left of the budget by measured gap, in whole search
+        batches, and return the workloads given more trials. Where every best is at its
+        floor the time it takes decides instead."""
+        left = self.gap_left(plan, force)
+        if left <= 0:
+            return []
+        open_ = [s for s in plan.workloads if not s.fixed]
+        gaps = [self.gap(s) for s in open_]
+        if not any(g > 0 for g in gaps):
+            gaps = [s.workload.weight * s.default_s for s in open_]
+        more = allot_by_gap(left, gaps, self.ctx.settings.trials_per_iter)
+        plan.by_gap = []
+        for s, g, n in zip(open_, gaps, more):
+            if n:
+                s.trials = s.base + self._given(s, force) + n
+                plan.by_gap.append(GapShare(s.name, n, g))
+        plan.by_gap.sort(key=lambda x: -x.trials)
+        return [s for s, n in zip(open_, more) if n]
 
     # --- 3 ------------------------------------------------------------------------
     def tune(
@@ -191,30 +245,38 @@ class ModelTuner:
         force: bool = False,
         on_outcome: OnOutcome | None = None,
     ) -> bool:
-        """Search and confirm every pending workload; True when all of them finished in time."""
+        """Search and confirm every pending workload, then those the gap pass gives more
+        trials; True when all of them finished in time."""
         self.ctx.on_outcome = on_outcome
-        complete = True
         try:
             with self.timed(plan):
-                for s in self.pending(plan, trials, force):
-                    if time.time() >= deadline:
-                        complete = False
-                        break
-                    if self.graph_level:
-                        finished = search_graph(self.ctx, plan, s, deadline)
-                    else:
-                        # MetaSchedule stops early by itself when its design space has nothing
-                        # new left, which then counts as tuned.
-                        if s.trials > s.done:
-                            s.done += self.subgraph_search.run(s.workload.handle, s.trials - s.done)
-                        finished = True
-                    if not finished:  # cut by the clock: the next run resumes it
-                        complete = False
-                        continue
-                    confirm(self.ctx, s)
-                    self.db.mark_tuned(s.workload_id, self.target_id, max(s.trials, s.done), self.job_id)
+                complete = self._search(plan, self.pending(plan, trials, force), deadline)
+                if complete:
+                    complete = self._search(plan, self.by_gap(plan, force), deadline)
         finally:
             self.ctx.on_outcome = None
+        return complete
+
+    def _search(self, plan: ModelPlan, todo: list[WorkloadState], deadline: float) -> bool:
+        """Search each workload up to its allotment and confirm its best; False when the clock
+        cut one short (a later job resumes it)."""
+        complete = True
+        for s in todo:
+            if time.time() >= deadline:
+                return False
+            if self.graph_level:
+                finished = search_graph(self.ctx, plan, s, deadline)
+            else:
+                # MetaSchedule stops early by itself when its design space has nothing
+                # new left, which then counts as tuned.
+                if s.trials > s.done:
+                    s.done += self.subgraph_search.run(s.workload.handle, s.trials - s.done)
+                finished = True
+            if not finished:  # cut by the clock: the next run resumes it
+                complete = False
+                continue
+            confirm(self.ctx, s)
+            self.db.mark_tuned(s.workload_id, self.target_id, max(s.trials, s.done), self.job_id)
         return complete
 
     # --- 4 ------------------------------------------------------------------------

@@ -32,6 +32,7 @@ class Settings:
     seed: int | None = None
     warmup: int = 4  # graph searches: trials measured as proposed before the cost model ranks
     baselines: tuple[str, ...] | None = None  # of `Backend.baselines` to time; None: all of them
+    first_pass: float = 0.5  # of a model's budget, spread by default time; the rest by measured gap
 
 
 @dataclass
@@ -42,8 +43,10 @@ class WorkloadState:
     workload_id: int
     decisions: list[Any]  # graph-level decisions; empty when the search owns the space
     default_s: float = math.nan
-    trials: int = 0  # allotted by this job
+    trials: int = 0  # allotted by this job (a total: what it had before, when forced, included)
     done: int = 0  # measured so far (all jobs)
+    base: int = 0  # measured before this job, when it is forced (else 0): not this job's budget
+    fixed: bool = False  # its schedule space is small and fixed: it gets exactly its size
 
     @property
     def name(self) -> str:
@@ -83,6 +86,16 @@ class Profile:
 
 
 @dataclass
+class GapShare:
+    """Trials the gap pass gave one workload, and the gap they went to: seconds per model run
+    (weight x (best - floor)) that its best was above its roofline after the first pass."""
+
+    name: str
+    trials: int
+    gap_s: float
+
+
+@dataclass
 class ModelPlan:
     name: str
     source: str
@@ -90,6 +103,9 @@ class ModelPlan:
     model_id: int
     workloads: list[WorkloadState] = field(default_factory=list)
     profile: Profile = field(default_factory=Profile)
+    budget: int = 0  # this job's trials for the workloads whose spaces are not fixed
+    first: int = 0  # of them, spread by default time (the first pass)
+    by_gap: list[GapShare] = field(default_factory=list)  # the rest, as the gap pass gave it
 
 
 @dataclass

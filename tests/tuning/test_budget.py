@@ -22,3 +22,15 @@ def test_allot_spends_exactly_the_budget(budget, shares):
 
     out = allot(budget, shares)
     assert sum(out) == budget and all(n >= 0 for n in out)
+
+
+def test_the_gap_pass_gives_whole_batches_by_gap_and_the_odd_trials_to_the_largest():
+    from autotune.tuning.budget import allot_by_gap
+
+    assert allot_by_gap(40, [0.3, 0.0, 0.1], unit=16) == [24, 0, 16]
+    assert allot_by_gap(6, [1.0, 2.0], unit=16) == [0, 6]  # under one batch: all to the largest
+    out = allot_by_gap(100, [1.0, 1.0, 1.0, 1.0, 5.0], unit=16)
+    assert sum(out) == 100 and out[4] == max(out) and all(n % 16 == 0 for n in out[:4])
+    # No workload above its floor, or nothing left: nothing is given.
+    assert allot_by_gap(64, [0.0, 0.0], unit=16) == [0, 0]
+    assert allot_by_gap(0, [1.0, 2.0], unit=16) == [0, 0]

@@ -4,6 +4,7 @@ re-run it, and compile with it; the tuned build beside PyTorch eager and torch.c
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ from tests.conftest import run_cli
 
 pytestmark = pytest.mark.timeout(600)
 
-TRIALS = 12
+TRIALS = 32  # 8 for each of the mlp's 3 subgraphs, 8 more to the largest gap
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +49,12 @@ def test_every_trial_and_default_is_recorded(tuned_db):
             assert db.fastest(w["id"], tid)
             assert db.best(w["id"], tid) is not None  # tuned TIR beats untuned TIR by far
         assert db.latest_model_measurement(model["id"], tid) is not None
+        # The job says where the gap pass put its trials, and they were measured there.
+        out = (tuned_db.parent / "tune.out").read_text()
+        m = re.search(r"budget: 24 trials by default time, 8 by measured gap: 8 to (\w+) \(", out)
+        assert m, out
+        counts = {w["name"]: db.count(w["id"], tid, source="tune") for w, _ in model["workloads"]}
+        assert counts.pop(m.group(1)) == 16 and set(counts.values()) == {8}
 
 
 def test_best_reports_each_subgraph_and_end_to_end(tuned_db):

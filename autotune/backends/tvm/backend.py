@@ -29,9 +29,9 @@ from autotune.backends.base import Backend, Comparison, Outcome, Session, Worklo
 from autotune.db.base import TuningDatabase
 from autotune.db.records import TargetInfo
 
-#: A default schedule whose one run takes this long is timed by that one run: it is far
-#: behind any tuned kernel, and more runs of it would spend the job's time on the baseline.
-LONG_RUN_S = 0.5
+#: The untuned default of a big kernel can take minutes a run (a naive 2048 GEMM: ~90 s): its
+#: first run, the probe, may take this many times a candidate's run timeout.
+PROBE_TIMEOUT_FACTOR = 10
 
 
 @dataclass
@@ -124,7 +124,7 @@ class TvmSession(Session):
             evaluator_config=ms.runner.EvaluatorConfig(number=1, repeat=3, min_repeat_ms=15),
         )
         self.probe = ms.runner.LocalRunner(  # one run, no minimum: how long is the default?
-            timeout_sec=run_timeout_s,
+            timeout_sec=run_timeout_s * PROBE_TIMEOUT_FACTOR,
             evaluator_config=ms.runner.EvaluatorConfig(number=1, repeat=1, min_repeat_ms=0),
         )
 
@@ -184,6 +184,26 @@ class TvmSession(Session):
         handle = workload.handle
         return handle.dispatched[0] if hasattr(handle, "dispatched") else handle
 
+    def floor(self, workload: Workload) -> float | None:
+        """The PrimFunc's roofline: its floating-point operations (TVM's estimate) at the
+        host's GEMM peak, the bytes of its arguments at its copy bandwidth; None for
+        symbolic shapes."""
+        import tvm
+        from tvm.s_tir.analysis import estimate_tir_flops
+        from tvm.s_tir.meta_schedule.arg_info import ArgInfo
+
+        from autotune.backends.roofline import floor_s
+
+        mod = self._prim(workload)
+        nbytes = 0
+        for arg in ArgInfo.from_prim_func(next(iter(mod.functions.values()))):
+            dims = [getattr(d, "value", d) for d in arg.shape]
+            if not all(isinstance(d, int) for d in dims):
+                return None
+            dtype = tvm.DataType(str(arg.dtype))
+            nbytes += int(np.prod(dims, dtype=np.int64)) * dtype.bits * dtype.lanes // 8
+        return floor_s(float(estimate_tir_flops(mod)), float(nbytes))
+
     def _module(self, workload: Workload, config: Any) -> Any:
         from autotune.backends.tvm import measure, traces
 
@@ -192,10 +212,10 @@ class TvmSession(Session):
 
     def measure(self, workload: Workload, config: Any) -> Outcome:
         """Timed like the candidates (same builder and runner), so they compare. The default
-        is first run once: one run of `LONG_RUN_S` or more is its measurement. When the
-        runner's random inputs crash the default (gathers with out-of-range indices), it is
-        timed in this process on safe inputs instead. The default's time counts as
-        `timing.default`, a candidate's as compile and run."""
+        is first run once: one run of `compare.LONG_RUN_S` or more is its measurement. When
+        the runner's random inputs crash the default (gathers with out-of-range indices), it
+        is timed in this process on safe inputs instead (one run, when that one is long).
+        The default's time counts as `timing.default`, a candidate's as compile and run."""
         if config:
             return self._measure(workload, config)
         t0, compile_s, run_s = time.perf_counter(), self.timing.compile, self.timing.run
@@ -206,7 +226,7 @@ class TvmSession(Session):
             self.timing.default += time.perf_counter() - t0
 
     def _measure(self, workload: Workload, config: Any) -> Outcome:
-        from autotune.backends.tvm import measure
+        from autotune.compare import LONG_RUN_S
 
         try:
             mod = self._module(workload, config)
@@ -216,11 +236,20 @@ class TvmSession(Session):
             probe = self.run_candidate(mod, self.probe)
             if probe.status == "ok" and min(probe.samples) >= LONG_RUN_S:
                 return probe
+            if probe.status == "timeout":  # over the probe's timeout: one run here says how long
+                return Outcome("ok", [self._time_here(mod)()])
         out = self.run_candidate(mod)
         if out.status != "ok" and not config:
-            timer = measure.time_func(measure.build_func(mod, self.target), measure.random_args(mod))
-            out = Outcome("ok", [timer() for _ in range(3)])
+            timer = self._time_here(mod)
+            first = timer()  # the warm-up, unless one run is long enough to be the measurement
+            out = Outcome("ok", [first] if first >= LONG_RUN_S else [timer() for _ in range(3)])
         return out
+
+    def _time_here(self, mod: Any) -> Any:
+        """A timer of a module built and run in this process, on safe inputs, no warm-up run."""
+        from autotune.backends.tvm import measure
+
+        return measure.time_func(measure.build_func(mod, self.target), measure.random_args(mod), warm=False)
 
     def run_candidate(self, mod: Any, runner: Any = None) -> Outcome:
         """Build one scheduled module in the pool and time it with the runner (or `runner`)."""
@@ -259,11 +288,16 @@ class TvmSession(Session):
             cand_mod = self._module(workload, config)
             # Outputs are checked with each weight packing in (the weights as the model has
             # them); timing is of the kernels as deployed, on weights packed beforehand.
-            default_out = measure.run_func(measure.build_func(default_mod, self.target), check)
+            default_fn = measure.build_func(default_mod, self.target)
+            ran = time.perf_counter()
+            default_out = measure.run_func(default_fn, check)
+            long_default = not base and time.perf_counter() - ran >= compare.LONG_RUN_S
             cand_out = measure.run_func(measure.build_func(cand_mod, self.target, prepacked=False), check)
             wrong = compare.mismatch(cand_out, default_out)
-            base_t = measure.time_func(
-                measure.build_func(base_mod, self.target), measure.random_args(base_mod, 1)
+            base_t = measure.time_func(  # a long default just ran: no warm-up run of it
+                measure.build_func(base_mod, self.target),
+                measure.random_args(base_mod, 1),
+                warm=not long_default,
             )
             cand_t = measure.time_func(
                 measure.build_func(cand_mod, self.target), measure.random_args(cand_mod, 1)
@@ -286,13 +320,18 @@ class TvmSession(Session):
         t0 = time.perf_counter()
         default_ex = importer.build_default(model.mod, self.target)
         tuned_ex = self.backend.compile(model.mod, self.target, self.db)
-        wrong = compare.mismatch(importer.run(tuned_ex, model.inputs), importer.run(default_ex, model.inputs))
+        ran = time.perf_counter()
+        reference = importer.run(default_ex, model.inputs)
+        long_default = time.perf_counter() - ran >= compare.LONG_RUN_S  # no warm-up run of it
+        wrong = compare.mismatch(importer.run(tuned_ex, model.inputs), reference)
         self.timing.compile += time.perf_counter() - t0
         if wrong:
             return Comparison("wrong_result", error=f"tuned outputs differ from the default build's: {wrong}")
         t0 = time.perf_counter()
         a, b = compare.interleaved(
-            measure.time_vm(default_ex, model.inputs), measure.time_vm(tuned_ex, model.inputs), rounds
+            measure.time_vm(default_ex, model.inputs, warm=not long_default),
+            measure.time_vm(tuned_ex, model.inputs),
+            rounds,
         )
         self.timing.run += time.perf_counter() - t0
         return Comparison("ok", a, b)

@@ -28,15 +28,16 @@ from tvm.support.popen_pool import PopenPoolExecutor, StatusKind
 from autotune.backends.tvm.workload import physical_cores
 
 
-def build_and_export(mod: Any, target: Any) -> str:
-    """Build one scheduled TIR module and export it as a tar; runs in a worker process."""
+def build_and_export(mod: Any, target: Any, root: str | None = None) -> str:
+    """Build one scheduled TIR module and export it as a tar in a fresh folder under `root`;
+    runs in a worker process."""
     import tvm
     from tvm.s_tir.transform import RemoveWeightLayoutRewriteBlock
     from tvm.support.tar import tar
 
     mod = RemoveWeightLayoutRewriteBlock(skip_tensor_rewrite=True)(mod)
     rt_mod = tvm.compile(mod, target=target)
-    path = os.path.join(tempfile.mkdtemp(prefix="autotune-build-"), "mod." + tar.output_format)
+    path = os.path.join(tempfile.mkdtemp(prefix="build-", dir=root), "mod." + tar.output_format)
     rt_mod.export_library(path, fcompile=tar)
     return path
 
@@ -52,6 +53,9 @@ class PersistentBuilder(PyBuilder):
         self.max_uses = max_uses
         self.seconds = 0.0  # wall clock spent in `build`, all batches
         self._pool: PopenPoolExecutor | None = None
+        # Every build's folder lives under this one, removed at shutdown: what a killed worker
+        # or a candidate never run leaves behind goes with it.
+        self._root: tempfile.TemporaryDirectory | None = None
 
     def _executor(self) -> PopenPoolExecutor:
         if self._pool is None:
@@ -71,9 +75,11 @@ class PersistentBuilder(PyBuilder):
 
     def _build(self, build_inputs: list[BuilderInput]) -> list[BuilderResult]:
         pool = self._executor()
+        if self._root is None:
+            self._root = tempfile.TemporaryDirectory(prefix="autotune-build-")
         results: list[BuilderResult] = []
         outcomes = pool.map_with_error_catching(
-            lambda x: build_and_export(*x), [(b.mod, b.target) for b in build_inputs]
+            lambda x: build_and_export(*x), [(b.mod, b.target, self._root.name) for b in build_inputs]
         )
         for outcome in outcomes:
             if outcome.status == StatusKind.COMPLETE:
@@ -85,7 +91,10 @@ class PersistentBuilder(PyBuilder):
         return results
 
     def shutdown(self) -> None:
-        """Stop the worker processes."""
+        """Stop the worker processes and remove what they built."""
         if self._pool is not None:
             self._pool.shutdown()
             self._pool = None
+        if self._root is not None:
+            self._root.cleanup()
+            self._root = None

@@ -75,17 +75,24 @@ def run_func(rt_mod: Any, args: Sequence[np.ndarray]) -> list[np.ndarray]:
     return [t.numpy() for t in tensors]
 
 
-def time_func(rt_mod: Any, args: Sequence[np.ndarray], min_ms: float = 20.0) -> Callable[[], float]:
-    """A zero-argument timer: each call returns one sample (mean seconds of a batch of runs)."""
+def time_func(
+    rt_mod: Any, args: Sequence[np.ndarray], min_ms: float = 20.0, warm: bool = True
+) -> Callable[[], float]:
+    """A zero-argument timer: each call returns one sample (mean seconds of a batch of runs);
+    `warm`: after one warm-up run (left out for a kernel already run, or known to be long)."""
     dev = tvm.cpu()
     tensors = [tvm.runtime.tensor(a, dev) for a in args]
     evaluator = rt_mod.time_evaluator("main", dev, number=1, repeat=1, min_repeat_ms=int(min_ms))
-    evaluator(*tensors)  # warm-up
+    if warm:
+        evaluator(*tensors)
     return lambda: float(evaluator(*tensors).mean)
 
 
-def time_vm(executable: Any, inputs: Sequence[np.ndarray], min_ms: float = 50.0) -> Callable[[], float]:
-    """A timer for a whole Relax model's main function (one sample per call)."""
+def time_vm(
+    executable: Any, inputs: Sequence[np.ndarray], min_ms: float = 50.0, warm: bool = True
+) -> Callable[[], float]:
+    """A timer for a whole Relax model's main function (one sample per call; `warm`: after a
+    warm-up run)."""
     from tvm import relax
 
     dev = tvm.cpu()
@@ -93,5 +100,6 @@ def time_vm(executable: Any, inputs: Sequence[np.ndarray], min_ms: float = 50.0)
     args = [tvm.runtime.tensor(x, dev) for x in inputs]
     vm.set_input("main", *args)
     evaluator = vm.time_evaluator("invoke_stateful", dev, number=1, repeat=1, min_repeat_ms=int(min_ms))
-    evaluator("main")  # warm-up
+    if warm:
+        evaluator("main")
     return lambda: float(evaluator("main").mean)

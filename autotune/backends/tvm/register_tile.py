@@ -60,6 +60,16 @@ def _iter_kinds(block: Any) -> list[tuple[Any, str, int]]:
     return out
 
 
+def _reduction(block: Any) -> tuple[list[tuple[Any, str, int]], int] | None:
+    """(iterators, the output's innermost axis) of a block both tiles start from: a reduction
+    with an init and static extents whose output's last index is one of its spatial iterators."""
+    iters = _iter_kinds(block)
+    if not iters or not any(k == "R" for _, k, _ in iters) or block.init is None:
+        return None
+    inner = _innermost_output_axis(block, iters)
+    return None if inner is None else (iters, inner)
+
+
 def _innermost_output_axis(block: Any, iters: list[tuple[Any, str, int]]) -> int | None:
     """Index of the spatial iterator that is the output's last index, if it is a plain var."""
     if len(block.writes) != 1:
@@ -104,11 +114,11 @@ def plan_channels(block: Any, lanes: int) -> tuple[int, int, dict[int, list[int]
     indexes: for a conv2d in NCHW, the output channels (the weight's) against the width
     (the data's).
     """
-    iters = _iter_kinds(block)
-    if not iters or not any(k == "R" for _, k, _ in iters) or block.init is None:
+    base = _reduction(block)
+    if base is None:
         return None
-    row = _innermost_output_axis(block, iters)
-    if row is None or iters[row][2] % lanes == 0 or len(block.reads) < 2:
+    iters, row = base
+    if iters[row][2] % lanes == 0 or len(block.reads) < 2:
         return None
     reads = [_vars_of(r.region) for r in block.reads]
     row_var = iters[row][0]
@@ -135,12 +145,10 @@ def plan(block: Any, lanes: int) -> tuple[int, int, dict[int, list[int]]] | None
     (or of half of it), and has another spatial iterator to block rows along (the longest).
     A tile keeps at most `MAX_ACCUMULATORS` vectors of accumulators.
     """
-    iters = _iter_kinds(block)
-    if not iters or not any(k == "R" for _, k, _ in iters) or block.init is None:
+    base = _reduction(block)
+    if base is None:
         return None
-    vec = _innermost_output_axis(block, iters)
-    if vec is None:
-        return None
+    iters, vec = base
     rows_axes = [i for i, (_, k, e) in enumerate(iters) if k == "S" and i != vec and e > 1]
     if not rows_axes:
         return None
