@@ -481,6 +481,9 @@ def main(argv: list[str]) -> int:
         if one_pass:
             res["one_pass_worker"] = one_pass
         res["date"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        # Each entry says what made it: a results file merges entries of several runs.
+        res["command"] = " ".join(["benchmarks/vs_pytorch.py", *argv])
+        res["autotune_git"] = C.versions().get("autotune_git")
         results[name] = res
         print(_render(name, res), flush=True)
         out = _write(NAME + suffix, results, argv)  # after each one: a killed run keeps it
@@ -496,7 +499,9 @@ def _write(name: str, results: dict[str, Any], argv: list[str]) -> Path:
     if not name.endswith("-quick"):
         results = {**{k: v for k, v in _previous(name).items() if k not in results}, **results}
     text = [C.wrap(METHOD), ""] + [
-        f"({r.get('date', 'an earlier run')})\n" + _render(k, r) for k, r in results.items()
+        f"({r.get('date', 'an earlier run')}{', ' + r['command'] if r.get('command') else ''})\n"
+        + _render(k, r)
+        for k, r in results.items()
     ]
     return C.write_result(name, METHOD, results, "\n".join(text), argv, script=f"benchmarks/{NAME}.py")
 
