@@ -35,7 +35,10 @@ def gemm():
 def test_a_default_over_the_probe_timeout_is_one_run_and_one_round_of_a_comparison(gemm, tmp_path):
     be, target, task = gemm
     w = Workload("tvm:long-default", task.task_name, "", {}, 1, task)
-    with open_db(tmp_path / "t.sqlite") as db, TvmSession(be, target, db, None, run_timeout_s=RUN_TIMEOUT_S) as s:
+    with (
+        open_db(tmp_path / "t.sqlite") as db,
+        TvmSession(be, target, db, None, run_timeout_s=RUN_TIMEOUT_S) as s,
+    ):
         out = s.measure(w, {})
         assert out.status == "ok" and len(out.samples) == 1, out
         assert out.samples[0] >= RUN_TIMEOUT_S * PROBE_TIMEOUT_FACTOR  # the probe did give up
