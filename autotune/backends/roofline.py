@@ -15,6 +15,7 @@ Example::
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -29,13 +30,13 @@ class Peak:
     bytes_per_s: float
 
 
-def _best(fn: object, repeats: int = REPEATS) -> float:
+def _best(fn: Callable[[], object], repeats: int = REPEATS) -> float:
     """Fastest of `repeats` calls after one warm-up (a peak is the best the host does)."""
-    fn()  # type: ignore[operator]
+    fn()
     best = float("inf")
     for _ in range(repeats):
         t0 = time.perf_counter()
-        fn()  # type: ignore[operator]
+        fn()
         best = min(best, time.perf_counter() - t0)
     return best
 

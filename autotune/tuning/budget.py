@@ -35,11 +35,11 @@ def allot_by_gap(budget: int, gaps: list[float], unit: int) -> list[int]:
     """Split a trial budget by measured gap (how far each workload's best is above what it
     could reach), in whole units of a search batch; a workload with no gap gets none, the
     part under one unit goes to the largest gap (sums to budget when any gap is positive)."""
-    n = len(gaps)
+    n, unit = len(gaps), max(1, unit)
     if budget <= 0 or not any(g > 0 for g in gaps):
         return [0] * n
-    units, rest = divmod(budget, max(1, unit))
-    out = [k * max(1, unit) for k in allot(units, gaps, minimum=0)]
+    units, rest = divmod(budget, unit)
+    out = [k * unit for k in allot(units, gaps, minimum=0)]
     out[max(range(n), key=gaps.__getitem__)] += rest
     return out
 

@@ -201,12 +201,18 @@ class ModelTuner:
         earlier = 0 if force else (self.db.tuned_trials(s.workload_id, self.target_id) or 0)
         return max(s.trials, s.done, earlier) - s.base
 
-    def gap_left(self, plan: ModelPlan, force: bool) -> int:
-        """Trials of the model's budget the gap pass has to give (after `pending`)."""
+    def _open_given(self, plan: ModelPlan, force: bool) -> tuple[list[WorkloadState], list[int], int]:
+        """The workloads the gap pass may give to (none for a model of one), what each has
+        had (`_given`), and the trials of the model's budget left to give (after `pending`)."""
         open_ = [s for s in plan.workloads if not s.fixed]
         if len(open_) < 2:
-            return 0
-        return max(0, plan.budget - sum(self._given(s, force) for s in open_))
+            return [], [], 0
+        given = [self._given(s, force) for s in open_]
+        return open_, given, max(0, plan.budget - sum(given))
+
+    def gap_left(self, plan: ModelPlan, force: bool) -> int:
+        """Trials of the model's budget the gap pass has to give (after `pending`)."""
+        return self._open_given(plan, force)[2]
 
     def gap(self, s: WorkloadState) -> float:
         """Seconds per model run that the workload's best (or its default, when nothing beat
@@ -220,18 +226,17 @@ class ModelTuner:
         """The gap pass: allot what is left of the budget by measured gap, in whole search
         batches, and return the workloads given more trials. Where every best is at its
         floor the time it takes decides instead."""
-        left = self.gap_left(plan, force)
+        open_, given, left = self._open_given(plan, force)
         if left <= 0:
             return []
-        open_ = [s for s in plan.workloads if not s.fixed]
         gaps = [self.gap(s) for s in open_]
         if not any(g > 0 for g in gaps):
             gaps = [s.workload.weight * s.default_s for s in open_]
         more = allot_by_gap(left, gaps, self.ctx.settings.trials_per_iter)
         plan.by_gap = []
-        for s, g, n in zip(open_, gaps, more):
+        for s, had, g, n in zip(open_, given, gaps, more):
             if n:
-                s.trials = s.base + self._given(s, force) + n
+                s.trials = s.base + had + n
                 plan.by_gap.append(GapShare(s.name, n, g))
         plan.by_gap.sort(key=lambda x: -x.trials)
         return [s for s, n in zip(open_, more) if n]
