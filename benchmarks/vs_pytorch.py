@@ -37,7 +37,7 @@ subprocesses: (a) autotune: ModelTuner.prepare + tune (our design space: MetaSch
 register-blocked tiles for the vector width, weight layout rewriting; MetaSchedule's evolutionary
 search with its XGBoost model, cost_model "none"; our persistent builder; confirmation of each
 subgraph's best against its default; half of each count spread over a model's subgraphs by
-default time, the rest by measured gap above the roofline) into a fresh SQLite file up to the
+default time, the rest a batch at a time by expected gain) into a fresh SQLite file up to the
 first trial count, the file copied, the job resumed up to the next count; with --one-pass also
 "autotune one pass": the same with the whole count spread by default time; (b) stock MetaSchedule:
 ms.relax_integration.tune_relax on compile_relax's fused module (no layout-free weights),
@@ -142,7 +142,7 @@ def load(name: str) -> tuple[Any, tuple, float | None, str]:
 # --------------------------------------------------------------------------------------
 def worker_ours(name: str, trials: list[int], db_path: str, first_pass: float = 0.5) -> dict[str, Any]:
     """Tune to each count in turn, copying the database after each: DB.<count>.sqlite
-    (`first_pass`: of each count, the share spread by default time; the rest by gap)."""
+    (`first_pass`: of each count, the share spread by default time; the rest by expected gain)."""
     from autotune import backends
     from autotune.db import open_db
     from autotune.tuning.model import ModelTuner
@@ -414,7 +414,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument(
         "--one-pass",
         action="store_true",
-        help="also autotune without the gap pass (whole budget by default time), same trials",
+        help="also autotune without the gain pass (whole budget by default time), same trials",
     )
     ap.add_argument("--first-pass", type=float, default=0.5, help=argparse.SUPPRESS)
     ap.add_argument("--quick", action="store_true")

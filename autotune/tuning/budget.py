@@ -3,13 +3,14 @@
 Example::
 
     allot(64, [3.0, 1.0])                          # [40, 24]: a floor each, the rest by share
-    allot_by_gap(40, [0.3, 0.0, 0.1], unit=16)     # [24, 0, 16]: whole batches, the odd 8 to the largest gap
+    expected_gain([9e-3, 5e-3, 4e-3], weight=2, unit=1, floor_s=1e-3)  # 3.2e-3 s: 0.8 x 2 x 4 ms / 2 rounds
     model_deadline(deadline, 32, 96)               # this model's share of the time left
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 #: Every workload searched gets at least this many trials (when the budget allows).
 MIN_TRIALS_PER_WORKLOAD = 8
@@ -31,17 +32,29 @@ def allot(budget: int, shares: list[float], minimum: int = MIN_TRIALS_PER_WORKLO
     return out
 
 
-def allot_by_gap(budget: int, gaps: list[float], unit: int) -> list[int]:
-    """Split a trial budget by measured gap (how far each workload's best is above what it
-    could reach), in whole units of a search batch; a workload with no gap gets none, the
-    part under one unit goes to the largest gap (sums to budget when any gap is positive)."""
-    n, unit = len(gaps), max(1, unit)
-    if budget <= 0 or not any(g > 0 for g in gaps):
-        return [0] * n
-    units, rest = divmod(budget, unit)
-    out = [k * unit for k in allot(units, gaps, minimum=0)]
-    out[max(range(n), key=gaps.__getitem__)] += rest
-    return out
+#: The gain pass follows the task scheduler of Ansor (Zheng et al., OSDI 2020, sec. 6): the
+#: next round goes to the workload whose round is expected to save the most model time, a
+#: mix of what its last rounds bought (weight ALPHA) and an optimistic forward estimate.
+ALPHA = 0.2
+#: Rounds the measured slope looks back over.
+WINDOW = 3
+
+
+def expected_gain(curve: Sequence[float], weight: float, unit: int, floor_s: float | None = None) -> float:
+    """Seconds per model run that one more round of `unit` trials of a workload is expected to
+    save. `curve` is its default's latency followed by its candidates' in the order measured
+    (a failure as inf). After n rounds, the forward estimate is best / n (returns diminish
+    as rounds accrue), never more than the best is above its roofline `floor_s`; the slope is
+    what its last WINDOW rounds bought per round (0 before it has that many)."""
+    best = min(curve)
+    rounds = max(1.0, (len(curve) - 1) / max(1, unit))
+    before = curve[: len(curve) - WINDOW * unit]
+    slope = (min(before) - best) / WINDOW if rounds > WINDOW else 0.0
+    forward = best / rounds
+    if floor_s is not None:
+        forward = min(forward, max(0.0, best - floor_s))
+        slope = min(slope, max(0.0, best - floor_s))
+    return weight * (ALPHA * slope + (1 - ALPHA) * forward)
 
 
 def model_deadline(deadline: float, trials: int, trials_after: int, now: float | None = None) -> float:

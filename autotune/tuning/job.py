@@ -19,6 +19,8 @@ from __future__ import annotations
 import signal
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from autotune import backends
@@ -82,11 +84,12 @@ def run_job(
     tuners: dict[str, ModelTuner] = {}
     try:
         trials_left = sum(entry.trials for entry, _ in models)
+        cut: list[tuple[Any, ModelTuner, Any, ModelResult]] = []  # models their share's clock cut
         for entry, model in models:
             trials_left -= entry.trials
             result = ModelResult(entry.name, entry.backend)
             report.models.append(result)
-            try:
+            with _one_model(result):
                 if entry.backend not in tuners:
                     be = used[entry.backend]
                     session = be.open(targets[entry.backend], db, job_id)
@@ -94,12 +97,20 @@ def run_job(
                         be, session, db, job_id, settings, costmodels[entry.backend]
                     )
                 tuner = tuners[entry.backend]
-                _tune_model(tuner, entry, model, result, deadline, trials_left, force, progress, tqdm)
-            except (KeyboardInterrupt, UserError):
-                raise
-            except Exception as exc:  # one model's failure must not end the nightly job
-                first = str(exc).splitlines()[0] if str(exc) else ""
-                result.status, result.error = "failed", f"{type(exc).__name__}: {first}"
+                plan = _tune_model(tuner, entry, model, result, deadline, trials_left, force, progress, tqdm)
+                if result.status == "partial":
+                    cut.append((entry, tuner, plan, result))
+                else:
+                    _measure(tuner, plan, result, force)
+        # What the models that finished early left of the clock goes to those it cut, in turn.
+        trials_left = sum(entry.trials for entry, *_ in cut)
+        for entry, tuner, plan, result in cut:
+            trials_left -= entry.trials
+            with _one_model(result):
+                share = model_deadline(deadline, entry.trials, trials_left)
+                if time.time() < share:
+                    _go_on(tuner, entry, plan, result, share, force, progress, tqdm)
+                _measure(tuner, plan, result, force)
         status = "done"
     except KeyboardInterrupt:
         status = "interrupted"
@@ -115,6 +126,18 @@ def run_job(
     return report
 
 
+@contextmanager
+def _one_model(result: ModelResult) -> Iterator[None]:
+    """One model's failure is its result's error line; it must not end the nightly job."""
+    try:
+        yield
+    except (KeyboardInterrupt, UserError):
+        raise
+    except Exception as exc:
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        result.status, result.error = "failed", f"{type(exc).__name__}: {first}"
+
+
 def _tune_model(
     tuner: ModelTuner,
     entry: Any,
@@ -125,36 +148,56 @@ def _tune_model(
     force: bool,
     progress: bool,
     tqdm: Any,
-) -> None:
-    """One model of the job: prepare, tune what is pending, measure end to end (and what users
-    would run instead: the baselines)."""
+) -> Any:
+    """One model of the job: prepare it and tune what is pending within its share of the
+    clock; returns its plan (`result.status`: 'skipped', 'tuned' or 'partial')."""
     plan = tuner.prepare(entry.name, entry.source, model)
     result.subgraphs = len(plan.workloads)
-    todo = tuner.pending(plan, entry.trials, force)
-    later = tuner.gap_left(plan, force)  # the gap pass's, after the first pass
-    if not todo and not later:
+    plan.todo = tuner.pending(plan, entry.trials, force)
+    if not plan.todo and not tuner.gain_left(plan, force):
         result.status = "skipped"
-    else:
-        bar = tqdm(
-            total=sum(max(0, s.trials - s.done) for s in todo) + later,
-            desc=f"{entry.name:<10}",
-            unit="trial",
-            disable=not progress,
-            file=sys.stderr,
-            dynamic_ncols=True,
-        )
+        return plan
+    _go_on(
+        tuner, entry, plan, result, model_deadline(deadline, entry.trials, trials_left), force, progress, tqdm
+    )
+    return plan
 
-        def on_outcome(wid: int, st: str, secs: float | None) -> None:
-            result.trials += 1
-            result.failures += st != "ok"
-            bar.update(1)
-            bar.set_postfix(failed=result.failures, refresh=False)
 
-        share = model_deadline(deadline, entry.trials, trials_left)
-        complete = tuner.tune(plan, entry.trials, share, force=force, on_outcome=on_outcome)
-        bar.close()
-        result.status = "tuned" if complete else "partial"
-        result.first_pass, result.by_gap = plan.first, plan.by_gap
+def _go_on(
+    tuner: ModelTuner,
+    entry: Any,
+    plan: Any,
+    result: ModelResult,
+    share: float,
+    force: bool,
+    progress: bool,
+    tqdm: Any,
+) -> None:
+    """Tune what the model has left until `share` (a time), with a progress bar."""
+    bar = tqdm(
+        total=tuner.left(plan, force),
+        desc=f"{entry.name:<10}",
+        unit="trial",
+        disable=not progress,
+        file=sys.stderr,
+        dynamic_ncols=True,
+    )
+
+    def on_outcome(wid: int, st: str, secs: float | None) -> None:
+        result.trials += 1
+        result.failures += st != "ok"
+        bar.update(1)
+        bar.set_postfix(failed=result.failures, refresh=False)
+
+    complete = tuner.go_on(plan, share, force=force, on_outcome=on_outcome)
+    bar.close()
+    result.status = "tuned" if complete else "partial"
+    result.first_pass, result.by_gain = plan.first, plan.by_gain
+
+
+def _measure(tuner: ModelTuner, plan: Any, result: ModelResult, force: bool) -> None:
+    """The model end to end (and what users would run instead: the baselines), or, skipped
+    and measured before, what was stored."""
     last = tuner.db.latest_model_measurement(plan.model_id, tuner.target_id)
     if result.status != "skipped" or last is None:
         e2e = tuner.end_to_end(plan, force=force)

@@ -91,7 +91,7 @@ class JobSpec:
     cost_model: str = "pretrained"  # 'pretrained', 'none' or a checkpoint path
     rank_pool: int | None = None  # None: each backend's default
     baselines: list[str] | None = None  # None: every baseline of each backend
-    first_pass: float = 0.5  # of each model's trials, spread by untuned time (the rest: by gap)
+    first_pass: float = 0.5  # of each model's trials, spread by untuned time (the rest: by expected gain)
     path: str | None = None
 
     def backends(self) -> list[str]:

@@ -14,10 +14,11 @@ resumes where it stopped:
    (a graph-level search is driven here, ask/tell with the cost model pruning its
    proposals; a subgraph search such as MetaSchedule's runs its own loop), then confirm
    its best (autotune/tuning/confirm.py): only a confirmed winner becomes the best.
-   Then the gap pass (`by_gap`): the rest of the budget goes where the measured best is
-   furthest above what the workload could reach (`Session.floor`: its roofline at the
-   vendor's measured peak), weighted by how often the model runs it, and is searched and
-   confirmed the same way;
+   Then the gain pass (`gain_pass`): the rest of the budget, a round at a time, to the
+   workload whose next round is expected to save the most model time (Ansor's task
+   scheduler: its weighted best over the rounds it had, and what its last rounds bought,
+   never more than it is above its roofline, `Session.floor`), searched and confirmed the
+   same way;
 4. `end_to_end`: time the whole model as the compile-time loader builds it against the
    compiler's default, interleaved; a model that is one workload and lost this comparison
    keeps the default (the comparison is recorded as its latest confirmation). Then
@@ -36,6 +37,7 @@ Example::
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -45,10 +47,10 @@ from autotune import compare
 from autotune.backends.base import Backend, Session
 from autotune.db.base import TuningDatabase
 from autotune.db.recorder import Recorder
-from autotune.tuning.budget import MIN_TRIALS_PER_WORKLOAD, allot, allot_by_gap
+from autotune.tuning.budget import MIN_TRIALS_PER_WORKLOAD, allot, expected_gain
 from autotune.tuning.confirm import confirm
 from autotune.tuning.graph_loop import search_graph
-from autotune.tuning.plan import Context, GapShare, ModelPlan, OnOutcome, Settings, WorkloadState
+from autotune.tuning.plan import Context, GainShare, ModelPlan, OnOutcome, Settings, WorkloadState
 from autotune.tuning.report import baseline_view
 
 
@@ -74,6 +76,7 @@ class ModelTuner:
         self.ctx = Context(backend, session, record, settings, costmodel)
         self.job_id = job_id
         self._subgraph: Any = None
+        self._floors: dict[int, float | None] = {}  # workload id -> Session.floor
 
     @property
     def db(self) -> TuningDatabase:
@@ -202,7 +205,7 @@ class ModelTuner:
         return max(s.trials, s.done, earlier) - s.base
 
     def _open_given(self, plan: ModelPlan, force: bool) -> tuple[list[WorkloadState], list[int], int]:
-        """The workloads the gap pass may give to (none for a model of one), what each has
+        """The workloads the gain pass may give to (none for a model of one), what each has
         had (`_given`), and the trials of the model's budget left to give (after `pending`)."""
         open_ = [s for s in plan.workloads if not s.fixed]
         if len(open_) < 2:
@@ -210,36 +213,70 @@ class ModelTuner:
         given = [self._given(s, force) for s in open_]
         return open_, given, max(0, plan.budget - sum(given))
 
-    def gap_left(self, plan: ModelPlan, force: bool) -> int:
-        """Trials of the model's budget the gap pass has to give (after `pending`)."""
+    def gain_left(self, plan: ModelPlan, force: bool) -> int:
+        """Trials of the model's budget the gain pass has to give (after `pending`)."""
         return self._open_given(plan, force)[2]
 
-    def gap(self, s: WorkloadState) -> float:
-        """Seconds per model run that the workload's best (or its default, when nothing beat
-        it) is above its floor on this target (0 when the floor is unknown), x its weight."""
-        best = self.db.best(s.workload_id, self.target_id)
-        now = best.median if best is not None else s.default_s
-        floor = self.session.floor(s.workload) or 0.0
-        return s.workload.weight * max(0.0, now - floor)
+    def _best_s(self, s: WorkloadState) -> float:
+        """The fastest the search has measured the workload (its default when nothing beat it)."""
+        fastest = [b.median for b in self.db.fastest(s.workload_id, self.target_id, 2) if b.kind != "default"]
+        return min([s.default_s, *fastest])
 
-    def by_gap(self, plan: ModelPlan, force: bool) -> list[WorkloadState]:
-        """The gap pass: allot what is left of the budget by measured gap, in whole search
-        batches, and return the workloads given more trials. Where every best is at its
-        floor the time it takes decides instead."""
+    def gain(self, s: WorkloadState) -> float:
+        """Seconds per model run the workload's next round of trials is expected to save
+        (`budget.expected_gain` on its measured curve, bounded by its roofline)."""
+        curve = [s.default_s] + [
+            float(o["median"]) if o["status"] == "ok" else math.inf
+            for o in self.db.outcomes(s.workload_id, self.target_id)
+            if o["source"] == "tune" and o["kind"] != "default"
+        ]
+        if s.workload_id not in self._floors:
+            self._floors[s.workload_id] = self.session.floor(s.workload)
+        unit = self.ctx.settings.trials_per_iter
+        return expected_gain(curve, s.workload.weight, unit, self._floors[s.workload_id])
+
+    def gain_pass(self, plan: ModelPlan, force: bool, deadline: float) -> bool:
+        """The rest of the budget, a round (`trials_per_iter` trials) at a time, each to the
+        workload whose round is expected to save the most model time (`gain`); then each
+        workload searched beyond what was confirmed is confirmed. False when the clock ran out
+        (a later job resumes it: what was measured counts as given)."""
         open_, given, left = self._open_given(plan, force)
-        if left <= 0:
-            return []
-        gaps = [self.gap(s) for s in open_]
-        if not any(g > 0 for g in gaps):
-            gaps = [s.workload.weight * s.default_s for s in open_]
-        more = allot_by_gap(left, gaps, self.ctx.settings.trials_per_iter)
-        plan.by_gap = []
-        for s, had, g, n in zip(open_, given, gaps, more):
-            if n:
-                s.trials = s.base + had + n
-                plan.by_gap.append(GapShare(s.name, n, g))
-        plan.by_gap.sort(key=lambda x: -x.trials)
-        return [s for s, n in zip(open_, more) if n]
+        unit = self.ctx.settings.trials_per_iter
+        start = {id(s): self._best_s(s) for s in open_}
+        had = dict(zip(map(id, open_), given))
+        rounds: dict[int, int] = {}
+        live = list(open_)
+        complete = True
+        while left > 0 and live:
+            if time.time() >= deadline:
+                complete = False
+                break
+            gains = [self.gain(s) for s in live]
+            s = live[max(range(len(live)), key=gains.__getitem__)]
+            if gains[live.index(s)] <= 0:  # every best at its floor
+                break
+            n = min(unit, left)
+            had[id(s)] += n
+            s.trials = s.base + had[id(s)]
+            ran = self._search_one(plan, s, deadline)
+            rounds[id(s)] = rounds.get(id(s), 0) + n
+            left -= n
+            if ran is None:  # cut by the clock
+                complete = False
+                break
+            if ran == 0:  # its space has nothing new left
+                live.remove(s)
+        shares = {g.name: g for g in plan.by_gain}  # a model the clock cut goes on where it was
+        for s in open_:
+            if id(s) in rounds:
+                g = shares.setdefault(s.name, GainShare(s.name, 0, 0.0))
+                g.trials += rounds[id(s)]
+                g.saved_s += s.workload.weight * (start[id(s)] - self._best_s(s))
+        plan.by_gain = sorted(shares.values(), key=lambda g: -g.trials)
+        for s in open_:
+            if s.done > (self.db.tuned_trials(s.workload_id, self.target_id) or 0):
+                self._finish(plan, s)
+        return complete
 
     # --- 3 ------------------------------------------------------------------------
     def tune(
@@ -250,39 +287,63 @@ class ModelTuner:
         force: bool = False,
         on_outcome: OnOutcome | None = None,
     ) -> bool:
-        """Search and confirm every pending workload, then those the gap pass gives more
-        trials; True when all of them finished in time."""
+        """Search and confirm every pending workload, then give the rest of the budget by
+        expected gain (`gain_pass`); True when all of it finished in time."""
+        plan.todo = self.pending(plan, trials, force)
+        return self.go_on(plan, deadline, force, on_outcome)
+
+    def go_on(
+        self, plan: ModelPlan, deadline: float, force: bool = False, on_outcome: OnOutcome | None = None
+    ) -> bool:
+        """Search what `tune` left unfinished (all of it, the first time), then the gain pass;
+        a job calls it again, with time that other models left, for a model its clock cut."""
         self.ctx.on_outcome = on_outcome
         try:
             with self.timed(plan):
-                complete = self._search(plan, self.pending(plan, trials, force), deadline)
+                todo = [s for s in plan.todo if s.workload_id not in plan.finished]
+                complete = self._search(plan, todo, deadline)
                 if complete:
-                    complete = self._search(plan, self.by_gap(plan, force), deadline)
+                    complete = self.gain_pass(plan, force, deadline)
         finally:
             self.ctx.on_outcome = None
         return complete
 
+    def left(self, plan: ModelPlan, force: bool = False) -> int:
+        """Trials `go_on` has still to run: the unfinished first pass and the gain pass's."""
+        todo = [s for s in plan.todo if s.workload_id not in plan.finished]
+        return sum(max(0, s.trials - s.done) for s in todo) + self.gain_left(plan, force)
+
     def _search(self, plan: ModelPlan, todo: list[WorkloadState], deadline: float) -> bool:
-        """Search each workload up to its allotment and confirm its best; False when the clock
-        cut one short (a later job resumes it)."""
+        """Search each workload up to its allotment and confirm its best, the costliest (by
+        default time x weight) first; False when the clock cut one short (a later job resumes)."""
         complete = True
-        for s in todo:
+        for s in sorted(todo, key=lambda s: -s.default_s * s.workload.weight):
             if time.time() >= deadline:
                 return False
-            if self.graph_level:
-                finished = search_graph(self.ctx, plan, s, deadline)
-            else:
-                # MetaSchedule stops early by itself when its design space has nothing
-                # new left, which then counts as tuned.
-                if s.trials > s.done:
-                    s.done += self.subgraph_search.run(s.workload.handle, s.trials - s.done)
-                finished = True
-            if not finished:  # cut by the clock: the next run resumes it
+            if self._search_one(plan, s, deadline) is None:  # cut by the clock: the next run resumes it
                 complete = False
                 continue
-            confirm(self.ctx, s)
-            self.db.mark_tuned(s.workload_id, self.target_id, max(s.trials, s.done), self.job_id)
+            self._finish(plan, s)
         return complete
+
+    def _search_one(self, plan: ModelPlan, s: WorkloadState, deadline: float) -> int | None:
+        """Search one workload up to its allotment: the trials measured, None when the clock
+        cut it short."""
+        before = s.done
+        if self.graph_level:
+            if not search_graph(self.ctx, plan, s, deadline):
+                return None
+        elif s.trials > s.done:
+            # MetaSchedule stops early by itself when its design space has nothing new left,
+            # which then counts as tuned.
+            s.done += self.subgraph_search.run(s.workload.handle, s.trials - s.done)
+        return s.done - before
+
+    def _finish(self, plan: ModelPlan, s: WorkloadState) -> None:
+        """Confirm the workload's best and mark it tuned to what it was given."""
+        confirm(self.ctx, s)
+        self.db.mark_tuned(s.workload_id, self.target_id, max(s.trials, s.done), self.job_id)
+        plan.finished.add(s.workload_id)
 
     # --- 4 ------------------------------------------------------------------------
     def end_to_end(self, plan: ModelPlan, force: bool = False) -> dict[str, Any]:

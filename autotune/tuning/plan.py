@@ -32,7 +32,7 @@ class Settings:
     seed: int | None = None
     warmup: int = 4  # graph searches: trials measured as proposed before the cost model ranks
     baselines: tuple[str, ...] | None = None  # of `Backend.baselines` to time; None: all of them
-    first_pass: float = 0.5  # of a model's budget, spread by default time; the rest by measured gap
+    first_pass: float = 0.5  # of a model's budget, spread by default time; the rest by expected gain
 
 
 @dataclass
@@ -86,13 +86,13 @@ class Profile:
 
 
 @dataclass
-class GapShare:
-    """Trials the gap pass gave one workload, and the gap they went to: seconds per model run
-    (weight x (best - floor)) that its best was above its roofline after the first pass."""
+class GainShare:
+    """Trials the gain pass gave one workload, and what they saved: seconds per model run
+    (weight x (best before the pass - best after))."""
 
     name: str
     trials: int
-    gap_s: float
+    saved_s: float
 
 
 @dataclass
@@ -105,7 +105,9 @@ class ModelPlan:
     profile: Profile = field(default_factory=Profile)
     budget: int = 0  # this job's trials for the workloads whose spaces are not fixed
     first: int = 0  # of them, spread by default time (the first pass)
-    by_gap: list[GapShare] = field(default_factory=list)  # the rest, as the gap pass gave it
+    by_gain: list[GainShare] = field(default_factory=list)  # the rest, as the gain pass gave it
+    todo: list[WorkloadState] = field(default_factory=list)  # the first pass's (`pending`)
+    finished: set[int] = field(default_factory=set)  # workload ids searched and confirmed
 
 
 @dataclass

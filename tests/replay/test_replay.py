@@ -57,6 +57,22 @@ def test_every_strategy_tunes_confirms_and_resumes(tmp_path, kind):
         assert len(rows) == 24 == len({o["config_id"] for o in rows}), "a resumed search repeated a config"
 
 
+def test_a_model_the_clock_cut_goes_on_where_it_stopped(tmp_path):
+    """A job gives a model its clock cut the time other models left (`go_on`): it searches
+    the rest of the budget, confirms once, and then has nothing left to do."""
+    with open_db(tmp_path / "r.sqlite") as db:
+        t = tuner(db, search="tpe", cost_model="none", seed=0)
+        plan = t.prepare("mlp", "mlp")
+        assert not t.tune(plan, 16, time.time() - 1)  # no time at all: cut before it began
+        (s,) = plan.workloads
+        assert t.left(plan) == 16 and not plan.finished
+        assert t.go_on(plan, time.time() + 120)
+        rows = db.outcomes(s.workload_id, t.target_id)
+        assert sum(o["source"] == "tune" for o in rows) == 16 and db.best(s.workload_id, t.target_id)
+        assert t.left(plan) == 0 and plan.finished == {s.workload_id}
+        assert t.go_on(plan, time.time() + 120) and len(db.outcomes(s.workload_id, t.target_id)) == len(rows)
+
+
 def test_exhaustive_measures_the_whole_space_once(tmp_path):
     with open_db(tmp_path / "r.sqlite") as db:
         t, plan = tune(db, 100, search="exhaustive", cost_model="none")

@@ -24,13 +24,22 @@ def test_allot_spends_exactly_the_budget(budget, shares):
     assert sum(out) == budget and all(n >= 0 for n in out)
 
 
-def test_the_gap_pass_gives_whole_batches_by_gap_and_the_odd_trials_to_the_largest():
-    from autotune.tuning.budget import allot_by_gap
+def test_expected_gain_diminishes_with_rounds_rewards_a_slope_and_stops_at_the_floor():
+    from autotune.tuning.budget import ALPHA, expected_gain
 
-    assert allot_by_gap(40, [0.3, 0.0, 0.1], unit=16) == [24, 0, 16]
-    assert allot_by_gap(6, [1.0, 2.0], unit=16) == [0, 6]  # under one batch: all to the largest
-    out = allot_by_gap(100, [1.0, 1.0, 1.0, 1.0, 5.0], unit=16)
-    assert sum(out) == 100 and out[4] == max(out) and all(n % 16 == 0 for n in out[:4])
-    # No workload above its floor, or nothing left: nothing is given.
-    assert allot_by_gap(64, [0.0, 0.0], unit=16) == [0, 0]
-    assert allot_by_gap(0, [1.0, 2.0], unit=16) == [0, 0]
+    inf = float("inf")
+    # One round of 16 at 4 ms (default 9 ms), weight 2: the forward estimate is the best itself.
+    one = [9e-3] + [4e-3] * 16
+    assert expected_gain(one, 2, 16) == pytest.approx(2 * (1 - ALPHA) * 4e-3)
+    # The same best after four rounds, none of them improving it: a quarter as much.
+    flat = [9e-3] + [4e-3] * 64
+    assert expected_gain(flat, 2, 16) == pytest.approx(2 * (1 - ALPHA) * 1e-3)
+    # Four rounds that kept improving (8 ms -> 4 ms over the last three) gain more than flat ones.
+    falling = [9e-3] + [8e-3] * 16 + [6e-3] * 16 + [5e-3] * 16 + [4e-3] * 16
+    assert expected_gain(falling, 2, 16) == pytest.approx(2 * (ALPHA * 4e-3 / 3 + (1 - ALPHA) * 1e-3))
+    # Never more than the best is above its roofline; nothing at all once it is there.
+    assert expected_gain(one, 2, 16, floor_s=3.5e-3) == pytest.approx(2 * (1 - ALPHA) * 0.5e-3)
+    assert expected_gain(one, 2, 16, floor_s=4e-3) == 0.0
+    # Failures are trials spent that found nothing: the default stays the best.
+    failed = [9e-3] + [inf] * 32
+    assert expected_gain(failed, 1, 16) == pytest.approx((1 - ALPHA) * 9e-3 / 2)

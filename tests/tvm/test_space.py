@@ -121,6 +121,23 @@ def test_register_tiles_compute_what_the_default_computes_and_their_traces_check
     assert rewritten, "RewriteLayout packed the layout-free weight in some candidate"
 
 
+def test_a_reduction_of_one_input_gets_no_register_tile(target):
+    """Softmax's max and sum reduce one input along its last axis: vectors along the
+    output's last axis would be gathers (LLVM took 56 s to build one such tile)."""
+    from tvm import s_tir
+
+    x = torch.randn(1, 2, 32, 32)
+    fused = importer.fuse(importer.to_relax(torch.nn.Softmax(dim=-1), (x,)), target)
+    (task,) = ms.relax_integration.extract_tasks(fused, target)
+    sch = s_tir.Schedule(task.dispatched[0])
+    blocks = [sch.get(b) for b in sch.get_child_blocks(sch.get_sblock("root"))]
+    reductions = [b for b in blocks if b.init is not None]
+    assert len(reductions) == 2  # the max and the sum
+    assert all(
+        register_tile.plan(b, 16) is None and register_tile.plan_channels(b, 16) is None for b in reductions
+    )
+
+
 @pytest.fixture(scope="module")
 def conv_task(target):
     """A 3x3 conv2d in NCHW whose width (14) no whole vector divides; 32 output channels."""

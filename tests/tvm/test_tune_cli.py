@@ -49,9 +49,9 @@ def test_every_trial_and_default_is_recorded(tuned_db):
             assert db.fastest(w["id"], tid)
             assert db.best(w["id"], tid) is not None  # tuned TIR beats untuned TIR by far
         assert db.latest_model_measurement(model["id"], tid) is not None
-        # The job says where the gap pass put its trials, and they were measured there.
+        # The job says where the gain pass put its trials, and they were measured there.
         out = (tuned_db.parent / "tune.out").read_text()
-        m = re.search(r"budget: 24 trials by default time, 8 by measured gap: 8 to (\w+) \(", out)
+        m = re.search(r"budget: 24 trials by default time, 8 by expected gain: 8 to (\w+) \(saved", out)
         assert m, out
         counts = {w["name"]: db.count(w["id"], tid, source="tune") for w, _ in model["workloads"]}
         assert counts.pop(m.group(1)) == 16 and set(counts.values()) == {8}

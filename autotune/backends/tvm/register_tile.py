@@ -61,10 +61,22 @@ def _iter_kinds(block: Any) -> list[tuple[Any, str, int]]:
 
 
 def _reduction(block: Any) -> tuple[list[tuple[Any, str, int]], int] | None:
-    """(iterators, the output's innermost axis) of a block both tiles start from: a reduction
-    with an init and static extents whose output's last index is one of its spatial iterators."""
+    """(iterators, the output's innermost axis) of a block both tiles start from: a
+    contraction (a reduction with an init over two or more inputs: dense, matmul, conv) with
+    static extents whose output's last index is one of its spatial iterators. A reduction of
+    one input (softmax's max and sum, a norm's mean, a pool) is left to MetaSchedule: its
+    output's innermost axis is rarely its input's, and vectors along it are gathers (one
+    such softmax tile took LLVM 56 s to build)."""
     iters = _iter_kinds(block)
     if not iters or not any(k == "R" for _, k, _ in iters) or block.init is None:
+        return None
+    if len(block.writes) != 1:
+        return None
+    inputs: list[Any] = []
+    for r in block.reads:
+        if not r.source.same_as(block.writes[0].source) and not any(r.source.same_as(b) for b in inputs):
+            inputs.append(r.source)
+    if len(inputs) < 2:
         return None
     inner = _innermost_output_axis(block, iters)
     return None if inner is None else (iters, inner)
