@@ -105,6 +105,8 @@ def test_newer_schema_is_refused_and_untouched(tmp_path):
         ("[job]\nbaselines = ['torch']\n[[models]]\nname = 'mlp'\nbackend = 'xla'\n", "known: none"),
         ("[job]\nfirst_pass = 1.5\n[[models]]\nname = 'mlp'\n", "first_pass: expected a number above 0"),
         ("[job]\nfirst_pass = 0\n[[models]]\nname = 'mlp'\n", "first_pass: expected a number above 0"),
+        ("[job]\ngraph_trials = -1\n[[models]]\nname = 'mlp'\n", "graph_trials: expected a whole number"),
+        ("[job]\ngraph_trials = 2.5\n[[models]]\nname = 'mlp'\n", "graph_trials: expected a whole number"),
     ],
 )
 def test_malformed_job_files(tmp_path, text, message):

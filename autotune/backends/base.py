@@ -25,7 +25,7 @@ Example::
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +45,17 @@ class Workload:
     meta: dict[str, Any]
     weight: int = 1  # how often the model runs it
     handle: Any = None  # the backend's own object (a MetaSchedule task, an XLA worker)
+    compiler: str = ""  # its compiler name in the database, when not the backend's (graph workloads)
+
+
+@dataclass
+class GraphHandle:
+    """The handle of a model's graph workload (`Session.graph_workload`): its configs are
+    graph-level configs of the whole model. `prepare(config)`, set by the composer, runs before
+    a config is built: it tunes the subgraphs that config has and no earlier one had."""
+
+    model: Any
+    prepare: Callable[[dict[str, Any]], None] | None = None
 
 
 @dataclass
@@ -120,13 +131,40 @@ class Session(abc.ABC):
         returned (a session may build its own from `source`, e.g. in a worker process)."""
 
     @abc.abstractmethod
-    def workloads(self, model: Any) -> list[Workload]:
-        """The model's workloads, in the order the compiler runs them."""
+    def workloads(self, model: Any, graph: dict[str, Any] | None = None) -> list[Workload]:
+        """The model's workloads, in the order the compiler runs them, under a graph-level
+        config (`graph_decisions`; None or {}: the compiler's own graph)."""
 
     def decisions(self, workload: Workload) -> list[Any]:
         """The graph-level decisions (autotune.passes) a config of this workload chooses; empty
         when the search owns the space itself (MetaSchedule traces)."""
         return []
+
+    def graph_decisions(self, model: Any) -> list[Any]:
+        """Decisions of the whole model, applied before it is split into workloads (TVM: conv
+        layouts, ops kept out of fusion, operator forms), so each config of them has workloads
+        of its own. Empty when the backend has none apart from its workloads' `decisions`."""
+        return []
+
+    def graph_fingerprint(self, model: Any) -> str | None:
+        """The fingerprint `graph_workload` would have, found cheaply (no decisions worked
+        out); None when the backend has no graph level."""
+        return None
+
+    def graph_workload(self, model: Any) -> Workload | None:
+        """The model as one workload whose configs are `graph_decisions` configs (its handle a
+        `GraphHandle`): `measure` and `compare` build the whole model under a config, with the
+        database's best schedules for its subgraphs. None when there are no graph decisions."""
+        return None
+
+    def space(self, workload: Workload) -> tuple[list[Any], int]:
+        """Every decision of a workload's own space, as `autotune space` lists it, and how many
+        distinct configs they make (a search that owns its space, such as MetaSchedule's,
+        describes its sampling decisions here)."""
+        from autotune.passes import space_size
+
+        decisions = self.decisions(workload)
+        return decisions, space_size(decisions)
 
     def rebuild(self, row: dict[str, Any]) -> Workload | str:
         """A stored workload (a database row) ready to measure here, or why it cannot be: the
@@ -149,8 +187,9 @@ class Session(abc.ABC):
 
     @abc.abstractmethod
     def end_to_end(self, model: Any, rounds: int) -> Comparison:
-        """The whole model built as `Backend.compile` builds it (the database's best applied)
-        vs the compiler's default build, interleaved, outputs checked."""
+        """The whole model built as `Backend.compile` builds it (the database's best applied,
+        its best graph-level config included) vs the compiler's default build, interleaved,
+        outputs checked."""
 
     def baselines(
         self, model: Any, rounds: int, names: Sequence[str] | None = None

@@ -13,6 +13,7 @@ import sys
 SUBCOMMANDS = {
     "tune": "autotune.cli.tune",
     "best": "autotune.cli.best",
+    "space": "autotune.cli.space",
     "db": "autotune.cli.db",
     "costmodel": "autotune.cli.costmodel",
 }

@@ -33,6 +33,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--db", help="database file (default: the job file's, else the embedded default)")
     p.add_argument("--time-budget", type=float, help="wall-clock budget of the whole job, seconds")
+    p.add_argument(
+        "--graph-trials",
+        type=int,
+        help="graph-level configs per model for the joint search (overrides the job file; 0: none)",
+    )
     p.add_argument("--force", action="store_true", help="tune again what is already tuned")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(run=run)
@@ -45,6 +50,8 @@ def build_spec(args: argparse.Namespace):  # -> JobSpec
         raise UserError("--trials must be a positive integer")
     if args.time_budget is not None and args.time_budget <= 0:
         raise UserError("--time-budget must be positive")
+    if args.graph_trials is not None and args.graph_trials < 0:
+        raise UserError("--graph-trials must be 0 or more")
     if args.jobfile:
         spec = load_job(args.jobfile)
         if args.model:
@@ -71,6 +78,8 @@ def build_spec(args: argparse.Namespace):  # -> JobSpec
         spec.target = args.target
     if args.time_budget is not None:
         spec.time_budget_s = args.time_budget
+    if args.graph_trials is not None:
+        spec.graph_trials = args.graph_trials
     return spec
 
 

@@ -32,7 +32,10 @@ def search_graph(ctx: Context, plan: ModelPlan, s: WorkloadState, deadline: floa
     from autotune.search import graph
 
     seed = ctx.settings.seed or 0
-    strategy = graph.create(ctx.search_kind, s.decisions, seed=seed, budget=s.trials)
+    # A backend whose own search owns its subgraphs' spaces (MetaSchedule) searches the
+    # graph-level configs of the joint search with the default graph strategy.
+    kind = ctx.search_kind if ctx.search_kind in graph.kinds() else "auto"
+    strategy = graph.create(kind, s.decisions, seed=seed, budget=s.trials)
     replay(ctx, s, strategy)
     ranker = _ranker(ctx, s, strategy)
     n = s.done

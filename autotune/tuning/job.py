@@ -25,8 +25,10 @@ from typing import Any
 
 from autotune import backends
 from autotune.errors import UserError
+from autotune.tuning import joint
 from autotune.tuning.budget import model_deadline
 from autotune.tuning.jobfile import JobSpec
+from autotune.tuning.joint import graph_left
 from autotune.tuning.model import ModelTuner, Settings
 from autotune.tuning.report import JobReport, ModelResult
 
@@ -73,6 +75,7 @@ def run_job(
         rank_pool=spec.rank_pool,
         baselines=None if spec.baselines is None else tuple(spec.baselines),
         first_pass=spec.first_pass,
+        graph_trials=spec.graph_trials,
     )
     db = open_db(db_path or spec.database)
     started = time.time()
@@ -154,7 +157,7 @@ def _tune_model(
     plan = tuner.prepare(entry.name, entry.source, model)
     result.subgraphs = len(plan.workloads)
     plan.todo = tuner.pending(plan, entry.trials, force)
-    if not plan.todo and not tuner.gain_left(plan, force):
+    if not plan.todo and not tuner.gain_left(plan, force) and not graph_left(tuner, plan):
         result.status = "skipped"
         return plan
     _go_on(
@@ -218,4 +221,5 @@ def _measure(tuner: ModelTuner, plan: Any, result: ModelResult, force: bool) -> 
     if len(plan.workloads) == 1 and plan.workloads[0].decisions:
         best = tuner.db.best(plan.workloads[0].workload_id, tuner.target_id)
         result.best = tuner.backend.describe_config(best.config) if best else []
+    result.graph = joint.summary(tuner, plan)
     result.profile = plan.profile.as_dict()

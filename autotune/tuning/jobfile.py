@@ -20,6 +20,10 @@ uses, before the job starts (a bad value is one line naming the key):
 - ``first_pass``: the share of each model's trials spread over its subgraphs by their
   untuned time (default 0.5); the rest goes where the measured best is furthest above
   its roofline (1.0: all by untuned time).
+- ``graph_trials``: graph-level configs of each model the joint search measures (default
+  0: none). Where a backend has graph-level decisions (TVM: conv layouts, ops kept out of
+  fusion, the GELU form), each config's new subgraphs are tuned with the model's mean
+  trials per subgraph, and the config that beats the model's own graph end to end is kept.
 - ``trials``, ``time_budget_s``, ``trials_per_iter``, ``database``, ``backend``.
 
 Example ``jobs.toml``::
@@ -62,6 +66,7 @@ _JOB_KEYS = {
     "rank_pool",
     "baselines",
     "first_pass",
+    "graph_trials",
 }
 _MODEL_KEYS = {"name", "source", "trials", "backend"}
 #: The backend of a model that names none (the job's `backend`, else this).
@@ -92,6 +97,7 @@ class JobSpec:
     rank_pool: int | None = None  # None: each backend's default
     baselines: list[str] | None = None  # None: every baseline of each backend
     first_pass: float = 0.5  # of each model's trials, spread by untuned time (the rest: by expected gain)
+    graph_trials: int = 0  # graph-level configs per model (the joint search); 0: none
     path: str | None = None
 
     def backends(self) -> list[str]:
@@ -105,6 +111,12 @@ class JobSpec:
 def _positive_int(value: Any, where: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise UserError(f"{where}: expected a positive integer, got {value!r}")
+    return value
+
+
+def _count(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise UserError(f"{where}: expected a whole number, 0 or more, got {value!r}")
     return value
 
 
@@ -245,6 +257,7 @@ def parse_job(data: dict[str, Any], where: str = "job file", base_dir: Path | No
         rank_pool=None if rank_pool is None else _positive_int(rank_pool, f"{where}: [job] rank_pool"),
         baselines=_baselines(job.get("baselines"), where, used),
         first_pass=_share(job.get("first_pass", 0.5), f"{where}: [job] first_pass"),
+        graph_trials=_count(job.get("graph_trials", 0), f"{where}: [job] graph_trials"),
     )
 
 

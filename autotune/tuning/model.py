@@ -18,7 +18,10 @@ resumes where it stopped:
    workload whose next round is expected to save the most model time (Ansor's task
    scheduler: its weighted best over the rounds it had, and what its last rounds bought,
    never more than it is above its roofline, `Session.floor`), searched and confirmed the
-   same way;
+   same way. Then, where the backend has graph-level decisions and the job asks for them
+   (`Settings.graph_trials`), the joint search (autotune/tuning/joint.py): graph-level
+   configs of the whole model, each with the subgraphs it makes tuned, the best confirmed
+   against the model's own graph end to end;
 4. `end_to_end`: time the whole model as the compile-time loader builds it against the
    compiler's default, interleaved; a model that is one workload and lost this comparison
    keeps the default (the comparison is recorded as its latest confirmation). Then
@@ -50,6 +53,7 @@ from autotune.db.recorder import Recorder
 from autotune.tuning.budget import MIN_TRIALS_PER_WORKLOAD, allot, expected_gain
 from autotune.tuning.confirm import confirm
 from autotune.tuning.graph_loop import search_graph
+from autotune.tuning.joint import graph_left, graph_pass, graph_state
 from autotune.tuning.plan import Context, GainShare, ModelPlan, OnOutcome, Settings, WorkloadState
 from autotune.tuning.report import baseline_view
 
@@ -191,6 +195,7 @@ class ModelTuner:
             s.fixed = size is not None
             s.base = s.done if force else 0
             s.trials = (size if s.fixed else shares[id(s)]) + s.base
+        plan.graph = graph_state(self, plan, force)
         return [s for s in plan.workloads if force or not self._met(s)]
 
     def _met(self, s: WorkloadState) -> bool:
@@ -290,6 +295,7 @@ class ModelTuner:
         """Search and confirm every pending workload, then give the rest of the budget by
         expected gain (`gain_pass`); True when all of it finished in time."""
         plan.todo = self.pending(plan, trials, force)
+        plan.finished = set()  # a new budget: what an earlier `tune` of this plan finished may get more
         return self.go_on(plan, deadline, force, on_outcome)
 
     def go_on(
@@ -304,14 +310,18 @@ class ModelTuner:
                 complete = self._search(plan, todo, deadline)
                 if complete:
                     complete = self.gain_pass(plan, force, deadline)
+                if complete:
+                    complete = graph_pass(self, plan, deadline, force)
         finally:
             self.ctx.on_outcome = None
         return complete
 
     def left(self, plan: ModelPlan, force: bool = False) -> int:
-        """Trials `go_on` has still to run: the unfinished first pass and the gain pass's."""
+        """Trials `go_on` has still to run: the unfinished first pass, the gain pass's and the
+        joint search's graph-level configs."""
         todo = [s for s in plan.todo if s.workload_id not in plan.finished]
-        return sum(max(0, s.trials - s.done) for s in todo) + self.gain_left(plan, force)
+        first = sum(max(0, s.trials - s.done) for s in todo)
+        return first + self.gain_left(plan, force) + graph_left(self, plan)
 
     def _search(self, plan: ModelPlan, todo: list[WorkloadState], deadline: float) -> bool:
         """Search each workload up to its allotment and confirm its best, the costliest (by

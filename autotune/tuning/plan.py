@@ -33,6 +33,7 @@ class Settings:
     warmup: int = 4  # graph searches: trials measured as proposed before the cost model ranks
     baselines: tuple[str, ...] | None = None  # of `Backend.baselines` to time; None: all of them
     first_pass: float = 0.5  # of a model's budget, spread by default time; the rest by expected gain
+    graph_trials: int = 0  # graph-level configs of a model measured by the joint search (0: none)
 
 
 @dataclass
@@ -108,6 +109,8 @@ class ModelPlan:
     by_gain: list[GainShare] = field(default_factory=list)  # the rest, as the gain pass gave it
     todo: list[WorkloadState] = field(default_factory=list)  # the first pass's (`pending`)
     finished: set[int] = field(default_factory=set)  # workload ids searched and confirmed
+    graph: WorkloadState | None = None  # the model's graph workload (joint search), if any
+    graph_subgraphs: list[WorkloadState] = field(default_factory=list)  # of graph configs, not the default's
 
 
 @dataclass

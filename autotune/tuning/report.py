@@ -93,6 +93,7 @@ class ModelResult:
     baselines: list[dict] = field(default_factory=list)  # `baseline_view`s, PyTorch eager first
     first_pass: int = 0  # trials spread by default time
     by_gain: list = field(default_factory=list)  # `plan.GainShare`s: the rest, by expected gain
+    graph: str = ""  # what the joint search found (`joint.summary`), when it ran
 
 
 @dataclass
@@ -128,6 +129,8 @@ class JobReport:
                 rows.append(f"  vs {baseline_text(b, self.job_id)}")
             if m.by_gain:
                 rows.append(f"  budget: {gain_text(m.first_pass, m.by_gain)}")
+            if m.graph:
+                rows.append(f"  graph: {m.graph}")
             p = m.profile
             if p and p["compile_s"] + p["run_s"] > 0:
                 rows.append(

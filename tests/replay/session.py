@@ -68,7 +68,7 @@ class ReplaySession(Session):
     def load(self, source: str, model: Any) -> dict[str, Any]:
         return self.backend.data["workload"]
 
-    def workloads(self, model: Any) -> list[Workload]:
+    def workloads(self, model: Any, graph: dict[str, Any] | None = None) -> list[Workload]:
         return [Workload(model["fingerprint"], model["name"], model["ir"], model["meta"], 1, model)]
 
     def rebuild(self, row: dict[str, Any]) -> Workload | str:

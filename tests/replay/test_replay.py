@@ -73,6 +73,16 @@ def test_a_model_the_clock_cut_goes_on_where_it_stopped(tmp_path):
         assert t.go_on(plan, time.time() + 120) and len(db.outcomes(s.workload_id, t.target_id)) == len(rows)
 
 
+def test_tuning_one_plan_again_to_a_bigger_budget_searches_the_difference(tmp_path):
+    """`tune` is a new budget for the plan (as the benchmarks tune 64, then 256): what an
+    earlier call finished is searched again up to the new count."""
+    with open_db(tmp_path / "r.sqlite") as db:
+        t, plan = tune(db, 8, search="tpe", cost_model="none", seed=0)
+        (s,) = plan.workloads
+        assert t.tune(plan, 20, time.time() + 120)
+        assert sum(o["source"] == "tune" for o in db.outcomes(s.workload_id, t.target_id)) == 20
+
+
 def test_exhaustive_measures_the_whole_space_once(tmp_path):
     with open_db(tmp_path / "r.sqlite") as db:
         t, plan = tune(db, 100, search="exhaustive", cost_model="none")

@@ -25,13 +25,26 @@ from typing import Any
 
 import numpy as np
 
-from autotune.backends.base import Backend, Comparison, Outcome, Session, Workload, register
+from autotune.backends.base import (
+    Backend,
+    Comparison,
+    GraphHandle,
+    Outcome,
+    Session,
+    Workload,
+    register,
+)
 from autotune.db.base import TuningDatabase
 from autotune.db.records import TargetInfo
 
 #: The untuned default of a big kernel can take minutes a run (a naive 2048 GEMM: ~90 s): its
 #: first run, the probe, may take this many times a candidate's run timeout.
 PROBE_TIMEOUT_FACTOR = 10
+#: The compiler name of graph workloads in the database: kept apart from the subgraphs
+#: ("tvm"), whose IR is TIR.
+GRAPH_COMPILER = "tvm-graph"
+#: Samples of one graph-level candidate's end-to-end time (`measure`).
+GRAPH_SAMPLES = 3
 
 
 @dataclass
@@ -44,6 +57,8 @@ class TvmModel:
     inputs: list[np.ndarray]
     torch_module: Any = None
     torch_inputs: tuple[Any, ...] = ()
+    graph_decisions: list[Any] | None = None  # found once (`TvmSession.graph_decisions`)
+    reference: list[np.ndarray] | None = None  # outputs of TVM's default build, once
 
 
 @register("tvm")
@@ -82,7 +97,10 @@ class TvmBackend(Backend):
         return baselines.version(name)
 
     def describe_config(self, config: Any) -> list[str]:
-        """The sampled decisions of a MetaSchedule trace, e.g. 'SamplePerfectTile=[4, 1, 2, 16]'."""
+        """The sampled decisions of a MetaSchedule trace, e.g. 'SamplePerfectTile=[4, 1, 2, 16]';
+        a graph-level config as its decisions, e.g. 'layout:conv2d=NHWC'."""
+        if isinstance(config, dict) and "trace" not in config:
+            return super().describe_config(config)
         trace = config.get("trace") if isinstance(config, dict) else None
         if not isinstance(trace, list) or len(trace) != 2:
             return []
@@ -139,15 +157,14 @@ class TvmSession(Session):
         inputs = [x.detach().numpy() for x in m.example_inputs]
         return TvmModel(m.name, mod, inputs, m.module, tuple(m.example_inputs))
 
-    def workloads(self, model: TvmModel) -> list[Workload]:
+    def workloads(self, model: TvmModel, graph: dict[str, Any] | None = None) -> list[Workload]:
         import tvm
         from tvm.s_tir import meta_schedule as ms
 
-        from autotune.backends.tvm import importer
         from autotune.backends.tvm.database import args_info_json
         from autotune.backends.tvm.workload import fingerprint
 
-        fused = importer.fuse(model.mod, self.target)
+        fused = self._fused(model, graph)
         out = []
         for task in ms.relax_integration.extract_tasks(fused, self.target):
             wmod = task.dispatched[0]
@@ -163,13 +180,88 @@ class TvmSession(Session):
             )
         return out
 
+    def _fused(self, model: TvmModel, graph: dict[str, Any] | None) -> Any:
+        """The model legalized and fused under a graph-level config ({}/None: TVM's own graph)."""
+        from autotune.backends.tvm import importer
+        from autotune.backends.tvm.graph import build_of
+
+        return importer.fuse(model.mod, self.target, graph=build_of(graph) if graph else None)
+
+    def _subgraph_set(self, model: TvmModel, graph: dict[str, Any] | None) -> frozenset[str]:
+        """Fingerprints of the fused PrimFuncs of a graph-level config (what it would tune)."""
+        from tvm import tirx
+
+        from autotune.backends.tvm.workload import fingerprint
+
+        fused = self._fused(model, graph)
+        return frozenset(fingerprint(f) for f in fused.functions.values() if isinstance(f, tirx.PrimFunc))
+
+    def graph_decisions(self, model: TvmModel) -> list[Any]:
+        """The TVM passes' decisions for the model (autotune/passes/tvm_*.py), less those none
+        of whose choices changes a single subgraph of the model (the space stays small)."""
+        from autotune import passes
+        from autotune.backends.tvm import graph
+
+        if model.graph_decisions is None:
+            offered = graph.decisions(graph.graph_info(model.mod))
+            base = self._subgraph_set(model, None)
+            kept = []
+            for d in offered:
+                for choice in reversed(d.choices):  # the boldest choice first: one fuse, mostly
+                    if choice in (d.default, None):
+                        continue
+                    if self._subgraph_set(model, passes.normalize({d.name: choice}, offered)) != base:
+                        kept.append(d)
+                        break
+            model.graph_decisions = kept
+        return list(model.graph_decisions)
+
+    def graph_fingerprint(self, model: TvmModel) -> str | None:
+        from autotune.backends.tvm.graph import graph_fingerprint
+
+        return graph_fingerprint(model.mod)
+
+    def graph_workload(self, model: TvmModel) -> Workload | None:
+        import json
+
+        from autotune.backends.tvm import graph
+
+        decisions = self.graph_decisions(model)
+        if not decisions:
+            return None
+        info = graph.graph_info(model.mod)
+        fp = graph.graph_fingerprint(model.mod)
+        meta = {"level": "graph", "decisions": [d.name for d in decisions]}
+        ir = json.dumps(info, sort_keys=True)
+        return Workload(fp, f"{model.name}:graph", ir, meta, 1, GraphHandle(model), GRAPH_COMPILER)
+
+    def decisions(self, workload: Workload) -> list[Any]:
+        if isinstance(workload.handle, GraphHandle):
+            return self.graph_decisions(workload.handle.model)
+        return []
+
+    def space(self, workload: Workload) -> tuple[list[Any], int]:
+        """A subgraph's MetaSchedule design space as decisions: which of its sketches, and in
+        each, the tile sizes it samples (kind tile) and its sampled unroll / vectorize /
+        parallel extents (kind codegen), with every choice the sampler can make; its size is
+        the untuned schedule plus, per sketch, the product of its decisions' choices."""
+        from autotune.backends.tvm.space import sampled_decisions, sketch_space_size
+
+        if isinstance(workload.handle, GraphHandle):
+            return super().space(workload)
+        decisions = sampled_decisions(self._prim(workload), self.target)
+        return decisions, sketch_space_size(decisions)
+
     def rebuild(self, row: dict[str, Any]) -> Workload | str:
         """The PrimFunc module stored as the workload's IR (refused when its structure does not
         hash to the row's fingerprint: the IR of a foreign row is data until checked)."""
         import tvm
 
+        from autotune.backends.tvm.graph import GRAPH_PREFIX
         from autotune.backends.tvm.workload import fingerprint
 
+        if str(row["fingerprint"]).startswith(GRAPH_PREFIX):
+            return "a graph-level workload is measured with its model: tune the model again"
         try:
             mod = tvm.ir.load_json(row["ir"])
         except Exception as exc:  # TVM's own error types for text that is no IR
@@ -194,6 +286,8 @@ class TvmSession(Session):
 
         from autotune.backends.roofline import floor_s
 
+        if isinstance(workload.handle, GraphHandle):
+            return None
         mod = self._prim(workload)
         nbytes = 0
         for arg in ArgInfo.from_prim_func(next(iter(mod.functions.values()))):
@@ -215,7 +309,10 @@ class TvmSession(Session):
         is first run once: one run of `compare.LONG_RUN_S` or more is its measurement. When
         the runner's random inputs crash the default (gathers with out-of-range indices), it
         is timed in this process on safe inputs instead (one run, when that one is long).
-        The default's time counts as `timing.default`, a candidate's as compile and run."""
+        The default's time counts as `timing.default`, a candidate's as compile and run.
+        A graph workload's config is the whole model built under it (`_measure_graph`)."""
+        if isinstance(workload.handle, GraphHandle):
+            return self._measure_graph(workload.handle, config)
         if config:
             return self._measure(workload, config)
         t0, compile_s, run_s = time.perf_counter(), self.timing.compile, self.timing.run
@@ -276,10 +373,76 @@ class TvmSession(Session):
         status = classify(None, ran.error_msg, secs)
         return Outcome(status, secs if status == "ok" else [], str(ran.error_msg or ""))
 
+    def _reference(self, model: TvmModel) -> list[np.ndarray]:
+        """The outputs of TVM's default build of the model (what every config must compute)."""
+        from autotune.backends.tvm import importer
+
+        if model.reference is None:
+            model.reference = importer.run(importer.build_default(model.mod, self.target), model.inputs)
+        return model.reference
+
+    def _build_graph(self, handle: GraphHandle, config: dict[str, Any]) -> tuple[Any, str]:
+        """The model built under a graph-level config with the database's best schedules, and
+        how its outputs differ from TVM's default build ('' when they match)."""
+        from autotune import compare
+        from autotune.backends.tvm import importer
+        from autotune.backends.tvm.compile import compile as tuned_compile
+
+        model = handle.model
+        t0 = time.perf_counter()
+        try:
+            reference = self._reference(model)
+            ex = tuned_compile(model.mod, self.target, db=self.db, graph_config=config, strict=True)
+            return ex, compare.mismatch(importer.run(ex, model.inputs), reference)
+        finally:
+            self.timing.compile += time.perf_counter() - t0
+
+    def _measure_graph(self, handle: GraphHandle, config: dict[str, Any]) -> Outcome:
+        """The model end to end under a graph-level config, its subgraphs that no earlier
+        config had tuned first (`handle.prepare`, which may raise to stop the search)."""
+        from autotune.backends.tvm import measure
+
+        if handle.prepare is not None:
+            handle.prepare(config or {})
+        try:
+            ex, wrong = self._build_graph(handle, config or {})
+        except Exception as exc:  # a config this compiler cannot build
+            return Outcome("build_error", error=f"{type(exc).__name__}: {exc}"[:2000])
+        if wrong:
+            return Outcome("wrong_result", error=f"outputs differ from TVM's default build's: {wrong}")
+        t0 = time.perf_counter()
+        try:
+            timer = measure.time_vm(ex, handle.model.inputs)
+            return Outcome("ok", [timer() for _ in range(GRAPH_SAMPLES)])
+        finally:
+            self.timing.run += time.perf_counter() - t0
+
+    def _compare_graph(self, handle: GraphHandle, base: Any, config: Any, rounds: int) -> Comparison:
+        from autotune import compare
+        from autotune.backends.tvm import measure
+
+        if handle.prepare is not None:
+            handle.prepare(base or {})
+            handle.prepare(config or {})
+        try:
+            base_ex, _ = self._build_graph(handle, base or {})
+            cand_ex, wrong = self._build_graph(handle, config or {})
+        except Exception as exc:
+            return Comparison("build_error", error=f"{type(exc).__name__}: {exc}"[:2000])
+        if wrong:
+            return Comparison("wrong_result", error=f"outputs differ from TVM's default build's: {wrong}")
+        t0 = time.perf_counter()
+        inputs = handle.model.inputs
+        a, b = compare.interleaved(measure.time_vm(base_ex, inputs), measure.time_vm(cand_ex, inputs), rounds)
+        self.timing.run += time.perf_counter() - t0
+        return Comparison("ok", a, b)
+
     def compare(self, workload: Workload, base: Any, config: Any, rounds: int) -> Comparison:
         from autotune import compare
         from autotune.backends.tvm import measure
 
+        if isinstance(workload.handle, GraphHandle):
+            return self._compare_graph(workload.handle, base, config, rounds)
         check = measure.random_args(self._prim(workload), seed=1, prepacked=False)
         t0 = time.perf_counter()
         try:

@@ -30,8 +30,15 @@ def compile(
     db: str | os.PathLike | SQLiteDatabase | None = None,
     params: dict | None = None,
     strict: bool = False,
+    graph_config: dict[str, Any] | None = None,
 ) -> Any:
     """`tvm.compile` for a Relax module, with the database's best schedules applied.
+
+    The model's best graph-level config (layouts, fusion, operator forms; found by the joint
+    search) is applied first, and the best schedules of the subgraphs it makes after.
+    `graph_config` builds under that config instead (`{}`: TVM's own graph); a stored config
+    that no longer applies to the model (its decisions are gone) means TVM's own graph, with
+    one warning.
 
     Whatever is wrong with the database (unreadable, too new, a record that no longer or
     never applies), the model compiles: the affected subgraphs (or, if the database cannot
@@ -65,8 +72,9 @@ def compile(
         msdb = MetaScheduleDatabase(store, target, apply=True, strict=strict)
         if msdb.target_id is None:  # nothing was ever tuned for this target
             return tvm.compile(mod, target)
+        graph = _graph(mod, store, msdb.target_id, graph_config, strict)
         try:
-            return build_tuned(mod, target, msdb)
+            return build_tuned(mod, target, msdb, graph=graph)
         except Exception as exc:  # a record that builds nothing usable: never the user's problem
             if strict:
                 raise
@@ -75,6 +83,29 @@ def compile(
     finally:
         if owned:
             store.close()
+
+
+def _graph(mod: Any, store: SQLiteDatabase, target_id: int, config: dict | None, strict: bool) -> Any:
+    """The `GraphBuild` of the model's best graph-level config (or of `config`); None for
+    TVM's own graph."""
+    from autotune import passes
+    from autotune.backends.tvm import graph
+
+    if config is None:
+        best = store.best_for(graph.graph_fingerprint(mod), target_id)
+        config = best.config if best is not None and best.kind == "graph" else {}
+    if not config:
+        return None
+    try:
+        if not isinstance(config, dict):
+            raise ValueError(f"not a config: {config!r}"[:200])
+        config = passes.normalize(config, graph.decisions(graph.graph_info(mod)))
+    except ValueError as exc:
+        if strict:
+            raise
+        _warn(f"{store.path}: the model's graph-level config no longer applies, TVM's own graph used ({exc})")
+        return None
+    return graph.build_of(config)
 
 
 def _first(exc: BaseException) -> str:

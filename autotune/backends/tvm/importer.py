@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     import torch
     import tvm
 
+    from autotune.backends.tvm.graph import GraphBuild
+
 __all__ = ["build_default", "build_tuned", "fuse", "fuse_passes", "run", "to_relax"]
 
 
@@ -62,7 +64,9 @@ def to_relax(model: torch.nn.Module, example_inputs: tuple[torch.Tensor, ...]) -
     return mod
 
 
-def fuse_passes(target: tvm.target.Target, stock: bool = False) -> list[tvm.transform.Pass]:
+def fuse_passes(
+    target: tvm.target.Target, stock: bool = False, graph: GraphBuild | None = None
+) -> list[tvm.transform.Pass]:
     """The passes that make a model's subgraphs: both what is tuned and what is looked up.
 
     ``DecomposeOpsForInference`` first, as TVM's own tuning pipeline
@@ -76,10 +80,14 @@ def fuse_passes(target: tvm.target.Target, stock: bool = False) -> list[tvm.tran
     (constants), so that MetaSchedule's ``RewriteLayout`` postprocessor may give them the
     layout its schedule reads best (packed once, when the model is built; see
     :func:`build_tuned`). `stock=True` leaves both additions out: the subgraphs of
-    ``compile_relax``, as stock MetaSchedule tunes and looks them up.
+    ``compile_relax``, as stock MetaSchedule tunes and looks them up. `graph`: a graph-level
+    config's rewrites (autotune/backends/tvm/graph.py), its layout and operator forms before
+    legalization, the ops it keeps apart once their patterns are annotated.
     """
     from tvm import relax
     from tvm.relax import pipeline as relax_pipeline
+
+    from autotune.backends.tvm.graph import after_annotate, before_legalize
 
     try:
         dispatch = list(relax_pipeline.library_dispatch_passes(target))
@@ -88,9 +96,11 @@ def fuse_passes(target: tvm.target.Target, stock: bool = False) -> list[tvm.tran
     decompose = [relax.transform.DecomposeOpsForInference(), relax.transform.CanonicalizeBindings()]
     return [
         *([] if stock else decompose),
+        *(before_legalize(graph) if graph else []),
         *dispatch,
         relax.transform.LegalizeOps(enable_warning=False),
         relax.transform.AnnotateTIROpPattern(),
+        *(after_annotate(graph) if graph else []),
         relax.transform.FoldConstant(),
         relax.transform.FuseOps(),
         relax.transform.FuseTIR(),
@@ -98,18 +108,27 @@ def fuse_passes(target: tvm.target.Target, stock: bool = False) -> list[tvm.tran
     ]
 
 
-def fuse(mod: tvm.IRModule, target: tvm.target.Target | str | dict, stock: bool = False) -> tvm.IRModule:
+def fuse(
+    mod: tvm.IRModule,
+    target: tvm.target.Target | str | dict,
+    stock: bool = False,
+    graph: GraphBuild | None = None,
+) -> tvm.IRModule:
     """Legalize and fuse ``mod`` (:func:`fuse_passes`): the PrimFuncs ``extract_tasks``
-    finds here are the ones :func:`build_tuned` looks up in a database."""
+    finds here are the ones :func:`build_tuned` looks up in a database (with the same
+    `graph` config)."""
     import tvm
 
     target = _as_target(target)
     with target, tvm.transform.PassContext(opt_level=3):
-        return tvm.transform.Sequential(fuse_passes(target, stock))(mod)
+        return tvm.transform.Sequential(fuse_passes(target, stock, graph))(mod)
 
 
 def build_tuned(
-    mod: tvm.IRModule, target: tvm.target.Target | str | dict, database: Any
+    mod: tvm.IRModule,
+    target: tvm.target.Target | str | dict,
+    database: Any,
+    graph: GraphBuild | None = None,
 ) -> tvm.runtime.Executable:
     """Build ``mod`` with the schedules of a MetaSchedule ``database`` applied.
 
@@ -117,7 +136,8 @@ def build_tuned(
     a layout of its own has its packing split out (``SplitLayoutRewritePreproc``) and, the
     weights being constants, evaluated here, at build time, by ``FoldConstant``: the
     packed weights are computed once, never per call. Then Relax's lowering and
-    finalization passes, as ``compile_relax`` runs them.
+    finalization passes, as ``compile_relax`` runs them. `graph`: the graph-level config
+    the model's subgraphs were tuned under (:func:`fuse_passes`).
     """
     import tvm
     from tvm import relax
@@ -127,7 +147,7 @@ def build_tuned(
     @tvm.transform.module_pass(opt_level=3)
     def pipeline(mod: tvm.IRModule, _ctx: Any) -> tvm.IRModule:
         passes = [
-            *fuse_passes(target),
+            *fuse_passes(target, graph=graph),
             relax.transform.MetaScheduleApplyDatabase(enable_warning=False),
             relax.transform.SplitLayoutRewritePreproc(),
             relax.transform.FoldConstant(),

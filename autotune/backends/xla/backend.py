@@ -117,7 +117,7 @@ class XlaSession(Session):
         self.timing.startup += worker.startup_s
         return worker
 
-    def workloads(self, model: Any) -> list[Workload]:
+    def workloads(self, model: Any, graph: dict[str, Any] | None = None) -> list[Workload]:
         info = model.info
         return [
             Workload(

@@ -1,0 +1,186 @@
+"""The joint search: a model's graph-level configs searched with the subgraphs under them.
+
+A backend with graph-level decisions (`Session.graph_decisions`: TVM's conv layouts, ops
+kept out of fusion, operator forms) offers the whole model as one more workload, its graph
+workload, whose configs are graph-level configs. Once the subgraphs of the model's own
+graph are tuned (`ModelTuner.tune`), `graph_pass`:
+
+1. measures the graph workload's default: the model end to end under its own graph, as
+   tuned so far;
+2. searches graph-level configs, up to `Settings.graph_trials` of them, with a graph search
+   (ask/tell, autotune/tuning/graph_loop.py; the job's strategy when it is a graph one,
+   else 'auto'). Before a config is built, the subgraphs it has that no earlier config had
+   are recorded and tuned as the model's own were (`subgraph_trials` each), so a subgraph
+   that recurs across configs (same fingerprint) is tuned once, and what a config is
+   measured with is its best kernels;
+3. confirms the fastest against the model's own graph, interleaved, outputs checked against
+   the compiler's default build (`confirm`, with `simplify` dropping the decisions that do
+   not matter): only a confirmed winner becomes the model's graph config, the one the
+   compile-time loader applies. The model's composition in the database becomes that
+   config's subgraphs and the graph workload, which is what `autotune best` shows.
+
+Everything is committed as it is measured; a killed job resumes (earlier configs are told
+to the strategy, tuned subgraphs are not tuned again).
+
+Example::
+
+    plan = tuner.prepare("bert-tiny", "bert-tiny")
+    tuner.tune(plan, trials=64, deadline=deadline)      # the default graph, then graph_pass
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any
+
+from autotune.db.recorder import Recorder
+from autotune.tuning.budget import MIN_TRIALS_PER_WORKLOAD
+from autotune.tuning.confirm import confirm
+from autotune.tuning.graph_loop import search_graph
+from autotune.tuning.plan import ModelPlan, WorkloadState
+
+#: The tuner of the model (`autotune.tuning.model.ModelTuner`, which imports this module).
+ModelTuner = Any
+
+#: The database kind of a graph-level config.
+GRAPH_KIND = "graph"
+
+
+class ClockOut(Exception):
+    """The job's clock ran out while a graph-level config's subgraphs were tuned: the config
+    is not measured (a later job proposes it again and finishes their tuning)."""
+
+
+def graph_state(tuner: ModelTuner, plan: ModelPlan, force: bool) -> WorkloadState | None:
+    """The model's graph workload, recorded, with its allotment, and the model's composition
+    as it compiles (None without graph-level decisions, or with `graph_trials` 0 for a model
+    never searched at graph level)."""
+    trials = tuner.ctx.settings.graph_trials
+    db = tuner.db
+    fp = tuner.session.graph_fingerprint(plan.model)
+    if fp is None or (trials <= 0 and db.workload_id(fp) is None):
+        return None  # nothing to search, and no earlier search of this model to show
+    w = tuner.session.graph_workload(plan.model)
+    if w is None:
+        return None
+    wid = db.add_workload(w.fingerprint, w.compiler or tuner.backend.name, w.name, w.ir, w.meta)
+    s = WorkloadState(w, wid, tuner.session.decisions(w))
+    s.done = db.count(wid, tuner.target_id, source="tune")
+    s.base = s.done if force else 0
+    s.trials = trials + s.base
+    _compose(tuner, plan, s)  # `prepare` recorded the model's own graph: the best may be another
+    return s
+
+
+def graph_left(tuner: ModelTuner, plan: ModelPlan) -> int:
+    """Graph-level configs the joint search has still to measure for the model."""
+    s = plan.graph
+    if s is None or tuner._met(s):
+        return 0
+    return max(0, s.trials - s.done)
+
+
+def subgraph_trials(plan: ModelPlan) -> int:
+    """Trials for each subgraph a graph-level config adds: the mean the model's own open
+    subgraphs were given, at least `MIN_TRIALS_PER_WORKLOAD`."""
+    open_ = [s for s in plan.workloads if not s.fixed]
+    given = [max(0, s.trials - s.base) for s in open_]
+    return max(MIN_TRIALS_PER_WORKLOAD, round(sum(given) / len(given)) if given else 0)
+
+
+def graph_pass(tuner: ModelTuner, plan: ModelPlan, deadline: float, force: bool) -> bool:
+    """Search, tune under and confirm the model's graph-level configs (module docstring);
+    False when the clock ran out first."""
+    s = plan.graph
+    if s is None:
+        return True
+    complete = True
+    if not tuner._met(s) and s.trials > s.done:
+        complete = _search(tuner, plan, s, deadline, force)
+    _compose(tuner, plan, s)
+    return complete
+
+
+def _search(tuner: ModelTuner, plan: ModelPlan, s: WorkloadState, deadline: float, force: bool) -> bool:
+    ctx = dataclasses.replace(
+        tuner.ctx,
+        record=Recorder(tuner.db, tuner.target_id, tuner.job_id, GRAPH_KIND),
+        # The shipped cost models read a subgraph's TIR or a module's HLO: none ranks a whole
+        # Relax graph yet, so every proposal of the strategy is measured.
+        costmodel=None,
+    )
+    s.workload.handle.prepare = lambda config: _tune_config(tuner, plan, config, deadline, force)
+    try:
+        if s.default_s != s.default_s:  # NaN: not measured in this job yet
+            s.default_s = tuner.default_latency(plan.name, s)
+        if not search_graph(ctx, plan, s, deadline):
+            return False
+        confirm(ctx, s)
+    except ClockOut:
+        return False
+    finally:
+        s.workload.handle.prepare = None
+    tuner.db.mark_tuned(s.workload_id, tuner.target_id, max(s.trials, s.done), tuner.job_id)
+    return True
+
+
+def _tune_config(
+    tuner: ModelTuner, plan: ModelPlan, config: dict[str, Any], deadline: float, force: bool
+) -> None:
+    """Record and tune the subgraphs of a graph-level config that no earlier one had."""
+    if not config:
+        return
+    known = {st.workload.fingerprint for st in plan.workloads + plan.graph_subgraphs}
+    new = [w for w in tuner.session.workloads(plan.model, config) if w.fingerprint not in known]
+    per = subgraph_trials(plan)
+    for w in new:
+        wid = tuner.db.add_workload(w.fingerprint, tuner.backend.name, w.name, w.ir, w.meta)
+        st = WorkloadState(w, wid, tuner.session.decisions(w))
+        st.default_s = tuner.default_latency(plan.name, st)
+        st.done = tuner.db.count(wid, tuner.target_id, source="tune")
+        st.base = st.done if force else 0
+        size = tuner._fixed_size(st)
+        st.fixed = size is not None
+        st.trials = (min(size, per) if st.fixed else per) + st.base
+        plan.graph_subgraphs.append(st)
+        if tuner._met(st) and not force:
+            continue
+        if time.time() >= deadline or tuner._search_one(plan, st, deadline) is None:
+            raise ClockOut(f"{plan.name}: the clock ran out tuning {w.name}")
+        tuner._finish(plan, st)
+
+
+def _compose(tuner: ModelTuner, plan: ModelPlan, s: WorkloadState) -> None:
+    """The model in the database as it compiles: its best graph-level config's subgraphs
+    (the default graph's when none won) and the graph workload."""
+    db = tuner.db
+    best = db.best(s.workload_id, tuner.target_id)
+    parts = [(st.workload_id, st.workload.weight) for st in plan.workloads]
+    if best is not None and best.kind == GRAPH_KIND and isinstance(best.config, dict):
+        chosen = tuner.session.workloads(plan.model, best.config)
+        ids = [(db.workload_id(w.fingerprint), w.weight) for w in chosen]
+        if all(wid is not None for wid, _ in ids):
+            parts = [(int(wid), weight) for wid, weight in ids]
+    db.set_model(plan.name, tuner.backend.name, plan.source, [*parts, (s.workload_id, 1)])
+
+
+def summary(tuner: ModelTuner, plan: ModelPlan) -> str:
+    """What the joint search found, in a line: the graph-level config kept and by how much it
+    beat the model's own graph, or that the model's own graph stays."""
+    s = plan.graph
+    if s is None:
+        return ""
+    db, tid = tuner.db, tuner.target_id
+    configs = sum(o["source"] == "tune" for o in db.outcomes(s.workload_id, tid))
+    head = f"{configs} graph-level config(s) measured, {len(plan.graph_subgraphs)} new subgraph(s) tuned"
+    best = db.best(s.workload_id, tid)
+    if best is not None and best.config:
+        decisions = ", ".join(tuner.backend.describe_config(best.config))
+        return f"{head}; kept {decisions}: {best.speedup:.2f}x over the model's own graph"
+    last = db.confirmation(s.workload_id, tid)
+    if last is not None and last.config:
+        return (
+            f"{head}; the model's own graph stays (the best measured {last.speedup:.2f}x, under the margin)"
+        )
+    return f"{head}; the model's own graph stays"
