@@ -125,3 +125,19 @@ def test_configs_that_do_not_apply_are_refused(mlp):
         XlaBuild.from_config({"opt:xla_cpu_gone_in_this_version": True}, info)
     with pytest.raises(ValueError, match="no choice"):
         XlaBuild.from_config({"opt:xla_cpu_prefer_vector_width": 96}, info)
+
+
+def test_space_lists_the_modules_decisions():
+    """`autotune space` on a JAX model: the one module's decisions, from every XLA pass."""
+    import json
+
+    from tests.conftest import run_cli
+
+    r = run_cli("space", "mlp", "--backend", "xla", "--json")
+    assert r.returncode == 0, r.stderr[-2000:]
+    space = json.loads(r.stdout)
+    ((module,),) = [space["subgraphs"]]
+    kinds = {d["kind"] for d in module["decisions"]}
+    assert kinds == {"layout", "fusion", "codegen"}
+    assert module["size"] == int(np.prod([len(d["choices"]) for d in module["decisions"]]))
+    assert space["graph"]["decisions"] == []

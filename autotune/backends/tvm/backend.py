@@ -40,9 +40,6 @@ from autotune.db.records import TargetInfo
 #: The untuned default of a big kernel can take minutes a run (a naive 2048 GEMM: ~90 s): its
 #: first run, the probe, may take this many times a candidate's run timeout.
 PROBE_TIMEOUT_FACTOR = 10
-#: The compiler name of graph workloads in the database: kept apart from the subgraphs
-#: ("tvm"), whose IR is TIR.
-GRAPH_COMPILER = "tvm-graph"
 #: Samples of one graph-level candidate's end-to-end time (`measure`).
 GRAPH_SAMPLES = 3
 
@@ -233,7 +230,7 @@ class TvmSession(Session):
         fp = graph.graph_fingerprint(model.mod)
         meta = {"level": "graph", "decisions": [d.name for d in decisions]}
         ir = json.dumps(info, sort_keys=True)
-        return Workload(fp, f"{model.name}:graph", ir, meta, 1, GraphHandle(model), GRAPH_COMPILER)
+        return Workload(fp, f"{model.name}:graph", ir, meta, 1, GraphHandle(model), graph.GRAPH_COMPILER)
 
     def decisions(self, workload: Workload) -> list[Any]:
         if isinstance(workload.handle, GraphHandle):

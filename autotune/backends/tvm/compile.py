@@ -90,8 +90,11 @@ def _graph(mod: Any, store: SQLiteDatabase, target_id: int, config: dict | None,
     TVM's own graph."""
     from autotune import passes
     from autotune.backends.tvm import graph
+    from autotune.backends.tvm.graph import GRAPH_COMPILER
 
     if config is None:
+        if not store.workloads(GRAPH_COMPILER, with_ir=False):
+            return None  # no model was searched at graph level: no hash of the model (~30 ms)
         best = store.best_for(graph.graph_fingerprint(mod), target_id)
         config = best.config if best is not None and best.kind == "graph" else {}
     if not config:

@@ -32,8 +32,10 @@ from typing import Any
 #: Ops worth keeping out of a fused kernel: transcendental or reducing epilogues that make
 #: the kernel they join hard to schedule.
 APART_OPS = ("gelu", "gelu_tanh", "silu", "sigmoid", "tanh", "softmax", "layer_norm")
-#: Fingerprints of graph workloads: a whole Relax model before fusion, weights included.
+#: Fingerprints of graph workloads: a whole Relax model before fusion, weights included;
+#: their compiler name in the database, apart from the subgraphs ("tvm"), whose IR is TIR.
 GRAPH_PREFIX = "tvm:graph1:"
+GRAPH_COMPILER = "tvm-graph"
 #: The opaque op pattern (tvm/relax/op_attr_types.h): FuseOps fuses nothing into or with it.
 OPAQUE = 8
 
