@@ -13,6 +13,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,23 @@ def pct(xs: Sequence[float], q: float) -> float:
 def paired_ratio(num: Sequence[float], den: Sequence[float]) -> float:
     """Median of per-round ratios num[i] / den[i] (a paired speedup when num is the baseline)."""
     return median([a / b for a, b in zip(num, den) if b > 0])
+
+
+def rotated(keys: Sequence[str], r: int) -> list[str]:
+    """The order of round `r` of an interleaved run: `keys` rotated by `r`."""
+    k = r % len(keys)
+    return [*keys[k:], *keys[:k]]
+
+
+def interleave(timers: dict[str, Any], rounds: int, pause_s: float = 0.0) -> dict[str, list[float]]:
+    """`rounds` rounds of one sample of every timer (a call returning seconds), in an order
+    rotated every round, with `pause_s` after each sample; the samples by timer."""
+    samples: dict[str, list[float]] = {k: [] for k in timers}
+    for r in range(rounds):
+        for k in rotated(list(timers), r):
+            samples[k].append(timers[k]())
+            time.sleep(pause_s)
+    return samples
 
 
 def machine() -> dict[str, Any]:

@@ -123,15 +123,9 @@ def measure(model: str, dbs: dict[str, Path], rounds: int) -> dict[str, Any]:
     wrong = {k: compare.mismatch(importer.run(ex, x), reference) for k, ex in builds.items()}
     timers = {k: measure.time_vm(ex, x) for k, ex in builds.items()}
     timers["PyTorch eager"] = _torch_timer(m.module.eval(), tuple(m.example_inputs), 50.0)
-    labels = list(timers)
-    samples: dict[str, list[float]] = {k: [] for k in labels}
-    for r in range(rounds):
-        order = labels[r % len(labels) :] + labels[: r % len(labels)]
-        for k in order:
-            samples[k].append(timers[k]())
-            time.sleep(0.05)
+    samples = C.interleave(timers, rounds, pause_s=0.05)
     rows = {}
-    for k in labels:
+    for k in timers:
         rows[k] = {
             "median_s": C.median(samples[k]),
             "x_sub": C.paired_ratio(samples["subgraph only"], samples[k]),

@@ -409,7 +409,7 @@ def compile_times(empty: Path, small: Path, big: Path, rounds: int) -> dict[str,
     keys = list(variants)
     samples: dict[str, list[float]] = {k: [] for k in keys}
     for r in range(rounds):
-        for k in keys[r % len(keys) :] + keys[: r % len(keys)]:
+        for k in C.rotated(keys, r):
             t0 = time.perf_counter()
             variants[k]()
             samples[k].append(time.perf_counter() - t0)
@@ -434,7 +434,7 @@ def cli_times(small: Path, big: Path, runs: int) -> dict[str, Any]:
     for k in keys:  # warm the page cache once
         outputs[k] = subprocess.run(cmds[k], capture_output=True, text=True, cwd=C.ROOT).stdout
     for r in range(runs):
-        for k in keys[r % len(keys) :] + keys[: r % len(keys)]:
+        for k in C.rotated(keys, r):
             t0 = time.perf_counter()
             proc = subprocess.run(cmds[k], capture_output=True, text=True, cwd=C.ROOT)
             samples[k].append(time.perf_counter() - t0)

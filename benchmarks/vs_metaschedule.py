@@ -282,12 +282,7 @@ def compare(model: str, ours_db: str, stock_dir: str, rounds: int, min_ms: float
         correct[key] = {"matches_torch": ok, "max_abs_err_rel_to_max_ref": err}
 
     timers = {k: measure.time_vm(ex, inputs, min_ms=min_ms) for k, ex in builds.items()}
-    keys = list(timers)
-    samples: dict[str, list[float]] = {k: [] for k in keys}
-    for r in range(rounds):
-        order = keys[r % len(keys) :] + keys[: r % len(keys)]
-        for k in order:
-            samples[k].append(timers[k]())
+    samples = C.interleave(timers, rounds)
     return {
         "compile_s": compile_s,
         "applied": applied,

@@ -370,7 +370,7 @@ def compare(
     samples: dict[str, list[float]] = {k: [] for k in timers}
     order = list(timers)
     for r in range(rounds):
-        for label in order[r % len(order) :] + order[: r % len(order)]:
+        for label in C.rotated(order, r):
             if label == "TVM default" and samples[label] and samples[label][0] > 0.5:
                 continue  # far behind: one sample says so
             time.sleep(0.05)

@@ -48,6 +48,10 @@ class Workload:
     compiler: str = ""  # its compiler name in the database, when not the backend's (graph workloads)
 
 
+#: The database kind of a graph-level config (the configs of a `GraphHandle` workload).
+GRAPH_KIND = "graph"
+
+
 @dataclass
 class GraphHandle:
     """The handle of a model's graph workload (`Session.graph_workload`): its configs are

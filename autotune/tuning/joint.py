@@ -31,9 +31,11 @@ Example::
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from typing import Any
 
+from autotune.backends.base import GRAPH_KIND
 from autotune.db.recorder import Recorder
 from autotune.tuning.budget import MIN_TRIALS_PER_WORKLOAD
 from autotune.tuning.confirm import confirm
@@ -42,9 +44,6 @@ from autotune.tuning.plan import ModelPlan, WorkloadState
 
 #: The tuner of the model (`autotune.tuning.model.ModelTuner`, which imports this module).
 ModelTuner = Any
-
-#: The database kind of a graph-level config.
-GRAPH_KIND = "graph"
 
 
 class ClockOut(Exception):
@@ -64,9 +63,8 @@ def graph_state(tuner: ModelTuner, plan: ModelPlan, force: bool) -> WorkloadStat
     w = tuner.session.graph_workload(plan.model)
     if w is None:
         return None
-    wid = db.add_workload(w.fingerprint, w.compiler or tuner.backend.name, w.name, w.ir, w.meta)
-    s = WorkloadState(w, wid, tuner.session.decisions(w))
-    s.done = db.count(wid, tuner.target_id, source="tune")
+    s = tuner.record_workload(w)
+    s.done = db.count(s.workload_id, tuner.target_id, source="tune")
     s.base = s.done if force else 0
     s.trials = trials + s.base
     _compose(tuner, plan, s)  # `prepare` recorded the model's own graph: the best may be another
@@ -95,9 +93,9 @@ def graph_pass(tuner: ModelTuner, plan: ModelPlan, deadline: float, force: bool)
     s = plan.graph
     if s is None:
         return True
-    complete = True
-    if not tuner._met(s) and s.trials > s.done:
-        complete = _search(tuner, plan, s, deadline, force)
+    if tuner._met(s) or s.trials <= s.done:
+        return True  # `graph_state` composed the model as it compiles
+    complete = _search(tuner, plan, s, deadline, force)
     _compose(tuner, plan, s)
     return complete
 
@@ -112,7 +110,7 @@ def _search(tuner: ModelTuner, plan: ModelPlan, s: WorkloadState, deadline: floa
     )
     s.workload.handle.prepare = lambda config: _tune_config(tuner, plan, config, deadline, force)
     try:
-        if s.default_s != s.default_s:  # NaN: not measured in this job yet
+        if math.isnan(s.default_s):  # not measured in this job yet
             s.default_s = tuner.default_latency(plan.name, s)
         if not search_graph(ctx, plan, s, deadline):
             return False
@@ -135,10 +133,9 @@ def _tune_config(
     new = [w for w in tuner.session.workloads(plan.model, config) if w.fingerprint not in known]
     per = subgraph_trials(plan)
     for w in new:
-        wid = tuner.db.add_workload(w.fingerprint, tuner.backend.name, w.name, w.ir, w.meta)
-        st = WorkloadState(w, wid, tuner.session.decisions(w))
+        st = tuner.record_workload(w)
         st.default_s = tuner.default_latency(plan.name, st)
-        st.done = tuner.db.count(wid, tuner.target_id, source="tune")
+        st.done = tuner.db.count(st.workload_id, tuner.target_id, source="tune")
         st.base = st.done if force else 0
         size = tuner._fixed_size(st)
         st.fixed = size is not None

@@ -47,7 +47,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from autotune import compare
-from autotune.backends.base import Backend, Session
+from autotune.backends.base import Backend, Session, Workload
 from autotune.db.base import TuningDatabase
 from autotune.db.recorder import Recorder
 from autotune.tuning.budget import MIN_TRIALS_PER_WORKLOAD, allot, expected_gain
@@ -152,14 +152,19 @@ class ModelTuner:
         with self.timed(plan):
             plan.model = self.session.load(source, model)
             for w in self.session.workloads(plan.model):
-                wid = self.db.add_workload(w.fingerprint, self.backend.name, w.name, w.ir, w.meta)
-                plan.workloads.append(WorkloadState(w, wid, self.session.decisions(w)))
+                plan.workloads.append(self.record_workload(w))
             parts = [(s.workload_id, s.workload.weight) for s in plan.workloads]
             plan.model_id = self.db.set_model(name, self.backend.name, source, parts)
             for s in plan.workloads:
                 s.default_s = self.default_latency(name, s)
                 s.done = self.db.count(s.workload_id, self.target_id, source="tune")
         return plan
+
+    def record_workload(self, w: Workload) -> WorkloadState:
+        """A workload recorded in the database (under its own compiler name, if it has one),
+        as a state with nothing allotted or measured yet."""
+        wid = self.db.add_workload(w.fingerprint, w.compiler or self.backend.name, w.name, w.ir, w.meta)
+        return WorkloadState(w, wid, self.session.decisions(w))
 
     def default_latency(self, model: str, s: WorkloadState) -> float:
         """The default's median latency: measured once per target, then read back."""

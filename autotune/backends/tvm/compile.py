@@ -89,6 +89,7 @@ def _graph(mod: Any, store: SQLiteDatabase, target_id: int, config: dict | None,
     """The `GraphBuild` of the model's best graph-level config (or of `config`); None for
     TVM's own graph."""
     from autotune import passes
+    from autotune.backends.base import GRAPH_KIND
     from autotune.backends.tvm import graph
     from autotune.backends.tvm.graph import GRAPH_COMPILER
 
@@ -96,7 +97,7 @@ def _graph(mod: Any, store: SQLiteDatabase, target_id: int, config: dict | None,
         if not store.workloads(GRAPH_COMPILER, with_ir=False):
             return None  # no model was searched at graph level: no hash of the model (~30 ms)
         best = store.best_for(graph.graph_fingerprint(mod), target_id)
-        config = best.config if best is not None and best.kind == "graph" else {}
+        config = best.config if best is not None and best.kind == GRAPH_KIND else {}
     if not config:
         return None
     try:

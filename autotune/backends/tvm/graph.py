@@ -195,22 +195,16 @@ _SUFFIX = re.compile(r"_?\d+$")
 
 def _apart_pass(keys: set[str]) -> Any:
     import tvm
-    from tvm import relax
 
     @tvm.transform.module_pass(opt_level=0, name="KeepApart")
     def mark(mod: Any, _ctx: Any) -> Any:
         marked = {}
-        for block in getattr(mod["main"].body, "blocks", []):
-            for binding in block.bindings:
-                value = getattr(binding, "value", None)
-                if not isinstance(value, relax.Call) or getattr(value.op, "name", "") != "relax.call_tir":
-                    continue
-                gv = value.args[0]
-                out = _dims(binding.var.ty)
-                if out is None or gv in marked:
-                    continue
-                if op_key(_SUFFIX.sub("", gv.name_hint), out) in keys:
-                    marked[gv] = mod[gv].with_attr("op_pattern", OPAQUE)
+        for var, call in _calls(mod):
+            if call.op.name != "relax.call_tir":
+                continue
+            gv, out = call.args[0], _dims(var.ty)
+            if out is not None and gv not in marked and op_key(_SUFFIX.sub("", gv.name_hint), out) in keys:
+                marked[gv] = mod[gv].with_attr("op_pattern", OPAQUE)
         if marked:
             mod = mod.clone()
             for gv, func in marked.items():
@@ -218,14 +212,6 @@ def _apart_pass(keys: set[str]) -> Any:
         return mod
 
     return mark
-
-
-def rewrites_in(mod: Any) -> dict[str, int]:
-    """How many of each operator `main` calls (to check what a config changed)."""
-    counts: dict[str, int] = {}
-    for _, call in _calls(mod):
-        counts[_short(call.op.name)] = counts.get(_short(call.op.name), 0) + 1
-    return counts
 
 
 #: The passes whose decisions a TVM graph-level config holds, in the order they apply.
