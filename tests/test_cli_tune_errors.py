@@ -107,6 +107,9 @@ def test_newer_schema_is_refused_and_untouched(tmp_path):
         ("[job]\nfirst_pass = 0\n[[models]]\nname = 'mlp'\n", "first_pass: expected a number above 0"),
         ("[job]\ngraph_trials = -1\n[[models]]\nname = 'mlp'\n", "graph_trials: expected a whole number"),
         ("[job]\ngraph_trials = 2.5\n[[models]]\nname = 'mlp'\n", "graph_trials: expected a whole number"),
+        ("[job]\nlevels = []\n[[models]]\nname = 'mlp'\n", "levels: expected a list of levels"),
+        ("[job]\nlevels = ['kernel']\n[[models]]\nname = 'mlp'\n", "levels: expected a list of levels"),
+        ("[job]\nlevels = 3\n[[models]]\nname = 'mlp'\n", "levels: expected a list of levels"),
     ],
 )
 def test_malformed_job_files(tmp_path, text, message):
@@ -142,6 +145,18 @@ def test_baselines_key(tmp_path):
     for text, want in (("", None), ("baselines = []\n", []), ("baselines = ['torch', 'torch']\n", ["torch"])):
         path.write_text(f"[job]\n{text}[[models]]\nname = 'mlp'\n[[models]]\nname = 'mlp'\nbackend = 'xla'\n")
         assert load_job(path).baselines == want
+
+
+def test_levels_key_and_option(tmp_path):
+    """Both levels by default, in a fixed order; --levels overrides the file, checked the same."""
+    path = tmp_path / "job.toml"
+    path.write_text("[job]\nlevels = ['subgraph', 'graph']\n[[models]]\nname = 'mlp'\n")
+    assert load_job(path).levels == ["graph", "subgraph"]
+    path.write_text("[[models]]\nname = 'mlp'\n")
+    assert load_job(path).levels == ["graph", "subgraph"]
+    r = run_cli("tune", str(path), "--levels", "graph,tiles")
+    _one_line_error(r)
+    assert "--levels: expected a list of levels" in r.stderr
 
 
 def test_malformed_job_file_on_the_command_line(tmp_path):

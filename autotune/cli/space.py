@@ -2,7 +2,8 @@
 
 Graph level (the whole model: TVM's conv layouts, ops kept out of fusion, operator forms;
 XLA's compiler options and HLO passes) and subgraph level (per fused subgraph: TVM's
-MetaSchedule sketches, tile sizes and sampled extents; XLA's per-tensor layouts), each with
+MetaSchedule sketches, tile sizes and sampled extents; XLA's per-tensor layouts and fusion
+cuts, rewritten into the traced program), each with
 its kind, choices and default, and the size of the space. Nothing is measured and no
 database is touched: the model is only imported and fused.
 

@@ -38,13 +38,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         type=int,
         help="graph-level configs per model for the joint search (overrides the job file; 0: none)",
     )
+    p.add_argument(
+        "--levels",
+        help="levels of decisions searched: graph, subgraph, or graph,subgraph (the default: both, "
+        "jointly; overrides the job file)",
+    )
     p.add_argument("--force", action="store_true", help="tune again what is already tuned")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(run=run)
 
 
 def build_spec(args: argparse.Namespace):  # -> JobSpec
-    from autotune.tuning.jobfile import load_job, parse_job
+    from autotune.tuning.jobfile import load_job, parse_job, parse_levels
 
     if args.trials is not None and args.trials <= 0:
         raise UserError("--trials must be a positive integer")
@@ -80,6 +85,8 @@ def build_spec(args: argparse.Namespace):  # -> JobSpec
         spec.time_budget_s = args.time_budget
     if args.graph_trials is not None:
         spec.graph_trials = args.graph_trials
+    if args.levels is not None:
+        spec.levels = parse_levels(args.levels, "--levels")
     return spec
 
 

@@ -48,7 +48,8 @@ class TuningDatabase(abc.ABC):
     def add_workload(
         self, fingerprint: str, compiler: str, name: str, ir: str, meta: dict | None = None
     ) -> int:
-        """Id of a workload, inserted if new."""
+        """Id of a workload, inserted if new; keys of `meta` the stored workload lacks (a
+        newer version of autotune describes more) are added, stored keys are kept."""
 
     @abc.abstractmethod
     def workload(self, fingerprint: str) -> dict[str, Any] | None:

@@ -157,6 +157,8 @@ class SQLiteDatabase(SQLiteMaintenance, TuningDatabase):
     ) -> int:
         known = self.workload_id(fingerprint)
         if known is not None:
+            if meta:
+                self._add_meta_keys(known, meta)
             return known
         with self._write() as c:
             c.execute(
@@ -165,6 +167,16 @@ class SQLiteDatabase(SQLiteMaintenance, TuningDatabase):
                 (fingerprint, compiler, name, ir, canonical_json(meta or {}), time.time()),
             )
         return int(self.workload_id(fingerprint))  # type: ignore[arg-type]
+
+    def _add_meta_keys(self, workload_id: int, meta: dict) -> None:
+        stored = self.workload_meta(workload_id)
+        missing = {k: v for k, v in meta.items() if k not in stored}
+        if missing:
+            with self._write() as c:
+                c.execute(
+                    "UPDATE workloads SET meta=? WHERE id=?",
+                    (canonical_json({**missing, **stored}), workload_id),
+                )
 
     def workload_id(self, fingerprint: str) -> int | None:
         row = self.conn.execute("SELECT id FROM workloads WHERE fingerprint=?", (fingerprint,)).fetchone()

@@ -4,7 +4,7 @@ choice is applied. `base.py` is the extension point; one file per pass.
 Example::
 
     from autotune import passes
-    passes.kinds("xla")          # ['xla-codegen', 'xla-fusion', 'xla-layout']
+    passes.kinds("tvm")          # ['tvm-codegen', 'tvm-fusion', 'tvm-layout']
 """
 
 from autotune.passes.base import Decision, Pass, create, kinds, normalize, register, space_size

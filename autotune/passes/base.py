@@ -102,6 +102,8 @@ REGISTRY: Registry[type[Pass]] = Registry(
         "xla-layout": "autotune.passes.xla_layout",
         "xla-fusion": "autotune.passes.xla_fusion",
         "xla-codegen": "autotune.passes.xla_codegen",
+        "xla-tensor-layout": "autotune.passes.xla_tensor_layout",
+        "xla-fusion-cut": "autotune.passes.xla_fusion_cut",
         "tvm-layout": "autotune.passes.tvm_layout",
         "tvm-fusion": "autotune.passes.tvm_fusion",
         "tvm-codegen": "autotune.passes.tvm_codegen",

@@ -76,6 +76,7 @@ def run_job(
         baselines=None if spec.baselines is None else tuple(spec.baselines),
         first_pass=spec.first_pass,
         graph_trials=spec.graph_trials,
+        levels=tuple(spec.levels),
     )
     db = open_db(db_path or spec.database)
     started = time.time()

@@ -24,6 +24,11 @@ uses, before the job starts (a bad value is one line naming the key):
   0: none). Where a backend has graph-level decisions (TVM: conv layouts, ops kept out of
   fusion, the GELU form), each config's new subgraphs are tuned with the model's mean
   trials per subgraph, and the config that beats the model's own graph end to end is kept.
+- ``levels``: which levels of the passes' decisions are searched, ``["graph",
+  "subgraph"]`` (the default: both, jointly) or one of them. XLA: graph = compiler options,
+  HLO passes, argument and result layouts; subgraph = layouts of tensors inside the
+  program and fusion cuts. TVM: graph = the joint search's configs (with
+  ``graph_trials``); its subgraph schedules are MetaSchedule's at every level.
 - ``trials``, ``time_budget_s``, ``trials_per_iter``, ``database``, ``backend``.
 
 Example ``jobs.toml``::
@@ -48,11 +53,12 @@ from __future__ import annotations
 
 import json
 import tomllib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from autotune.errors import UserError
+from autotune.passes.base import LEVELS
 
 _JOB_KEYS = {
     "target",
@@ -67,6 +73,7 @@ _JOB_KEYS = {
     "baselines",
     "first_pass",
     "graph_trials",
+    "levels",
 }
 _MODEL_KEYS = {"name", "source", "trials", "backend"}
 #: The backend of a model that names none (the job's `backend`, else this).
@@ -98,6 +105,7 @@ class JobSpec:
     baselines: list[str] | None = None  # None: every baseline of each backend
     first_pass: float = 0.5  # of each model's trials, spread by untuned time (the rest: by expected gain)
     graph_trials: int = 0  # graph-level configs per model (the joint search); 0: none
+    levels: list[str] = field(default_factory=lambda: list(LEVELS))  # of decisions searched
     path: str | None = None
 
     def backends(self) -> list[str]:
@@ -130,6 +138,15 @@ def _share(value: Any, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
         raise UserError(f"{where}: expected a number above 0 and at most 1, got {value!r}")
     return float(value)
+
+
+def parse_levels(value: Any, where: str) -> list[str]:
+    """A non-empty list of decision levels ("graph", "subgraph"), in that order."""
+    if isinstance(value, str):
+        value = [v.strip() for v in value.split(",")]
+    if not isinstance(value, list) or not value or any(v not in LEVELS for v in value):
+        raise UserError(f"{where}: expected a list of levels from {list(LEVELS)}, got {value!r}")
+    return [v for v in LEVELS if v in value]
 
 
 def _backend(value: Any, where: str) -> str:
@@ -258,6 +275,7 @@ def parse_job(data: dict[str, Any], where: str = "job file", base_dir: Path | No
         baselines=_baselines(job.get("baselines"), where, used),
         first_pass=_share(job.get("first_pass", 0.5), f"{where}: [job] first_pass"),
         graph_trials=_count(job.get("graph_trials", 0), f"{where}: [job] graph_trials"),
+        levels=parse_levels(job.get("levels", list(LEVELS)), f"{where}: [job] levels"),
     )
 
 

@@ -55,7 +55,8 @@ def graph_state(tuner: ModelTuner, plan: ModelPlan, force: bool) -> WorkloadStat
     """The model's graph workload, recorded, with its allotment, and the model's composition
     as it compiles (None without graph-level decisions, or with `graph_trials` 0 for a model
     never searched at graph level)."""
-    trials = tuner.ctx.settings.graph_trials
+    settings = tuner.ctx.settings
+    trials = settings.graph_trials if "graph" in settings.levels else 0
     db = tuner.db
     fp = tuner.session.graph_fingerprint(plan.model)
     if fp is None or (trials <= 0 and db.workload_id(fp) is None):

@@ -164,7 +164,8 @@ class ModelTuner:
         """A workload recorded in the database (under its own compiler name, if it has one),
         as a state with nothing allotted or measured yet."""
         wid = self.db.add_workload(w.fingerprint, w.compiler or self.backend.name, w.name, w.ir, w.meta)
-        return WorkloadState(w, wid, self.session.decisions(w))
+        levels = self.ctx.settings.levels
+        return WorkloadState(w, wid, [d for d in self.session.decisions(w) if d.level in levels])
 
     def default_latency(self, model: str, s: WorkloadState) -> float:
         """The default's median latency: measured once per target, then read back."""

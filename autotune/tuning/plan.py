@@ -34,6 +34,7 @@ class Settings:
     baselines: tuple[str, ...] | None = None  # of `Backend.baselines` to time; None: all of them
     first_pass: float = 0.5  # of a model's budget, spread by default time; the rest by expected gain
     graph_trials: int = 0  # graph-level configs of a model measured by the joint search (0: none)
+    levels: tuple[str, ...] = ("graph", "subgraph")  # of the passes' decisions, those searched
 
 
 @dataclass

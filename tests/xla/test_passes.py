@@ -16,9 +16,11 @@ import pytest
 
 from autotune import passes, zoo
 from autotune.backends.xla.build import XlaBuild
+from autotune.backends.xla.rewrite import program_ops
 from autotune.backends.xla.worker import _changed_passes
 from autotune.backends.xla.workload import arrays
 from autotune.passes import xla_options
+from autotune.passes.base import LEVELS
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.timeout(300)
@@ -33,6 +35,7 @@ def mlp():
         "results": arrays(lowered.out_info),
         "changed_passes": _changed_passes(lowered),
         "options": xla_options.available(),
+        "ops": program_ops(m.fn, tuple(m.example_args)),
     }
     return m, info
 
@@ -60,7 +63,13 @@ def test_discovered_options_are_accepted_by_this_jaxlib():
 
 def test_unknown_rules_are_not_offered():
     assert xla_options.option_values("xla_cpu_no_such_thing", {"type": "bool"}) == []
-    assert passes.kinds("xla") == ["xla-codegen", "xla-fusion", "xla-layout"]
+    assert passes.kinds("xla") == [
+        "xla-codegen",
+        "xla-fusion",
+        "xla-fusion-cut",
+        "xla-layout",
+        "xla-tensor-layout",
+    ]
 
 
 @pytest.mark.parametrize("name", passes.kinds("xla"))
@@ -71,17 +80,25 @@ def test_pass_contract(name, mlp):
     assert ds, f"{name} offers no decision for mlp"
     assert len({d.name for d in ds}) == len(ds)
     for d in ds:
-        assert d.level == "graph" and d.default is None and len(d.choices) >= 2
+        assert d.level in LEVELS and d.default is None and len(d.choices) >= 2
     # Each decision's non-default choices land in the build, and nothing else does.
     for d in ds:
         for choice in d.choices[1:]:
             build = XlaBuild(info)
             p.apply({d.name: choice}, build)
-            touched = (build.options, build.disabled_passes, build.in_layouts, build.out_layouts)
+            touched = (
+                build.options,
+                build.disabled_passes,
+                build.in_layouts,
+                build.out_layouts,
+                build.rewrites,
+            )
             assert sum(len(t) for t in touched) == 1, (d.name, choice, touched)
     build = XlaBuild(info)
     p.apply({"opt:not-mine": 1}, build)
-    assert not (build.options or build.disabled_passes or build.in_layouts or build.out_layouts)
+    assert not (
+        build.options or build.disabled_passes or build.in_layouts or build.out_layouts or build.rewrites
+    )
 
 
 @pytest.mark.parametrize("name", passes.kinds("xla"))
@@ -139,5 +156,6 @@ def test_space_lists_the_modules_decisions():
     ((module,),) = [space["subgraphs"]]
     kinds = {d["kind"] for d in module["decisions"]}
     assert kinds == {"layout", "fusion", "codegen"}
+    assert {d["level"] for d in module["decisions"]} == {"graph", "subgraph"}
     assert module["size"] == int(np.prod([len(d["choices"]) for d in module["decisions"]]))
     assert space["graph"]["decisions"] == []

@@ -68,7 +68,7 @@ def test_every_outcome_is_recorded(tuned_db):
         # Configs are plain JSON of named decisions.
         for o in outcomes:
             for name in json.loads(o["config"]):
-                assert name.split(":")[0] in ("opt", "disable", "layout")
+                assert name.split(":")[0] in ("opt", "disable", "layout", "tensor", "cut")
         e2e = db.latest_model_measurement(model["id"], tid)
         assert e2e is not None and e2e["speedup"] > 0
 

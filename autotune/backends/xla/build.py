@@ -1,8 +1,11 @@
-"""How a config becomes an XLA compile: compiler options, disabled passes, layouts.
+"""How a config becomes an XLA compile: compiler options, disabled passes, layouts, and
+rewrites of the program itself.
 
-The passes of autotune/passes/ fill an `XlaBuild` from a config; `compile` hands it to JAX
-(`jax.jit(..., in_shardings=Format(...))` for layouts, `.compile(compiler_options=...)`
-for the rest). The default config ``{}`` compiles exactly like plain `jax.jit`.
+The passes of autotune/passes/ fill an `XlaBuild` from a config; `jit` hands it to JAX
+(`jax.jit(..., in_shardings=Format(...))` for argument and result layouts,
+`compiler_options=...` for the rest) after inserting the subgraph-level rewrites (tensor
+layouts, fusion cuts) into the traced program (`rewrite.rewritten`). The default config
+``{}`` compiles exactly like plain `jax.jit`.
 
 Example::
 
@@ -12,10 +15,14 @@ Example::
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-XLA_PASSES = ("xla-layout", "xla-fusion", "xla-codegen")
+from autotune.backends.xla.rewrite import Rewrite, StaleRewrite, rewritten
+
+#: The HLO pass that applies `with_layout_constraint` (without it XLA CPU cannot compile one).
+LAYOUT_PASS = "algsimp"
+XLA_PASSES = ("xla-layout", "xla-fusion", "xla-codegen", "xla-tensor-layout", "xla-fusion-cut")
 
 
 @dataclass
@@ -27,6 +34,7 @@ class XlaBuild:
     disabled_passes: list[str] = field(default_factory=list)
     in_layouts: dict[int, str] = field(default_factory=dict)
     out_layouts: dict[int, str] = field(default_factory=dict)
+    rewrites: dict[int, Rewrite] = field(default_factory=dict)
 
     @staticmethod
     def from_config(config: dict[str, Any], workload: dict[str, Any]) -> XlaBuild:
@@ -40,6 +48,11 @@ class XlaBuild:
             p.apply(config, build)
         return build
 
+    def rewrite(self, index: int, op: str, shape: tuple[int, ...], **change: Any) -> None:
+        """Add a change (`layout=`, `cut=`) to the rewrite of equation `index`."""
+        r = self.rewrites.get(index) or Rewrite(index, op, tuple(shape))
+        self.rewrites[index] = replace(r, **change)
+
     def compiler_options(self) -> dict[str, Any]:
         opts = dict(self.options)
         if self.disabled_passes:
@@ -47,10 +60,20 @@ class XlaBuild:
         return opts
 
     def jit(self, fn: Any, args: tuple, **jit_kwargs: Any) -> Any:
-        """`jax.jit(fn, **jit_kwargs)` with this build's options and layouts."""
+        """`jax.jit(fn, **jit_kwargs)` with this build's options, layouts and rewrites; raises
+        StaleRewrite when a rewrite no longer matches `fn`."""
         import jax
 
         kwargs: dict[str, Any] = dict(jit_kwargs)
+        if self.rewrites:
+            if {"static_argnums", "static_argnames"} & set(kwargs):
+                raise StaleRewrite("subgraph rewrites apply to functions without static arguments")
+            if LAYOUT_PASS in self.disabled_passes and any(r.layout for r in self.rewrites.values()):
+                # XLA's algebraic simplifier is what turns a layout constraint into a layout.
+                raise ValueError(
+                    f"a tensor layout needs the HLO pass {LAYOUT_PASS}, which this config disables"
+                )
+            fn = rewritten(fn, args, sorted(self.rewrites.values(), key=lambda r: r.index))
         if self.compiler_options():
             kwargs["compiler_options"] = {**kwargs.get("compiler_options", {}), **self.compiler_options()}
         if self.in_layouts:

@@ -53,6 +53,7 @@ class Worker:
 
         from autotune import zoo
         from autotune.backends.xla import workload as wl
+        from autotune.backends.xla.rewrite import program_ops
 
         jax.config.update("jax_platforms", "cuda" if platform == "gpu" else platform)
         t0 = time.perf_counter()
@@ -83,6 +84,7 @@ class Worker:
             "options": options,
             "cost": {k: float(v) for k, v in cost.items() if "{" not in k},
             "platform": platform,
+            "ops": program_ops(self.fn, self.args),
             "load_s": time.perf_counter() - t0,
         }
         self.compiled = {"{}": compiled}

@@ -25,7 +25,7 @@ from autotune.errors import UserError
 
 FINGERPRINT_PREFIX = "xla:h1:"
 #: Workload info kept in the database (what the passes need to apply a config at compile time).
-META_KEYS = ("args", "results", "changed_passes", "options", "cost", "optimized_hlo", "platform")
+META_KEYS = ("args", "results", "changed_passes", "options", "cost", "optimized_hlo", "platform", "ops")
 #: Left out of the workload meta the compile-time lookup reads (large, and not needed to apply).
 LOOKUP_SKIPS = ("optimized_hlo",)
 
