@@ -1,6 +1,8 @@
-"""`autotune best MODEL`: a model's best schedule per subgraph, its end-to-end speedup, and
-how the tuned build compares with what its users would run instead (its baselines: a TVM
-model's PyTorch eager and torch.compile), each timed interleaved with the tuned build.
+"""`autotune best MODEL`: a model's best schedule per subgraph (and its graph-level config, where
+the joint search kept one), what each decision of a best contributes (measured by removing it),
+its end-to-end speedup, and how the tuned build compares with what its users would run instead
+(its baselines: a TVM model's PyTorch eager and torch.compile), each timed interleaved with the
+tuned build.
 
 autotune best convnet
 autotune best convnet --json
@@ -83,6 +85,8 @@ def summary(db: Any, name: str, target: str | None, backend: str | None = None) 
                 "tuned": db.is_tuned(w["id"], tid),
                 "trials": db.count(w["id"], tid),
                 "schedule": be.describe_config(b.config) if b else "default",
+                # Measured by removing each decision from the best (confirm.ablate).
+                "contributions": db.contributions(w["id"], tid, b.config) if b else {},
             }
         )
     e2e = db.latest_model_measurement(model["id"], tid)
@@ -136,6 +140,12 @@ def run(args: argparse.Namespace) -> int:
         "in one process, outputs checked (else the default); best us, default us and speedup are "
         "from that comparison (without a best, default us is the tuning runner's)"
     )
+    explained = [s for s in data["subgraphs"] if s["contributions"]]
+    if explained:
+        print("what each decision of a best contributes: the best without it / the best, timed interleaved")
+        for s in explained:
+            parts = [f"{k} {v:.2f}x" for k, v in s["contributions"].items()]
+            print(f"  {s['workload'][:43]}: " + ", ".join(parts))
     e = data["end_to_end"]
     if e:
         print(

@@ -22,6 +22,9 @@ from typing import Any
 from autotune.db.records import BestRecord, Confirmation, TargetInfo
 from autotune.registry import Registry
 
+#: Measurement source of an ablation: a best config and the same without one decision.
+ABLATION = "ablation"
+
 
 class TuningDatabase(abc.ABC):
     """A store of workloads, targets, configs and every measurement of them."""
@@ -126,6 +129,13 @@ class TuningDatabase(abc.ABC):
     @abc.abstractmethod
     def confirmation(self, workload_id: int, target_id: int) -> Confirmation | None:
         """The latest interleaved comparison of a candidate against the default, won or lost."""
+
+    @abc.abstractmethod
+    def contributions(self, workload_id: int, target_id: int, config: dict[str, Any]) -> dict[str, float]:
+        """What each decision of `config` contributed, measured here by removing it: the
+        paired ratio (config without it / config, timed interleaved; above 1, it helps) of
+        its latest ablation. A one-decision config's is its confirmation's speedup over the
+        default. Decisions never ablated are left out."""
 
     @abc.abstractmethod
     def best(self, workload_id: int, target_id: int) -> BestRecord | None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from autotune.db.base import TuningDatabase
+from autotune.db.base import ABLATION, TuningDatabase
 
 
 class Recorder:
@@ -59,3 +59,16 @@ class Recorder:
         is what `TuningDatabase.confirmation` reads)."""
         self(workload_id, {}, "ok", default, source=source)
         self(workload_id, config, "ok", tuned, source=source)
+
+    def ablation(
+        self,
+        workload_id: int,
+        config: dict[str, Any],
+        without: dict[str, Any],
+        with_samples: Sequence[float],
+        without_samples: Sequence[float],
+    ) -> None:
+        """One decision's contribution: `config`, then `config` without that decision, timed
+        interleaved (this order is what `TuningDatabase.contributions` reads)."""
+        self(workload_id, config, "ok", with_samples, source=ABLATION)
+        self(workload_id, without, "ok", without_samples, source=ABLATION)

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from autotune.compare import paired_speedup
 from autotune.db import schema
 from autotune.db.base import TuningDatabase, register
 from autotune.db.records import (
@@ -53,6 +54,14 @@ _CONFIRMATION_SQL = """
 SELECT c.id, c.kind, c.config, m.median, m.samples FROM configs c CROSS JOIN measurements m
 ON c.id = m.config_id WHERE c.workload_id = ? AND m.target_id = ? AND m.source = 'confirm'
 AND m.status = 'ok' AND (m.host IS NULL OR m.host = ?) ORDER BY m.id DESC LIMIT 2
+"""
+
+# Ablation pairs (the config, then the config without one decision: two consecutive rows),
+# newest first.
+_ABLATION_SQL = """
+SELECT c.config, m.samples FROM configs c CROSS JOIN measurements m ON c.id = m.config_id
+WHERE c.workload_id = ? AND m.target_id = ? AND m.source = 'ablation' AND m.status = 'ok'
+AND (m.host IS NULL OR m.host = ?) ORDER BY m.id DESC
 """
 
 # Tables in dependency order, with the column that identifies a row across databases.
@@ -373,6 +382,24 @@ class SQLiteDatabase(SQLiteMaintenance, TuningDatabase):
             ).fetchall()
         )
         return [int(w) for w, newest in foreign if local.get(w) is None or newest > local[w]]
+
+    def contributions(self, workload_id: int, target_id: int, config: dict[str, Any]) -> dict[str, float]:
+        if not isinstance(config, dict) or not config:
+            return {}
+        if len(config) == 1:
+            c = self.confirmation(workload_id, target_id)
+            return {next(iter(config)): c.speedup} if c is not None and c.config == config else {}
+        rows = self.conn.execute(_ABLATION_SQL, (workload_id, target_id, self.host)).fetchall()
+        key = canonical_json(config)
+        found: dict[str, float] = {}
+        # Newest first: a pair recorded (with, without) reads (without, with).
+        for (without, without_samples), (with_config, with_samples) in zip(rows, rows[1:]):
+            if with_config != key:
+                continue
+            gone = set(config) - set(parse_json(without, "config"))
+            if len(gone) == 1 and (name := gone.pop()) not in found:
+                found[name] = paired_speedup(parse_samples(without_samples), parse_samples(with_samples))
+        return {name: found[name] for name in config if name in found}
 
     def best_for(self, fingerprint: str, target_id: int) -> BestRecord | None:
         wid = self.workload_id(fingerprint)

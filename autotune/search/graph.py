@@ -31,8 +31,9 @@ class GraphSearch(abc.ABC):
     #: Whether a cost model may prune its proposals (an exhaustive walk measures everything).
     prunable = True
 
-    def __init__(self, decisions: Sequence[Decision], seed: int = 0) -> None:
+    def __init__(self, decisions: Sequence[Decision], seed: int = 0, budget: int = 0) -> None:
         self.decisions = list(decisions)
+        self.budget = budget  # trials the caller means to measure (0: not known)
         self.rng = random.Random(seed)
         self.seen: dict[str, float | None] = {}
 
@@ -83,6 +84,7 @@ REGISTRY: Registry[type[GraphSearch]] = Registry(
     {
         "exhaustive": "autotune.search.exhaustive",
         "random": "autotune.search.random_search",
+        "staged": "autotune.search.staged",
         "tpe": "autotune.search.tpe",
     },
     set_name=False,
@@ -92,11 +94,19 @@ kinds = REGISTRY.kinds
 
 
 def create(kind: str, decisions: Sequence[Decision], seed: int = 0, **kwargs: Any) -> GraphSearch:
-    """A strategy by name: 'tpe', 'exhaustive', 'random'; 'auto' picks exhaustive for
-    spaces no larger than `budget` (a keyword argument), else TPE."""
+    """A strategy by name: 'tpe', 'exhaustive', 'random', 'staged'; 'auto' picks exhaustive
+    for spaces no larger than `budget` (a keyword argument), else 'staged' when the
+    decisions span both levels, else TPE."""
     budget = int(kwargs.pop("budget", 0))
     if kind == "auto":
-        kind = "exhaustive" if space_size(decisions) <= max(budget, 1) else "tpe"
+        levels = {d.level for d in decisions}
+        kind = (
+            "exhaustive"
+            if space_size(decisions) <= max(budget, 1)
+            else "staged"
+            if len(levels) > 1
+            else "tpe"
+        )
     if kind not in kinds():
         raise ValueError(f"unknown graph search {kind!r}; known: auto, {', '.join(kinds())}")
-    return REGISTRY.create(kind, decisions, seed=seed, **kwargs)
+    return REGISTRY.create(kind, decisions, seed=seed, budget=budget, **kwargs)

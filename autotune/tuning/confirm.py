@@ -5,8 +5,9 @@ default one at a time, interleaved in one process with their outputs checked
 (`Session.compare`); each comparison is recorded (source 'confirm'), and the first that
 wins by `compare.WIN_MARGIN` is the workload's best (`TuningDatabase.best` reads the latest
 confirmation). A failed or wrong candidate is recorded as such and never becomes the best.
-A winning config of graph-level decisions is first reduced to the decisions that matter
-(`simplify`) and confirmed once more.
+A winning config of decisions is first reduced to the decisions that matter (`simplify`) and
+confirmed once more; then each of its decisions is removed in turn and timed against it
+(`ablate`), which is what `autotune best` shows as that decision's contribution.
 
 Example::
 
@@ -48,8 +49,21 @@ def confirm(ctx: Context, s: WorkloadState, candidates: int = CANDIDATES) -> flo
                     config, c = simpler, again
         ctx.record.pair(s.workload_id, config, c.default, c.tuned)
         if compare.wins(c.default, c.tuned):
+            if s.decisions and len(config) > 1:
+                ablate(ctx, s, config)
             return compare.paired_speedup(c.default, c.tuned)
     return None
+
+
+def ablate(ctx: Context, s: WorkloadState, config: dict[str, Any], rounds: int = 10) -> None:
+    """Measure what each decision of a winning config contributes: the config against itself
+    without that decision, interleaved, outputs checked; recorded as ablations (read by
+    `TuningDatabase.contributions`, shown by `autotune best`)."""
+    for name in sorted(config):
+        without = {k: v for k, v in config.items() if k != name}
+        c = _compare(ctx, s, config, without, rounds)
+        if c is not None:
+            ctx.record.ablation(s.workload_id, config, without, c.default, c.tuned)
 
 
 def simplify(ctx: Context, s: WorkloadState, config: dict[str, Any], rounds: int = 10) -> dict[str, Any]:

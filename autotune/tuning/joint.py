@@ -10,7 +10,8 @@ graph are tuned (`ModelTuner.tune`), `graph_pass`:
 2. searches graph-level configs, up to `Settings.graph_trials` of them, with a graph search
    (ask/tell, autotune/tuning/graph_loop.py; the job's strategy when it is a graph one,
    else 'auto'). Before a config is built, the subgraphs it has that no earlier config had
-   are recorded and tuned as the model's own were (`subgraph_trials` each), so a subgraph
+   are recorded and tuned with the trials the model's own subgraphs they replace were given
+   (`new_subgraph_trials`, split by default time), so a subgraph
    that recurs across configs (same fingerprint) is tuned once, and what a config is
    measured with is its best kernels;
 3. confirms the fastest against the model's own graph, interleaved, outputs checked against
@@ -37,7 +38,7 @@ from typing import Any
 
 from autotune.backends.base import GRAPH_KIND
 from autotune.db.recorder import Recorder
-from autotune.tuning.budget import MIN_TRIALS_PER_WORKLOAD
+from autotune.tuning.budget import MIN_TRIALS_PER_WORKLOAD, allot
 from autotune.tuning.confirm import confirm
 from autotune.tuning.graph_loop import search_graph
 from autotune.tuning.plan import ModelPlan, WorkloadState
@@ -81,11 +82,26 @@ def graph_left(tuner: ModelTuner, plan: ModelPlan) -> int:
 
 
 def subgraph_trials(plan: ModelPlan) -> int:
-    """Trials for each subgraph a graph-level config adds: the mean the model's own open
-    subgraphs were given, at least `MIN_TRIALS_PER_WORKLOAD`."""
+    """Trials for each subgraph a graph-level config adds when it replaces none of the model's
+    own: the mean those were given, at least `MIN_TRIALS_PER_WORKLOAD`."""
     open_ = [s for s in plan.workloads if not s.fixed]
     given = [max(0, s.trials - s.base) for s in open_]
     return max(MIN_TRIALS_PER_WORKLOAD, round(sum(given) / len(given)) if given else 0)
+
+
+def new_subgraph_trials(plan: ModelPlan, fingerprints: set[str], new: list[WorkloadState]) -> list[int]:
+    """Trials for the subgraphs a graph-level config adds: what the model's own subgraphs it
+    replaces (those not among `fingerprints`, the config's) were given, split by the new
+    ones' default time, at least `MIN_TRIALS_PER_WORKLOAD` each; so a config's kernels are
+    searched as hard as the ones they stand in for. Without any replaced: `subgraph_trials`."""
+    replaced = [s for s in plan.workloads if s.workload.fingerprint not in fingerprints and not s.fixed]
+    given = sum(max(0, s.trials - s.base) for s in replaced)
+    if not new:
+        return []
+    if given <= 0:
+        return [subgraph_trials(plan)] * len(new)
+    shares = [s.default_s * s.workload.weight if math.isfinite(s.default_s) else 0.0 for s in new]
+    return [max(MIN_TRIALS_PER_WORKLOAD, n) for n in allot(given, shares)]
 
 
 def graph_pass(tuner: ModelTuner, plan: ModelPlan, deadline: float, force: bool) -> bool:
@@ -131,13 +147,17 @@ def _tune_config(
     if not config:
         return
     known = {st.workload.fingerprint for st in plan.workloads + plan.graph_subgraphs}
-    new = [w for w in tuner.session.workloads(plan.model, config) if w.fingerprint not in known]
-    per = subgraph_trials(plan)
-    for w in new:
+    workloads = tuner.session.workloads(plan.model, config)
+    new = []
+    for w in workloads:
+        if w.fingerprint in known:
+            continue
         st = tuner.record_workload(w)
         st.default_s = tuner.default_latency(plan.name, st)
         st.done = tuner.db.count(st.workload_id, tuner.target_id, source="tune")
         st.base = st.done if force else 0
+        new.append(st)
+    for st, per in zip(new, new_subgraph_trials(plan, {w.fingerprint for w in workloads}, new)):
         size = tuner._fixed_size(st)
         st.fixed = size is not None
         st.trials = (min(size, per) if st.fixed else per) + st.base
@@ -145,7 +165,7 @@ def _tune_config(
         if tuner._met(st) and not force:
             continue
         if time.time() >= deadline or tuner._search_one(plan, st, deadline) is None:
-            raise ClockOut(f"{plan.name}: the clock ran out tuning {w.name}")
+            raise ClockOut(f"{plan.name}: the clock ran out tuning {st.name}")
         tuner._finish(plan, st)
 
 

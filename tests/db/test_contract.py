@@ -191,6 +191,31 @@ def test_best_is_the_latest_confirmed_winner(wt):
     assert db.best(w, t) is None
 
 
+def test_contributions_are_the_latest_ablation_of_each_decision(wt):
+    db, w, t = wt
+    both = {"opt:a": 1, "opt:b": 2}
+    assert db.contributions(w, t, both) == {}
+    db.record(w, "options", both, t, "ok", [1e-3, 1e-3], source="ablation")
+    db.record(w, "options", {"opt:b": 2}, t, "ok", [1.2e-3, 1.4e-3], source="ablation")
+    db.record(w, "options", both, t, "ok", [1e-3], source="ablation")
+    db.record(w, "options", {"opt:a": 1}, t, "ok", [0.9e-3], source="ablation")
+    got = db.contributions(w, t, both)
+    assert list(got) == ["opt:a", "opt:b"]
+    assert got["opt:a"] == pytest.approx(1.3) and got["opt:b"] == pytest.approx(0.9)
+    # The latest ablation of a decision counts; another config's ablations do not.
+    db.record(w, "options", both, t, "ok", [1e-3], source="ablation")
+    db.record(w, "options", {"opt:b": 2}, t, "ok", [1.1e-3], source="ablation")
+    db.record(w, "options", {"opt:a": 1, "opt:c": 3}, t, "ok", [1e-3], source="ablation")
+    db.record(w, "options", {"opt:a": 1}, t, "ok", [5e-3], source="ablation")
+    assert db.contributions(w, t, both)["opt:a"] == pytest.approx(1.1)
+    # One decision: its contribution is the confirmed speedup over the default.
+    one = {"opt:a": 1}
+    db.record(w, "default", {}, t, "ok", [2e-3], source="confirm")
+    db.record(w, "options", one, t, "ok", [1e-3], source="confirm")
+    assert db.contributions(w, t, one) == {"opt:a": pytest.approx(2.0)}
+    assert db.contributions(w, t, {}) == {}
+
+
 def test_lookups_by_id_and_fingerprint(wt):
     db, w, t = wt
     assert db.workload_id("tvm:sh1:aa") == w and db.workload_id("tvm:sh1:zz") is None

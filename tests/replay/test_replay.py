@@ -158,3 +158,26 @@ def test_verify_confirms_here_what_another_host_measured(tmp_path):
         best = db.best(s.workload_id, t.target_id)
         assert best is not None and t.session.median(best.config) < t.session.median({})
         assert db.unverified(t.target_id) == []  # confirmed here since
+
+
+def test_each_decision_of_a_best_has_its_measured_contribution(tmp_path):
+    """`confirm.ablate`: the best without each of its decisions, timed against it, is what
+    `TuningDatabase.contributions` and `autotune best` report for that decision."""
+    from autotune.cli.best import summary
+    from autotune.compare import paired_speedup
+
+    with open_db(tmp_path / "r.sqlite") as db:
+        t, plan = tune(db, 72, search="exhaustive", cost_model="none", seed=0)
+        (s,) = plan.workloads
+        best = db.best(s.workload_id, t.target_id)
+        assert best is not None and best.config
+        got = db.contributions(s.workload_id, t.target_id, best.config)
+        assert set(got) == set(best.config) and len(got) > 1  # the recording's best has several
+        for name, ratio in got.items():
+            without = {k: v for k, v in best.config.items() if k != name}
+            c = t.session.compare(s.workload, best.config, without, 10)
+            assert ratio == pytest.approx(paired_speedup(c.tuned, c.default))
+        ((row,),) = [summary(db, "mlp", str(t.target_id))["subgraphs"]]
+        assert row["contributions"] == got
+        # A config that was never ablated has no contributions to show.
+        assert db.contributions(s.workload_id, t.target_id, {"x": 1, "y": 2}) == {}

@@ -43,3 +43,30 @@ def test_expected_gain_diminishes_with_rounds_rewards_a_slope_and_stops_at_the_f
     # Failures are trials spent that found nothing: the default stays the best.
     failed = [9e-3] + [inf] * 32
     assert expected_gain(failed, 1, 16) == pytest.approx((1 - ALPHA) * 9e-3 / 2)
+
+
+def test_a_graph_configs_new_subgraphs_get_what_the_ones_they_replace_were_given():
+    from autotune.backends.base import Workload
+    from autotune.tuning.budget import MIN_TRIALS_PER_WORKLOAD
+    from autotune.tuning.joint import new_subgraph_trials
+    from autotune.tuning.plan import ModelPlan, WorkloadState
+
+    def state(fp, trials=0, default_s=1e-3, fixed=False):
+        s = WorkloadState(Workload(fp, fp, "", {}, 1, None), 0, [], default_s=default_s, trials=trials)
+        s.fixed = fixed
+        return s
+
+    plan = ModelPlan("m", "m", None, 0, budget=96)
+    plan.workloads = [state("a", 60), state("b", 24), state("c", 12), state("d", 3, fixed=True)]
+    # The config replaces a (60 trials) by two kernels, one three times slower than the other.
+    new = [state("a1", default_s=3e-3), state("a2", default_s=1e-3)]
+    assert new_subgraph_trials(plan, {"a1", "a2", "b", "c", "d"}, new) == [
+        41,
+        19,
+    ]  # a floor each, 44 by share
+    # A tiny share still gets the floor.
+    new = [state("a1", default_s=1e-3), state("a2", default_s=1e-6)]
+    assert new_subgraph_trials(plan, {"a1", "a2", "b", "c", "d"}, new)[1] == MIN_TRIALS_PER_WORKLOAD
+    # Nothing of the model's own replaced (a kernel added): the mean of the open ones.
+    assert new_subgraph_trials(plan, {"a", "b", "c", "d", "x"}, [state("x")]) == [32]
+    assert new_subgraph_trials(plan, set(), []) == []
