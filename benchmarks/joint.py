@@ -1,6 +1,6 @@
 """The joint graph + subgraph search against subgraph-only tuning, on TVM zoo models.
 
-.venv/bin/python benchmarks/joint.py                              # bert-tiny and convnet
+.venv/bin/python benchmarks/joint.py                # bert-tiny, convnet + two held-out models
 .venv/bin/python benchmarks/joint.py --models bert-tiny --trials 96 --graph-trials 4
 """
 
@@ -20,33 +20,43 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as C
 
 NAME = "joint"
+ZOO = ("bert-tiny", "convnet")
+HELD_OUT = ("benchmarks/torch_models.py:vit_block", "benchmarks/torch_models.py:sepconv")
 
 METHOD = """\
-Method. Per model, two `autotune tune JOB --db FRESH --no-progress` subprocesses on one fresh
-SQLite file (job: the model at TRIALS trials, baselines = [], everything else the job file's
-defaults): (1) subgraph only, graph_trials = 0 (the file is copied after it); (2) the same
-job with graph_trials = G: its subgraphs are tuned already, so only the joint search runs: G
+Method. Per model, `autotune tune JOB --db FILE --no-progress` subprocesses (job: the model at
+TRIALS trials, baselines = [], everything else the job file's defaults): (1) subgraph only,
+graph_trials = 0, into a fresh file (copied after it); (2) joint: the same job on that file
+with graph_trials = G: its subgraphs are tuned already, so only the joint search runs: G
 graph-level configs of the model (TVM conv layouts, ops kept out of fusion, GELU form;
-exhaustive for a space of at most G, else TPE), each config's new subgraphs tuned with the
-model's mean trials per subgraph, the fastest confirmed interleaved against the model's own
-graph. "tune s" is each subprocess's wall clock; "trials" the candidates measured (for the
-joint search: graph configs plus its new subgraphs' trials). Then, in this process: TVM's
-default build (untuned), the subgraph-only build (autotune.tvm.compile with file 1), the joint
-build (with file 2) and PyTorch eager (torch.set_num_threads = the cores), each output checked
-against TVM's default build (autotune.compare.mismatch), timed interleaved: ROUNDS rounds, each
-one sample of every contender in an order rotated every round, one sample = the mean over at
-least 50 ms of back-to-back runs after a warm-up. Reported: medians, and the median over rounds
-of the paired ratio subgraph-only / contender ("x sub": above 1, faster than subgraph-only)
-and torch / contender ("x torch")."""
+exhaustive for a space of at most G, else TPE with the composition cost model measuring the
+best-ranked of 8 proposals), each config's new subgraphs tuned with the trials the model's own
+subgraphs they replace were given (split by default time; the model's mean per subgraph where
+they replace none), the fastest confirmed interleaved against the model's own graph; (3)
+subgraph only at the same trials: the copy of file 1 tuned further, to as many trials as the
+joint search measured in all (its subgraphs', its graph configs' and their new subgraphs');
+(4) graph only: a fresh file, levels = ["graph"], graph_trials = G: the same graph search with
+every kernel at TVM's default schedule. "tune s" is each subprocess's wall clock (for the joint
+search: its graph pass alone), "trials" the candidates measured. Then, in this process: TVM's
+default build (untuned), each file's build (autotune.tvm.compile) and PyTorch eager
+(torch.set_num_threads = the cores), each output checked against TVM's default build
+(autotune.compare.mismatch), timed interleaved: ROUNDS rounds, each one sample of every
+contender in an order rotated every round, one sample = the mean over at least 50 ms of
+back-to-back runs after a warm-up. Reported: medians, and the median over rounds of the paired
+ratio subgraph-only (1) / contender ("x sub": above 1, faster than subgraph-only), the same
+for subgraph-only at the same trials (3) ("x same"), and torch / contender ("x torch")."""
+
+SAME = "subgraph only, same trials"
 
 
-def _job(path: Path, model: str, trials: int, graph_trials: int) -> None:
+def _job(path: Path, model: str, trials: int, graph_trials: int, levels: str = "") -> None:
     path.write_text(
         "[job]\n"
         f"graph_trials = {graph_trials}\n"
         "baselines = []\n"
         "time_budget_s = 7200\n"
-        f'[[models]]\nname = "{model}"\ntrials = {trials}\n'
+        + (f"levels = {json.dumps(levels.split(','))}\n" if levels else "")
+        + f'[[models]]\nname = "{model}"\ntrials = {trials}\n'
     )
 
 
@@ -61,6 +71,11 @@ def _tune(job: Path, db: Path) -> tuple[float, str]:
     if proc.returncode != 0:
         raise RuntimeError(f"tune failed (rc {proc.returncode}): {proc.stderr[-2000:]}")
     return time.perf_counter() - t0, proc.stdout
+
+
+def _copy(src: Path, dst: Path) -> None:
+    with sqlite3.connect(src) as a, sqlite3.connect(dst) as b:
+        a.backup(b)  # a consistent copy, its WAL included
 
 
 def _trials(db: Path) -> int:
@@ -129,6 +144,7 @@ def measure(model: str, dbs: dict[str, Path], rounds: int) -> dict[str, Any]:
         rows[k] = {
             "median_s": C.median(samples[k]),
             "x_sub": C.paired_ratio(samples["subgraph only"], samples[k]),
+            "x_same": C.paired_ratio(samples[SAME], samples[k]) if SAME in samples else None,
             "x_torch": C.paired_ratio(samples["PyTorch eager"], samples[k]),
             "wrong": wrong.get(k, ""),
             "samples": len(samples[k]),
@@ -137,50 +153,80 @@ def measure(model: str, dbs: dict[str, Path], rounds: int) -> dict[str, Any]:
 
 
 def run_model(model: str, trials: int, graph_trials: int, rounds: int, work: Path) -> dict[str, Any]:
-    db = work / f"{model}.sqlite"
-    job = work / f"{model}.toml"
+    name = model.rsplit(":", 1)[-1]
+    db, sub, same, graph = (work / f"{name}{k}.sqlite" for k in ("", ".sub", ".same", ".graph"))
+    job = work / f"{name}.toml"
     _job(job, model, trials, 0)
-    sub_s, sub_out = _tune(job, db)
+    sub_s, _ = _tune(job, db)
     sub_trials = _trials(db)
-    with sqlite3.connect(db) as a, sqlite3.connect(work / f"{model}.sub.sqlite") as b:
-        a.backup(b)  # a consistent copy, its WAL included
+    _copy(db, sub)
     _job(job, model, trials, graph_trials)
     joint_s, joint_out = _tune(job, db)
+    joint_trials = _trials(db)
+    _copy(sub, same)
+    _job(job, model, joint_trials, 0)
+    same_s, _ = _tune(job, same)
+    _job(job, model, trials, graph_trials, levels="graph")
+    graph_s, graph_out = _tune(job, graph)
     res = {
         "trials": trials,
         "graph_trials": graph_trials,
-        "tune_s": {"subgraph only": sub_s, "joint (its graph pass)": joint_s},
-        "tune_trials": {"subgraph only": sub_trials, "joint (its graph pass)": _trials(db) - sub_trials},
+        "tune_s": {
+            "graph only": graph_s,
+            "subgraph only": sub_s,
+            SAME: same_s,
+            "joint (its graph pass)": joint_s,
+        },
+        "tune_trials": {
+            "graph only": _trials(graph),
+            "subgraph only": sub_trials,
+            SAME: _trials(same) - sub_trials,
+            "joint (its graph pass)": joint_trials - sub_trials,
+        },
         "graph": _graph_best(db, model),
-        "job_lines": [ln for ln in joint_out.splitlines() if ln.strip().startswith("graph:")],
+        "graph_only": _graph_best(graph, model),
+        "job_lines": [ln.strip() for ln in joint_out.splitlines() if ln.strip().startswith("graph:")],
+        "graph_only_lines": [ln.strip() for ln in graph_out.splitlines() if ln.strip().startswith("graph:")],
     }
-    res["rows"] = measure(model, {"subgraph only": work / f"{model}.sub.sqlite", "joint": db}, rounds)
+    dbs = {"graph only": graph, "subgraph only": sub, SAME: same, "joint": db}
+    res["rows"] = measure(model, dbs, rounds)
     res["date"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     return res
 
 
 def render(model: str, r: dict[str, Any]) -> str:
+    def x(v: float | None) -> str:
+        return "-" if v is None else f"{v:.2f}x"
+
     rows = [
-        [k, v["median_s"] * 1e3, f"{v['x_sub']:.2f}x", f"{v['x_torch']:.2f}x", v["wrong"] or "ok"]
+        [k, v["median_s"] * 1e3, x(v["x_sub"]), x(v.get("x_same")), x(v["x_torch"]), v["wrong"] or "ok"]
         for k, v in r["rows"].items()
     ]
     g = r["graph"]
+
+    def kept(g: dict[str, Any]) -> str:
+        return (
+            f"{g['configs']} configs measured; kept "
+            + (json.dumps(g["best"]) if g["best"] else "the model's own graph")
+            + (f" (confirmed {g['confirmed_speedup']:.2f}x)" if g["confirmed_speedup"] else "")
+        )
+
     lines = [
         f"{model}: {r['trials']} trials, then {r['graph_trials']} graph-level configs",
-        C.table(["contender", "ms", "x sub", "x torch", "output"], rows),
+        C.table(["contender", "ms", "x sub", "x same", "x torch", "output"], rows),
         "tuning: "
         + ", ".join(f"{k} {r['tune_s'][k]:.0f} s / {r['tune_trials'][k]} trials" for k in r["tune_s"]),
-        f"joint: {g['configs']} configs measured; kept "
-        + (json.dumps(g["best"]) if g["best"] else "the model's own graph")
-        + (f" (confirmed {g['confirmed_speedup']:.2f}x)" if g["confirmed_speedup"] else ""),
+        f"joint: {kept(g)}",
+        *(f"  job: {ln}" for ln in r.get("job_lines", [])),
+        f"graph only: {kept(r['graph_only'])}" if "graph_only" in r else "",
     ]
     return "\n".join(lines)
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--models", default="bert-tiny,convnet")
-    ap.add_argument("--trials", default="96,64", help="per model, in the order of --models")
+    ap.add_argument("--models", default=",".join(ZOO + HELD_OUT))
+    ap.add_argument("--trials", default="96,64,48,48", help="per model, in the order of --models")
     ap.add_argument("--graph-trials", type=int, default=4)
     ap.add_argument("--rounds", type=int, default=11)
     args = ap.parse_args()

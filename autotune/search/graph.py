@@ -85,6 +85,7 @@ REGISTRY: Registry[type[GraphSearch]] = Registry(
         "exhaustive": "autotune.search.exhaustive",
         "random": "autotune.search.random_search",
         "staged": "autotune.search.staged",
+        "sweep": "autotune.search.sweep",
         "tpe": "autotune.search.tpe",
     },
     set_name=False,
@@ -94,7 +95,7 @@ kinds = REGISTRY.kinds
 
 
 def create(kind: str, decisions: Sequence[Decision], seed: int = 0, **kwargs: Any) -> GraphSearch:
-    """A strategy by name: 'tpe', 'exhaustive', 'random', 'staged'; 'auto' picks exhaustive
+    """A strategy by name: 'tpe', 'exhaustive', 'random', 'staged', 'sweep'; 'auto' picks exhaustive
     for spaces no larger than `budget` (a keyword argument), else 'staged' when the
     decisions span both levels, else TPE."""
     budget = int(kwargs.pop("budget", 0))

@@ -27,8 +27,11 @@ if TYPE_CHECKING:
 REPLAYED = ("tune", "simplify")
 
 
-def search_graph(ctx: Context, plan: ModelPlan, s: WorkloadState, deadline: float) -> bool:
-    """Search one workload until its trials, the space or the clock run out."""
+def search_graph(
+    ctx: Context, plan: ModelPlan, s: WorkloadState, deadline: float, ranker: Any = None
+) -> bool:
+    """Search one workload until its trials, the space or the clock run out; `ranker`: the
+    cost model's ranker to use instead of `ctx.costmodel`'s (it may set its own `warmup`)."""
     from autotune.search import graph
 
     seed = ctx.settings.seed or 0
@@ -37,11 +40,13 @@ def search_graph(ctx: Context, plan: ModelPlan, s: WorkloadState, deadline: floa
     kind = ctx.search_kind if ctx.search_kind in graph.kinds() else "auto"
     strategy = graph.create(kind, s.decisions, seed=seed, budget=s.trials)
     replay(ctx, s, strategy)
-    ranker = _ranker(ctx, s, strategy)
+    if ranker is None or not strategy.prunable or ctx.rank_pool <= 1:
+        ranker = _ranker(ctx, s, strategy)
+    warmup = getattr(ranker, "warmup", ctx.settings.warmup)
     n = s.done
     try:
         while n < s.trials and time.time() < deadline:
-            config = propose(strategy, ranker, n, ctx.settings.warmup, ctx.rank_pool)
+            config = propose(strategy, ranker, n, warmup, ctx.rank_pool)
             if config is None:
                 break
             out = ctx.session.measure(s.workload, config)

@@ -22,13 +22,16 @@ uses, before the job starts (a bad value is one line naming the key):
   its roofline (1.0: all by untuned time).
 - ``graph_trials``: graph-level configs of each model the joint search measures (default
   0: none). Where a backend has graph-level decisions (TVM: conv layouts, ops kept out of
-  fusion, the GELU form), each config's new subgraphs are tuned with the model's mean
-  trials per subgraph, and the config that beats the model's own graph end to end is kept.
+  fusion, the GELU form), configs are ranked by the composition of their subgraphs before
+  any is built, each measured config's new subgraphs are tuned with the trials of the
+  model's own subgraphs they replace, and the config that beats the model's own graph end
+  to end is kept.
 - ``levels``: which levels of the passes' decisions are searched, ``["graph",
   "subgraph"]`` (the default: both, jointly) or one of them. XLA: graph = compiler options,
   HLO passes, argument and result layouts; subgraph = layouts of tensors inside the
-  program and fusion cuts. TVM: graph = the joint search's configs (with
-  ``graph_trials``); its subgraph schedules are MetaSchedule's at every level.
+  program and fusion cuts. TVM: graph = the joint search's configs (``graph_trials`` of
+  them; with the graph level alone, the model's trials); subgraph = MetaSchedule's
+  schedules of the fused subgraphs, which keep TVM's default ones without it.
 - ``trials``, ``time_budget_s``, ``trials_per_iter``, ``database``, ``backend``.
 
 Example ``jobs.toml``::

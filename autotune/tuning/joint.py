@@ -9,11 +9,15 @@ graph are tuned (`ModelTuner.tune`), `graph_pass`:
    tuned so far;
 2. searches graph-level configs, up to `Settings.graph_trials` of them, with a graph search
    (ask/tell, autotune/tuning/graph_loop.py; the job's strategy when it is a graph one,
-   else 'auto'). Before a config is built, the subgraphs it has that no earlier config had
-   are recorded and tuned with the trials the model's own subgraphs they replace were given
-   (`new_subgraph_trials`, split by default time), so a subgraph
-   that recurs across configs (same fingerprint) is tuned once, and what a config is
-   measured with is its best kernels;
+   else 'auto'). Unless the job has no cost model, each config measured is the one of
+   `rank_pool` proposals that the composition cost model (autotune/costmodel/composition.py:
+   its subgraphs' measured best, or roofline floor times what their op family reached here)
+   predicts fastest, so the others are neither built nor tuned. Before a config is built,
+   the subgraphs it has that no earlier config had are recorded and tuned with the trials
+   the model's own subgraphs they replace were given (`new_subgraph_trials`, split by
+   default time), so a subgraph that recurs across configs (same fingerprint) is tuned
+   once, and what a config is measured with is its best kernels (a job that searches the
+   graph level only records them and leaves them at the compiler's default);
 3. confirms the fastest against the model's own graph, interleaved, outputs checked against
    the compiler's default build (`confirm`, with `simplify` dropping the decisions that do
    not matter): only a confirmed winner becomes the model's graph config, the one the
@@ -32,11 +36,13 @@ Example::
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import time
 from typing import Any
 
-from autotune.backends.base import GRAPH_KIND
+from autotune.backends.base import GRAPH_KIND, Workload
+from autotune.costmodel.composition import CompositionRanker, Part, family
 from autotune.db.recorder import Recorder
 from autotune.tuning.budget import MIN_TRIALS_PER_WORKLOAD, allot
 from autotune.tuning.confirm import confirm
@@ -52,12 +58,13 @@ class ClockOut(Exception):
     is not measured (a later job proposes it again and finishes their tuning)."""
 
 
-def graph_state(tuner: ModelTuner, plan: ModelPlan, force: bool) -> WorkloadState | None:
-    """The model's graph workload, recorded, with its allotment, and the model's composition
-    as it compiles (None without graph-level decisions, or with `graph_trials` 0 for a model
-    never searched at graph level)."""
+def graph_state(tuner: ModelTuner, plan: ModelPlan, force: bool, trials: int = 0) -> WorkloadState | None:
+    """The model's graph workload, recorded, with its allotment (`Settings.graph_trials`, else
+    `trials`: a job that searches the graph level only gives it the model's trials), and the
+    model's composition as it compiles (None without graph-level decisions, or with no
+    graph-level trials for a model never searched at graph level)."""
     settings = tuner.ctx.settings
-    trials = settings.graph_trials if "graph" in settings.levels else 0
+    trials = (settings.graph_trials or trials) if "graph" in settings.levels else 0
     db = tuner.db
     fp = tuner.session.graph_fingerprint(plan.model)
     if fp is None or (trials <= 0 and db.workload_id(fp) is None):
@@ -121,15 +128,21 @@ def _search(tuner: ModelTuner, plan: ModelPlan, s: WorkloadState, deadline: floa
     ctx = dataclasses.replace(
         tuner.ctx,
         record=Recorder(tuner.db, tuner.target_id, tuner.job_id, GRAPH_KIND),
-        # The shipped cost models read a subgraph's TIR or a module's HLO: none ranks a whole
-        # Relax graph yet, so every proposal of the strategy is measured.
+        # The shipped cost models read a subgraph's TIR or a module's HLO: a whole model's
+        # graph-level configs are ranked by the composition of their subgraphs instead.
         costmodel=None,
     )
     s.workload.handle.prepare = lambda config: _tune_config(tuner, plan, config, deadline, force)
+    ranker = None
+    if tuner.ctx.settings.cost_model != "none":
+        ranker = CompositionRanker(lambda config: _parts(tuner, plan, config))
+        ranker.predicted({})
     try:
         if math.isnan(s.default_s):  # not measured in this job yet
             s.default_s = tuner.default_latency(plan.name, s)
-        if not search_graph(ctx, plan, s, deadline):
+        complete = search_graph(ctx, plan, s, deadline, ranker=ranker)
+        plan.graph_ranked += ranker.ranked if ranker is not None else 0
+        if not complete:
             return False
         confirm(ctx, s)
     except ClockOut:
@@ -140,14 +153,39 @@ def _search(tuner: ModelTuner, plan: ModelPlan, s: WorkloadState, deadline: floa
     return True
 
 
+def _workloads(tuner: ModelTuner, plan: ModelPlan, config: dict[str, Any]) -> list[Workload]:
+    """The fused subgraphs of a graph-level config (fused once per config and job)."""
+    key = json.dumps(config, sort_keys=True)
+    if key not in plan.graph_workloads:
+        plan.graph_workloads[key] = tuner.session.workloads(plan.model, config or None)
+    return plan.graph_workloads[key]
+
+
+def _parts(tuner: ModelTuner, plan: ModelPlan, config: dict[str, Any]) -> list[Part]:
+    """A graph-level config's subgraphs as the composition cost model reads them: the fastest
+    measured here (tuning runs or the default) of those the database has, and the roofline."""
+    db, tid = tuner.db, tuner.target_id
+    out = []
+    for w in _workloads(tuner, plan, config):
+        wid = db.workload_id(w.fingerprint)
+        best = None
+        if wid is not None:
+            measured = [b.median for b in db.fastest(wid, tid, 1)] + [db.default_latency(wid, tid)]
+            known = [m for m in measured if m is not None and math.isfinite(m)]
+            best = min(known) if known else None
+        out.append(Part(family(w.name), w.weight, best, tuner.floor(w), w.fingerprint))
+    return out
+
+
 def _tune_config(
     tuner: ModelTuner, plan: ModelPlan, config: dict[str, Any], deadline: float, force: bool
 ) -> None:
-    """Record and tune the subgraphs of a graph-level config that no earlier one had."""
+    """Record and tune the subgraphs of a graph-level config that no earlier one had (record
+    only, with their defaults measured, when the job searches no subgraph level)."""
     if not config:
         return
     known = {st.workload.fingerprint for st in plan.workloads + plan.graph_subgraphs}
-    workloads = tuner.session.workloads(plan.model, config)
+    workloads = _workloads(tuner, plan, config)
     new = []
     for w in workloads:
         if w.fingerprint in known:
@@ -162,7 +200,7 @@ def _tune_config(
         st.fixed = size is not None
         st.trials = (min(size, per) if st.fixed else per) + st.base
         plan.graph_subgraphs.append(st)
-        if tuner._met(st) and not force:
+        if not tuner.subgraph_level or (tuner._met(st) and not force):
             continue
         if time.time() >= deadline or tuner._search_one(plan, st, deadline) is None:
             raise ClockOut(f"{plan.name}: the clock ran out tuning {st.name}")
@@ -191,7 +229,11 @@ def summary(tuner: ModelTuner, plan: ModelPlan) -> str:
         return ""
     db, tid = tuner.db, tuner.target_id
     configs = sum(o["source"] == "tune" for o in db.outcomes(s.workload_id, tid))
-    head = f"{configs} graph-level config(s) measured, {len(plan.graph_subgraphs)} new subgraph(s) tuned"
+    head = f"{configs} graph-level config(s) measured"
+    if plan.graph_ranked:
+        head += f" ({plan.graph_ranked} ranked by their subgraphs' composition)"
+    verb = "tuned" if tuner.subgraph_level else "left at the compiler's default schedules"
+    head += f", {len(plan.graph_subgraphs)} new subgraph(s) {verb}"
     best = db.best(s.workload_id, tid)
     if best is not None and best.config:
         decisions = ", ".join(tuner.backend.describe_config(best.config))

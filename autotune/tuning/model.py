@@ -80,7 +80,7 @@ class ModelTuner:
         self.ctx = Context(backend, session, record, settings, costmodel)
         self.job_id = job_id
         self._subgraph: Any = None
-        self._floors: dict[int, float | None] = {}  # workload id -> Session.floor
+        self._floors: dict[str, float | None] = {}  # fingerprint -> Session.floor
 
     @property
     def db(self) -> TuningDatabase:
@@ -105,6 +105,13 @@ class ModelTuner:
 
         kind = self.ctx.search_kind
         return kind == "auto" or kind in graph.kinds()
+
+    @property
+    def subgraph_level(self) -> bool:
+        """Whether subgraph-level decisions are searched: a graph-level search filters its
+        decisions by `Settings.levels` itself; a backend whose own search owns its subgraphs'
+        spaces (MetaSchedule) leaves them at the compiler's default without "subgraph"."""
+        return self.graph_level or "subgraph" in self.ctx.settings.levels
 
     @property
     def subgraph_search(self) -> Any:
@@ -188,6 +195,12 @@ class ModelTuner:
     def pending(self, plan: ModelPlan, trials: int, force: bool) -> list[WorkloadState]:
         """Allot the first pass of the model's budget and return the workloads that still need
         work (a model of one open workload gets its whole budget here)."""
+        if not self.subgraph_level:  # graph level only: the kernels keep the compiler's default
+            for s in plan.workloads:
+                s.base = s.done if force else 0
+                s.trials = s.base
+            plan.graph = graph_state(self, plan, force, trials)
+            return []
         sizes = [self._fixed_size(s) for s in plan.workloads]
         plan.budget = max(0, trials - sum(min(z, trials) for z in sizes if z is not None))
         open_ = [s for s, z in zip(plan.workloads, sizes) if z is None]
@@ -241,10 +254,14 @@ class ModelTuner:
             for o in self.db.outcomes(s.workload_id, self.target_id)
             if o["source"] == "tune" and o["kind"] != "default"
         ]
-        if s.workload_id not in self._floors:
-            self._floors[s.workload_id] = self.session.floor(s.workload)
         unit = self.ctx.settings.trials_per_iter
-        return expected_gain(curve, s.workload.weight, unit, self._floors[s.workload_id])
+        return expected_gain(curve, s.workload.weight, unit, self.floor(s.workload))
+
+    def floor(self, w: Workload) -> float | None:
+        """The workload's roofline floor (`Session.floor`), computed once per job."""
+        if w.fingerprint not in self._floors:
+            self._floors[w.fingerprint] = self.session.floor(w)
+        return self._floors[w.fingerprint]
 
     def gain_pass(self, plan: ModelPlan, force: bool, deadline: float) -> bool:
         """The rest of the budget, a round (`trials_per_iter` trials) at a time, each to the

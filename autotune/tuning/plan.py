@@ -112,6 +112,8 @@ class ModelPlan:
     finished: set[int] = field(default_factory=set)  # workload ids searched and confirmed
     graph: WorkloadState | None = None  # the model's graph workload (joint search), if any
     graph_subgraphs: list[WorkloadState] = field(default_factory=list)  # of graph configs, not the default's
+    graph_workloads: dict[str, list[Workload]] = field(default_factory=dict)  # config JSON -> its subgraphs
+    graph_ranked: int = 0  # graph-level configs the composition cost model scored in this job
 
 
 @dataclass

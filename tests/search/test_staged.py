@@ -37,7 +37,10 @@ def run(s: graph.GraphSearch, n: int) -> list[dict]:
 
 def test_auto_stages_a_space_of_two_levels():
     s = graph.create("auto", GRAPH + SUB, seed=0, budget=12)
-    assert type(s).__name__ == "StagedSearch" and s.first == 7  # log-size share of 12
+    # Stage 2: one trial per single change of a subgraph-level decision (3), at most a quarter.
+    assert type(s).__name__ == "StagedSearch" and s.first == 9
+    assert graph.create("staged", GRAPH + SUB, seed=0, budget=40).first == 37
+    assert graph.create("staged", GRAPH + SUB, seed=0, budget=4).first == 3
     assert type(graph.create("auto", GRAPH, seed=0, budget=6)).__name__ == "TPESearch"
 
 
@@ -56,7 +59,7 @@ def test_graph_level_first_then_subgraph_level_under_its_best():
 def test_a_resumed_search_goes_on_in_the_stage_it_reached():
     s = graph.create("staged", GRAPH + SUB, seed=0, budget=12)
     s.tell({}, 1.0)
-    done = run(s, 9)
+    done = run(s, 10)  # stage 1 (9), then one of stage 2
     again = graph.create("staged", GRAPH + SUB, seed=0, budget=12)
     again.tell({}, 1.0)
     for c in done:

@@ -125,7 +125,8 @@ def test_the_joint_search_tunes_each_configs_subgraphs_once_and_keeps_only_a_con
     from autotune import backends
 
     path, args, out = joint_db
-    assert f"graph: {GRAPH_TRIALS} graph-level config(s) measured" in out, out
+    assert f"graph: {GRAPH_TRIALS} graph-level config(s) measured (" in out, out
+    assert "ranked by their subgraphs' composition" in out, out  # the cost model chose them
     with open_db(path, readonly=True) as db:
         assert db.check() == []
         ((tid, _),) = db.targets()
@@ -177,6 +178,24 @@ def test_a_joint_search_run_again_measures_nothing_and_best_shows_the_graph(join
     b = run_cli("best", SOURCE, "--db", str(path))
     assert b.returncode == 0, b.stderr[-2000:]
     assert ":graph" in b.stdout
+
+
+def test_the_graph_level_alone_leaves_every_kernel_at_tvms_default_schedule(tmp_path):
+    """`--levels graph` on TVM: graph-level configs measured end to end over TVM's default
+    schedules (the model's trials are its graph trials); MetaSchedule searches nothing."""
+    path = tmp_path / "g.sqlite"
+    r = run_cli(
+        "tune", "--model", SOURCE, "--trials", "2", "--levels", "graph", "--db", str(path), "--no-progress"
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "graph: 2 graph-level config(s) measured" in r.stdout, r.stdout
+    assert "left at the compiler's default schedules" in r.stdout, r.stdout
+    with open_db(path, readonly=True) as db:
+        ((tid, _),) = db.targets()
+        kernels = db.workloads(compiler="tvm", with_ir=False)
+        assert kernels and all(db.count(w["id"], tid, source="tune") == 0 for w in kernels)
+        (gw,) = db.workloads(compiler="tvm-graph", with_ir=False)
+        assert db.count(gw["id"], tid, source="tune") == 2
 
 
 def test_space_lists_graph_and_subgraph_decisions(tmp_path):

@@ -1,0 +1,128 @@
+"""The cost model of a whole model under a graph-level config, from the subgraphs it fuses into:
+it ranks the joint search's graph-level configs before any is built or has a kernel tuned.
+
+A graph-level config (TVM: conv layouts, ops kept out of fusion, the GELU form) changes which
+fused subgraphs the model has. Its end-to-end latency is predicted as the weighted sum over
+those subgraphs (`Part`) of:
+- the best latency measured here for the subgraph, when the model or an earlier config
+  already had it (tuned, or its default when it was never searched);
+- else its roofline floor (`Session.floor`: flops at this host's GEMM peak, bytes at its copy
+  bandwidth) times what the measured subgraphs of the same op family reached against theirs
+  (the median of best / floor over every measured subgraph the ranker has seen, the model's
+  own graph's first; over every family when it has none; 1 when nothing is known).
+So a config that only adds kernels (an op kept out of fusion) or makes new ones of a family
+that is far above its floor here ranks low, and one whose new kernels replace ones that are
+far above their family's usual ratio ranks high. It learns from the database: the subgraphs a
+measured config made are tuned and measured before it is timed, and from then on they count
+as measured. `learn` keeps each prediction beside its end-to-end outcome (`outcomes`).
+
+Example::
+
+    ranker = CompositionRanker(parts_of)       # parts_of(config) -> list[Part] | None
+    ranker.predicted({})                       # the model's own graph: its measured parts
+    i = ranker.best([cfg_a, cfg_b, cfg_c])     # the one predicted fastest
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Part:
+    """One fused subgraph of a config: how often it runs, what is known of its latency."""
+
+    family: str  # its leading op, e.g. 'conv2d', 'matmul', 'gelu'
+    weight: int
+    best_s: float | None  # the fastest measured here (None: never measured)
+    floor_s: float | None  # its roofline floor (None: unknown, e.g. symbolic shapes)
+    key: str = ""  # its fingerprint
+
+
+def family(task_name: str) -> str:
+    """A fused subgraph's op family from its task name: 'fused_conv2d_add_relu' -> 'conv2d'."""
+    name = task_name.removeprefix("fused_")
+    for sep in ("_", "."):
+        name = name.split(sep, 1)[0]
+    return name.rstrip("0123456789") or task_name
+
+
+def ratios(measured: Iterable[Part]) -> dict[str, list[float]]:
+    """Per op family, best / floor of the measured parts (what this host reached there)."""
+    out: dict[str, list[float]] = {}
+    for p in measured:
+        if p.best_s is not None and p.floor_s:
+            out.setdefault(p.family, []).append(p.best_s / p.floor_s)
+    return out
+
+
+def predict(parts: Sequence[Part], known: Iterable[Part] = ()) -> float | None:
+    """The config's predicted latency in seconds, its unmeasured parts estimated from the
+    ratios of `known` and its own measured parts (None when a part cannot be estimated)."""
+    by_family = ratios([*known, *parts])
+    every = [r for rs in by_family.values() for r in rs]
+    total = 0.0
+    for p in parts:
+        if p.best_s is not None:
+            total += p.weight * p.best_s
+            continue
+        if not p.floor_s:
+            return None
+        reached = by_family.get(p.family) or every
+        total += p.weight * p.floor_s * (statistics.median(reached) if reached else 1.0)
+    return total
+
+
+class CompositionRanker:
+    """Ranks graph-level configs by `predict` on their parts (the joint search's ranker, with
+    the interface of `autotune.costmodel.ranker.Ranker`: `best`, `learn`, `seconds`, `ranked`)."""
+
+    #: Trials measured as proposed before it ranks: none, it needs no outcomes of its own.
+    warmup = 0
+
+    def __init__(self, parts_of: Callable[[dict[str, Any]], list[Part] | None]) -> None:
+        self.parts_of = parts_of
+        self.seconds = 0.0
+        self.ranked = 0
+        self.known: dict[str, Part] = {}  # every measured part seen, by fingerprint
+        self.predictions: dict[str, float] = {}  # config key -> predicted seconds
+        self.outcomes: list[tuple[float, float]] = []  # (predicted, measured) relative to the default
+
+    def predicted(self, config: dict[str, Any]) -> float | None:
+        """The predicted latency of one config, in seconds."""
+        parts = self.parts_of(config)
+        if parts is None:
+            return None
+        self.known.update({p.key: p for p in parts if p.best_s is not None and p.key})
+        value = predict(parts, self.known.values())
+        if value is not None:
+            self.predictions[_key(config)] = value
+        return value
+
+    def best(self, configs: Sequence[dict[str, Any]]) -> int:
+        """Index of the config predicted fastest (the first when none can be predicted)."""
+        t0 = time.perf_counter()
+        try:
+            scores = [self.predicted(c) for c in configs]
+            self.ranked += sum(s is not None for s in scores)
+            known = [(s, i) for i, s in enumerate(scores) if s is not None]
+            return min(known)[1] if known else 0
+        finally:
+            self.seconds += time.perf_counter() - t0
+
+    def learn(self, config: dict[str, Any], relative: float | None) -> None:
+        """Keep the prediction beside the outcome (what `outcomes` reports); the model itself
+        learns from the database, where the config's new subgraphs are now measured."""
+        base, mine = self.predictions.get(_key({})), self.predictions.get(_key(config))
+        if relative is not None and base and mine:
+            self.outcomes.append((mine / base, relative))
+
+
+def _key(config: dict[str, Any]) -> str:
+    import json
+
+    return json.dumps(config, sort_keys=True)
