@@ -140,7 +140,8 @@ def run(args: argparse.Namespace) -> int:
         "in one process, outputs checked (else the default); best us, default us and speedup are "
         "from that comparison (without a best, default us is the tuning runner's)"
     )
-    explained = [s for s in data["subgraphs"] if s["contributions"]]
+    # A best of one decision contributes its speedup, in its row already.
+    explained = [s for s in data["subgraphs"] if len(s["contributions"]) > 1]
     if explained:
         print("what each decision of a best contributes: the best without it / the best, timed interleaved")
         for s in explained:

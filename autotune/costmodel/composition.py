@@ -43,12 +43,21 @@ class Part:
     key: str = ""  # its fingerprint
 
 
+#: Ops that only move or retype data: a fused subgraph's family is the first op not among them.
+MOVES = frozenset({"reshape", "transpose", "cast", "broadcast", "to", "squeeze", "expand", "dims", "permute"})
+
+
 def family(task_name: str) -> str:
-    """A fused subgraph's op family from its task name: 'fused_conv2d_add_relu' -> 'conv2d'."""
-    name = task_name.removeprefix("fused_")
-    for sep in ("_", "."):
-        name = name.split(sep, 1)[0]
-    return name.rstrip("0123456789") or task_name
+    """A fused subgraph's op family from its task name: its first op that computes, a fast
+    form being a family of its own ('fused_reshape7_gelu_reshape8' -> 'gelu',
+    'fused_conv2d1_add_relu' -> 'conv2d', 'fused_reshape_fast_gelu' -> 'fast_gelu')."""
+    ops = [t.rstrip("0123456789") for t in task_name.removeprefix("fused_").split("_")]
+    ops = [t for t in ops if t]
+    for i, op in enumerate(ops):
+        if op in MOVES:
+            continue
+        return f"fast_{ops[i + 1]}" if op == "fast" and i + 1 < len(ops) else op
+    return ops[0] if ops else task_name
 
 
 def ratios(measured: Iterable[Part]) -> dict[str, list[float]]:

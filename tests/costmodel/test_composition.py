@@ -13,6 +13,9 @@ def test_family_is_the_leading_op_of_the_task_name():
     assert family("fused_conv2d1_add1") == "conv2d"
     assert family("matmul") == "matmul"
     assert family("fused_gelu_tanh") == "gelu"
+    assert family("fused_reshape7_gelu_reshape81") == "gelu"
+    assert family("fused_reshape_fast_gelu_reshape1") == "fast_gelu"  # a fast form: its own
+    assert family("fused_reshape1_reshape3_transpose1") == "reshape"  # nothing but moves
     assert family("layout_transform") == "layout"
 
 

@@ -1,8 +1,8 @@
 """Small PyTorch models with every kind of TVM graph-level decision (tests only).
 
 `conv_gelu`: two 3x3 convolutions (a layout decision each, and one for all), a GELU that
-FuseOps puts into the first one's kernel (a fusion decision) and that has a tanh form (a
-code-generation decision).
+FuseOps puts into the first one's kernel (a fusion decision) and that has a tanh and a
+fast-erf form, and a softmax over the channels with a fast form (code-generation decisions).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ class ConvGelu(torch.nn.Module):
         self.b = torch.nn.Conv2d(8, 8, 3, padding=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.relu(self.b(torch.nn.functional.gelu(self.a(x))))
+        return torch.softmax(torch.relu(self.b(torch.nn.functional.gelu(self.a(x)))), dim=1)
 
 
 def conv_gelu() -> tuple[torch.nn.Module, tuple[torch.Tensor, ...]]:

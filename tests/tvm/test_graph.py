@@ -203,10 +203,12 @@ def test_space_lists_graph_and_subgraph_decisions(tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     space = json.loads(r.stdout)
     names = [d["name"] for d in space["graph"]["decisions"]]
-    assert {"layout:conv2d", "codegen:gelu", "fusion:apart:gelu:1x8x16x16"} <= set(names)
+    assert {"layout:conv2d", "codegen:gelu", "codegen:softmax", "fusion:apart:gelu:1x8x16x16"} <= set(names)
     assert space["graph"]["size"] == np.prod([len(d["choices"]) for d in space["graph"]["decisions"]])
-    assert len(space["subgraphs"]) == 2
-    for s in space["subgraphs"]:
+    assert len(space["subgraphs"]) == 3  # the two convolutions' kernels and the softmax
+    convs = [s for s in space["subgraphs"] if "conv2d" in json.dumps(s)]
+    assert len(convs) == 2
+    for s in convs:
         kinds = {d["kind"] for d in s["decisions"]}
         assert {"tile", "codegen"} <= kinds and s["size"] > 100
     text = run_cli("space", SOURCE)

@@ -9,8 +9,9 @@ are the passes `importer.fuse_passes` runs for it:
 - layout: ``relax.transform.ConvertLayout`` with a callback that gives each conv2d the
   layout its decision chose (NHWC data with OHWI weights, or the model's NCHW); the weights
   being constants, their transposes fold at build time;
-- codegen: GELU in its erf form or in the tanh approximation (``R.nn.gelu_tanh``), a
-  numerics-relaxing rewrite that the output check must pass;
+- codegen: GELU in its erf form, in the tanh approximation (``R.nn.gelu_tanh``) or with
+  TOPI's ``fast_erf``, and softmax exact or TOPI's ``fast_softmax``: numerics-relaxing
+  rewrites that the output check must pass;
 - fusion: an op kept apart is marked opaque (``op_pattern`` 8) after
   ``AnnotateTIROpPattern``, so FuseOps gives it a kernel of its own.
 
@@ -46,7 +47,8 @@ class GraphBuild:
 
     conv_layout: str = "NCHW"  # every conv2d's data layout, unless `conv_layouts` names it
     conv_layouts: dict[str, str] = field(default_factory=dict)  # conv key -> layout
-    gelu: str = "erf"  # or "tanh"
+    gelu: str = "erf"  # or "tanh", "fast-erf"
+    softmax: str = "exact"  # or "fast"
     apart: set[str] = field(default_factory=set)  # op keys kept out of fusion
 
     def layout_of(self, key: str) -> str:
@@ -119,11 +121,12 @@ def graph_info(mod: Any) -> dict[str, Any]:
     """The graph-level facts of an unfused Relax model the passes decide on, as JSON data.
 
     convs: one entry per conv2d key in the model's NCHW layout (count, multiply-adds of
-    one); ops: the ops of `APART_OPS` by key (count, output elements); gelu: how many GELUs.
+    one); ops: the ops of `APART_OPS` by key (count, output elements); gelu, softmax: how
+    many GELUs and softmaxes.
     """
     convs: dict[str, dict[str, Any]] = {}
     ops: dict[str, dict[str, Any]] = {}
-    gelu = 0
+    gelu = softmax = 0
     for var, call in _calls(mod):
         name = _short(call.op.name)
         if name == "conv2d" and str(call.attrs.data_layout) == "NCHW":
@@ -134,15 +137,15 @@ def graph_info(mod: Any) -> dict[str, Any]:
                 continue
             macs = math.prod(out) * math.prod(weight[1:])
             convs.setdefault(key, {"key": key, "count": 0, "macs": macs})["count"] += 1
-        if name == "gelu":
-            gelu += 1
+        gelu += name == "gelu"
+        softmax += name == "softmax"
         if name in APART_OPS:
             out = _dims(var.ty)
             if out is None:
                 continue
             key = op_key(name, out)
             ops.setdefault(key, {"key": key, "count": 0, "elements": math.prod(out)})["count"] += 1
-    return {"convs": list(convs.values()), "ops": list(ops.values()), "gelu": gelu}
+    return {"convs": list(convs.values()), "ops": list(ops.values()), "gelu": gelu, "softmax": softmax}
 
 
 def before_legalize(build: GraphBuild) -> list[Any]:
@@ -153,6 +156,8 @@ def before_legalize(build: GraphBuild) -> list[Any]:
     out = []
     if build.gelu == "tanh":
         out.append(_gelu_tanh_pass())
+    if build.gelu == "fast-erf" or build.softmax == "fast":
+        out.append(_fast_math_pass(build.gelu == "fast-erf", build.softmax == "fast"))
     if build.relayout:
 
         def callback(call: Any) -> dict[str, list[str]]:
@@ -186,6 +191,47 @@ def _gelu_tanh_pass() -> Any:
         mod = mod.clone()
         mod["main"] = main
         return mod
+
+    return rewrite
+
+
+def _fast_gelu(x: Any) -> Any:
+    """GELU's erf form with TOPI's fast_erf: x * 0.5 * (1 + fast_erf(x / sqrt(2)))."""
+    from tvm import topi
+
+    inner = topi.fast_erf(topi.multiply(x, 1.0 / math.sqrt(2.0)))
+    return topi.multiply(topi.multiply(x, 0.5), topi.add(inner, 1.0))
+
+
+def _fast_math_pass(gelu: bool, softmax: bool) -> Any:
+    """GELU with fast_erf and/or softmax as TOPI's fast_softmax, as TE functions the
+    legalizer leaves alone and FuseOps fuses like any elementwise or reducing op."""
+    import tvm
+    from tvm import topi
+    from tvm.relax import PyExprMutator, expr_functor
+
+    @expr_functor.mutator
+    class FastMath(PyExprMutator):
+        def visit_call_(self, call: Any) -> Any:
+            name = call.op.name if isinstance(call.op, tvm.ir.Op) else ""
+            if gelu and name == "relax.nn.gelu":
+                return self.builder_.call_te(_fast_gelu, call.args[0], primfunc_name_hint="fast_gelu")
+            if softmax and name == "relax.nn.softmax":
+                return self.builder_.call_te(
+                    topi.nn.fast_softmax,
+                    call.args[0],
+                    int(call.attrs.axis),
+                    primfunc_name_hint="fast_softmax",
+                )
+            return super().visit_call_(call)
+
+    @tvm.transform.module_pass(opt_level=0, name="FastMath")
+    def rewrite(mod: Any, _ctx: Any) -> Any:
+        mutator = FastMath(mod)
+        for gv, func in mod.functions_items():
+            if isinstance(func, tvm.relax.Function):
+                mutator.builder_.update_func(gv, mutator.visit_expr(func))
+        return mutator.builder_.get()
 
     return rewrite
 
