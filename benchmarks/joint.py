@@ -229,12 +229,15 @@ def main() -> int:
     ap.add_argument("--trials", default="96,64,48,48", help="per model, in the order of --models")
     ap.add_argument("--graph-trials", type=int, default=4)
     ap.add_argument("--rounds", type=int, default=11)
+    ap.add_argument("--keep", action="store_true", help="keep the databases (their folder is printed)")
     args = ap.parse_args()
     models = [m for m in args.models.split(",") if m]
     trials = [int(t) for t in args.trials.split(",")]
     trials += [trials[-1]] * (len(models) - len(trials))
     results: dict[str, Any] = {}
-    with tempfile.TemporaryDirectory(prefix="autotune-joint-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="autotune-joint-", delete=not args.keep) as tmp:
+        if args.keep:
+            print(f"databases in {tmp}", flush=True)
         for model, t in zip(models, trials):
             results[model] = run_model(model, t, args.graph_trials, args.rounds, Path(tmp))
             print(render(model, results[model]), flush=True)
