@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sqlite3
 import subprocess
@@ -235,7 +236,8 @@ def main() -> int:
     trials = [int(t) for t in args.trials.split(",")]
     trials += [trials[-1]] * (len(models) - len(trials))
     results: dict[str, Any] = {}
-    with tempfile.TemporaryDirectory(prefix="autotune-joint-", delete=not args.keep) as tmp:
+    keep = contextlib.nullcontext(tempfile.mkdtemp(prefix="autotune-joint-")) if args.keep else None
+    with keep or tempfile.TemporaryDirectory(prefix="autotune-joint-") as tmp:
         if args.keep:
             print(f"databases in {tmp}", flush=True)
         for model, t in zip(models, trials):
