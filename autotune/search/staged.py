@@ -9,7 +9,8 @@ stage 1's best graph-level config fixed under every proposal, so what a tensor l
 fusion cut is worth is measured in the program as the graph-level config compiles it (one
 direction of the interaction; the winner is then simplified and confirmed like any other).
 Stage 2 gets one trial per single change of a subgraph-level decision, at most a quarter of
-the budget (`MAX_SECOND_SHARE`): measured on the XLA zoo and two held-out models
+the budget (`MAX_SECOND_SHARE`), and gives the rest back to stage 1 after `PATIENCE` probes
+in a row that do not win: measured on the XLA zoo and two held-out models
 (benchmarks/joint_xla.py), subgraph-level decisions alone never won, while the graph level
 found 1.03-1.22x, so the graph level keeps most of the budget. A resumed search is told its
 earlier outcomes and picks up in the stage they reached.
@@ -30,6 +31,10 @@ from autotune.search.graph import GraphSearch, register
 
 #: The most of the budget stage 2 (the subgraph-level sweep) gets.
 MAX_SECOND_SHARE = 0.25
+#: Stage 2 gives the rest of its share back to stage 1 after this many probes in a row that
+#: beat the best config by less than `WIN` (a relative latency under best / (1 + WIN)).
+PATIENCE = 4
+WIN = 0.02
 
 
 def split(decisions: Sequence[Decision]) -> tuple[list[Decision], list[Decision]]:
@@ -55,6 +60,9 @@ class StagedSearch(GraphSearch):
         self._told1 = 0
         self._best: tuple[float, dict[str, Any]] = (1.0, {})
         self._later: list[tuple[dict[str, Any], dict[str, Any], float | None]] = []
+        self._stale = 0  # stage 2's probes in a row that did not win
+        self._best2 = 1.0  # the best relative latency stage 2 knows (its base's, then its own)
+        self.closed = False  # stage 2 gave its share back
 
     def first_stage_trials(self, budget: int) -> int:
         """Stage 1's share of `budget`: all but one trial per single change of a
@@ -71,10 +79,12 @@ class StagedSearch(GraphSearch):
         return graph, {k: v for k, v in config.items() if k not in self._graph_names}
 
     def _in_stage1(self) -> bool:
-        if self.stage2 is not None or not self.graph_level:
+        if not self.graph_level:
             return False
-        if not self.sub_level:
-            return True
+        if not self.sub_level or self.closed:
+            return not self.stage1.exhausted() or not self.sub_level
+        if self.stage2 is not None:
+            return False
         return not self.stage1.exhausted() and (self.first <= 0 or self._told1 < self.first)
 
     def _start_stage2(self) -> GraphSearch:
@@ -83,11 +93,22 @@ class StagedSearch(GraphSearch):
         self.base = dict(self._best[1])
         stage2 = create("sweep", self.sub_level, seed=self._seed + 1, budget=max(1, self.budget - self.first))
         stage2.tell({}, self._best[0])
+        self.stage2, self._best2 = stage2, self._best[0]
         for graph, sub, relative in self._later:
             if graph == self.base and sub:
-                stage2.tell(sub, relative)
-        self.stage2 = stage2
+                self._observe2(sub, relative)
         return stage2
+
+    def _observe2(self, sub: dict[str, Any], relative: float | None) -> None:
+        """A stage-2 outcome; after `PATIENCE` probes in a row without a win, stage 1 gets
+        the rest of the budget back."""
+        assert self.stage2 is not None
+        self.stage2.tell(sub, relative)
+        if relative is not None and relative < self._best2 / (1 + WIN):
+            self._best2, self._stale = relative, 0
+        else:
+            self._stale += 1
+        self.closed = self.closed or self._stale >= PATIENCE
 
     def propose(self) -> dict[str, Any] | None:
         if self._in_stage1():
@@ -104,7 +125,7 @@ class StagedSearch(GraphSearch):
             self.stage1.tell(graph, relative)
             self._told1 += 1 if graph else 0
         elif self.stage2 is not None and graph == self.base:
-            self.stage2.tell(sub, relative)
+            self._observe2(sub, relative)
         else:
             self._later.append((graph, sub, relative))
 

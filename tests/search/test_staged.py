@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from autotune.passes.base import Decision
 from autotune.search import graph
+from autotune.search.staged import PATIENCE
 
 GRAPH = [
     Decision("opt:a", "graph", "codegen", (None, 1, 2, 3)),
@@ -68,3 +69,22 @@ def test_a_resumed_search_goes_on_in_the_stage_it_reached():
     assert again.stage2 is not None and again.base == s.base
     assert again.key(nxt) not in {again.key(c) for c in done}
     assert {k: v for k, v in nxt.items() if k in ("opt:a", "opt:b")} == s.base
+
+
+def test_a_second_stage_that_never_wins_gives_its_budget_back():
+    wide = GRAPH + [Decision("opt:c", "graph", "codegen", (None, 1, 2, 3))]  # 48 configs
+    wide_sub = SUB + [
+        Decision(f"cut:{i}:dot_general:8x8", "subgraph", "fusion", (None, True)) for i in range(8)
+    ]
+    s = graph.create("staged", wide + wide_sub, seed=0, budget=24)
+    assert s.first == 18  # a quarter of 24 for 11 single changes
+    s.tell({}, 1.0)
+    flat = lambda c: 1.0 if set(c) - {"opt:a", "opt:b", "opt:c"} else latency(c)  # noqa: E731
+    run_ = []
+    for _ in range(s.first + PATIENCE):
+        cfg = s.ask()
+        run_.append(cfg)
+        s.tell(cfg, flat(cfg))
+    assert all(set(c) - {"opt:a", "opt:b", "opt:c"} for c in run_[s.first :])  # stage 2's probes
+    assert s.closed and not s.stage1.exhausted()
+    assert not set(s.ask()) - {"opt:a", "opt:b", "opt:c"}  # stage 1 again
