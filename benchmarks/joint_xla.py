@@ -30,7 +30,9 @@ Method. Per model and per level set, one `autotune tune --backend xla --model M 
 --levels L --db FRESH --no-progress` subprocess into its own new SQLite file: "graph only" searches
 XLA's compiler options, HLO passes and argument/result layouts; "subgraph only" the layouts of
 tensors inside the program and fusion cuts (rewrites of the traced jaxpr); "joint" both in one
-search. Each job measures its own default, searches, confirms its fastest candidates
+search (staged: the graph-level decisions first, then single changes of the subgraph-level ones
+under the best, at most a quarter of the trials, handed back after 4 probes without a win).
+Each job measures its own default, searches, confirms its fastest candidates
 interleaved against the default and keeps one only if it wins by 2%. "tune s" is the
 subprocess's wall clock. Then, in this process: XLA's default (jax.jit) and, per level set,
 autotune.jax.jit(fn, db=FRESH), each output checked against the default
@@ -159,6 +161,7 @@ def main() -> int:
     ap.add_argument("--models", default=",".join(ZOO + HELD_OUT))
     ap.add_argument("--trials", type=int, default=32)
     ap.add_argument("--rounds", type=int, default=21)
+    ap.add_argument("--results", default=NAME, help="name of the results file (benchmarks/results/NAME.json)")
     args = ap.parse_args()
     models = [m for m in args.models.split(",") if m]
     results: dict[str, Any] = {}
@@ -168,7 +171,7 @@ def main() -> int:
             print(render(source, results[source]), flush=True)
     method = METHOD.replace("ROUNDS", str(args.rounds)).replace("TRIALS", str(args.trials))
     text = "\n\n".join([C.wrap(method), *(render(k, r) for k, r in results.items()), summary(results)])
-    C.write_result(NAME, method, results, text, sys.argv[1:])
+    C.write_result(args.results, method, results, text, sys.argv[1:])
     print(text)
     return 0
 
