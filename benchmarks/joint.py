@@ -231,6 +231,7 @@ def main() -> int:
     ap.add_argument("--graph-trials", type=int, default=4)
     ap.add_argument("--rounds", type=int, default=11)
     ap.add_argument("--keep", action="store_true", help="keep the databases (their folder is printed)")
+    ap.add_argument("--results", default=NAME, help="name of the results file (benchmarks/results/NAME.json)")
     args = ap.parse_args()
     models = [m for m in args.models.split(",") if m]
     trials = [int(t) for t in args.trials.split(",")]
@@ -245,7 +246,7 @@ def main() -> int:
             print(render(model, results[model]), flush=True)
     method = METHOD.replace("ROUNDS", str(args.rounds)).replace("G ", f"G={args.graph_trials} ", 1)
     text = "\n\n".join([C.wrap(method), *(render(k, r) for k, r in results.items())])
-    C.write_result(NAME, method, results, text, sys.argv[1:])
+    C.write_result(args.results, method, results, text, sys.argv[1:])
     print(text)
     return 0
 

@@ -20,6 +20,7 @@ Example::
 
     ranker = CompositionRanker(parts_of)       # parts_of(config) -> list[Part] | None
     ranker.predicted({})                       # the model's own graph: its measured parts
+    ranker.measured({})                        # ... and built: a config of its subgraphs is last
     i = ranker.best([cfg_a, cfg_b, cfg_c])     # the one predicted fastest
 """
 
@@ -100,6 +101,20 @@ class CompositionRanker:
         self.known: dict[str, Part] = {}  # every measured part seen, by fingerprint
         self.predictions: dict[str, float] = {}  # config key -> predicted seconds
         self.outcomes: list[tuple[float, float]] = []  # (predicted, measured) relative to the default
+        self.built: set[frozenset[tuple[str, int]]] = set()  # subgraph sets of the configs measured
+
+    def _signature(self, parts: list[Part] | None) -> frozenset[tuple[str, int]] | None:
+        return (
+            None
+            if parts is None or not all(p.key for p in parts)
+            else frozenset((p.key, p.weight) for p in parts)
+        )
+
+    def measured(self, config: dict[str, Any]) -> None:
+        """A config that was built and measured: one of the same subgraphs is ranked last."""
+        sig = self._signature(self.parts_of(config))
+        if sig is not None:
+            self.built.add(sig)
 
     def predicted(self, config: dict[str, Any]) -> float | None:
         """The predicted latency of one config, in seconds."""
@@ -113,19 +128,25 @@ class CompositionRanker:
         return value
 
     def best(self, configs: Sequence[dict[str, Any]]) -> int:
-        """Index of the config predicted fastest (the first when none can be predicted)."""
+        """Index of the config predicted fastest; one whose subgraphs are those of a config
+        measured already (it would build the same model) comes last, and one that cannot be
+        predicted after those that can (in the strategy's order among equals)."""
         t0 = time.perf_counter()
         try:
-            scores = [self.predicted(c) for c in configs]
-            self.ranked += sum(s is not None for s in scores)
-            known = [(s, i) for i, s in enumerate(scores) if s is not None]
-            return min(known)[1] if known else 0
+            order = []
+            for i, config in enumerate(configs):
+                score = self.predicted(config)
+                self.ranked += score is not None
+                again = self._signature(self.parts_of(config)) in self.built
+                order.append((again, score is None, score or 0.0, i))
+            return min(order)[3]
         finally:
             self.seconds += time.perf_counter() - t0
 
     def learn(self, config: dict[str, Any], relative: float | None) -> None:
         """Keep the prediction beside the outcome (what `outcomes` reports); the model itself
         learns from the database, where the config's new subgraphs are now measured."""
+        self.measured(config)
         base, mine = self.predictions.get(_key({})), self.predictions.get(_key(config))
         if relative is not None and base and mine:
             self.outcomes.append((mine / base, relative))

@@ -1,8 +1,9 @@
 """TVM layout decisions: the data layout of the model's 2-D convolutions.
 
 A graph-level choice for every conv2d (`layout:conv2d`: the model's NCHW, or NHWC data with
-OHWI weights) and, for the largest convolutions, a choice of their own that overrides it
-(`layout:conv2d:<data>:<weight>:s<strides>:g<groups>`; None follows the graph-level one).
+OHWI weights) and, for the largest convolutions, a subgraph-level one that flips it for that
+convolution alone (`layout:conv2d:<data>:<weight>:s<strides>:g<groups>`: True takes the other
+layout), so that no two configs build the same model.
 Applied by Relax's ``ConvertLayout`` before fusion (autotune/backends/tvm/graph.py), so each
 layout config has its own subgraphs; the weights are constants and their transposes fold at
 build time.
@@ -11,6 +12,7 @@ Example::
 
     p = create("tvm-layout")
     p.apply({"layout:conv2d": "NHWC"}, build)       # build.conv_layout == "NHWC"
+    p.apply({"layout:conv2d:1x64x56x56:64x64x3x3:s1x1:g1": True}, build)   # that one NCHW
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ PREFIX = "layout:conv2d"
 
 @register("tvm-layout")
 class TvmLayoutPass(Pass):
-    """Graph-level conv2d layout, with per-convolution overrides for the largest."""
+    """Graph-level conv2d layout, with per-convolution flips for the largest."""
 
     backend = "tvm"
     kind = "layout"
@@ -44,16 +46,16 @@ class TvmLayoutPass(Pass):
                     f"{PREFIX}:{c['key']}",
                     "subgraph",
                     "layout",
-                    (None, *LAYOUTS),
-                    None,
-                    f"data layout of the conv2d {c['key']} (x{c['count']}); None: as every conv2d",
+                    (False, True),
+                    False,
+                    f"the conv2d {c['key']} (x{c['count']}) in the layout other than {PREFIX}'s",
                 )
             )
         return out
 
     def apply(self, config: dict[str, Any], build: Any) -> None:
+        build.conv_layout = config.get(PREFIX, build.conv_layout)
+        (other,) = [x for x in LAYOUTS if x != build.conv_layout]
         for name, value in config.items():
-            if name == PREFIX:
-                build.conv_layout = value
-            elif name.startswith(PREFIX + ":") and value is not None:
-                build.conv_layouts[name.removeprefix(PREFIX + ":")] = value
+            if name.startswith(PREFIX + ":") and value is True:
+                build.conv_layouts[name.removeprefix(PREFIX + ":")] = other

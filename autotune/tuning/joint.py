@@ -137,6 +137,7 @@ def _search(tuner: ModelTuner, plan: ModelPlan, s: WorkloadState, deadline: floa
     if tuner.ctx.settings.cost_model != "none":
         ranker = CompositionRanker(lambda config: _parts(tuner, plan, config))
         ranker.predicted({})
+        ranker.measured({})
     try:
         if math.isnan(s.default_s):  # not measured in this job yet
             s.default_s = tuner.default_latency(plan.name, s)

@@ -43,13 +43,16 @@ def test_the_ranker_picks_the_config_predicted_fastest_and_keeps_its_outcomes():
         # The tanh form, measured already at half the erf one's time.
         '{"gelu": "tanh"}': [own[0], Part("gelu", 1, 5e-4, 5e-4, "t")],
         '{"broken": true}': None,
+        '{"noop": true}': own,  # builds the model's own graph again
     }
     import json
 
-    ranker = CompositionRanker(lambda c: configs[json.dumps(c, sort_keys=True)])
+    ranker = CompositionRanker(lambda c: configs.get(json.dumps(c, sort_keys=True)))
     ranker.predicted({})
-    pool = [{"layout": "NHWC"}, {"apart": True}, {"gelu": "tanh"}, {"broken": True}]
-    assert ranker.best(pool) == 2 and ranker.ranked == 3
+    ranker.measured({})
+    pool = [{"noop": True}, {"layout": "NHWC"}, {"apart": True}, {"gelu": "tanh"}, {"broken": True}]
+    assert ranker.best(pool) == 3 and ranker.ranked == 4
+    assert ranker.best([{"noop": True}, {"broken": True}]) == 1  # the same subgraphs again: last
     assert ranker.best([{"broken": True}]) == 0  # nothing predicted: the strategy's order
     ranker.learn({"gelu": "tanh"}, 0.95)
     ranker.learn({"never": "ranked"}, 0.9)
