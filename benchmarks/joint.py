@@ -246,7 +246,7 @@ def main() -> int:
             print(render(model, results[model]), flush=True)
     method = METHOD.replace("ROUNDS", str(args.rounds)).replace("G ", f"G={args.graph_trials} ", 1)
     text = "\n\n".join([C.wrap(method), *(render(k, r) for k, r in results.items())])
-    C.write_result(args.results, method, results, text, sys.argv[1:])
+    C.write_result(args.results, method, results, text, sys.argv[1:], script=f"benchmarks/{NAME}.py")
     print(text)
     return 0
 

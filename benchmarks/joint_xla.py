@@ -171,7 +171,7 @@ def main() -> int:
             print(render(source, results[source]), flush=True)
     method = METHOD.replace("ROUNDS", str(args.rounds)).replace("TRIALS", str(args.trials))
     text = "\n\n".join([C.wrap(method), *(render(k, r) for k, r in results.items()), summary(results)])
-    C.write_result(args.results, method, results, text, sys.argv[1:])
+    C.write_result(args.results, method, results, text, sys.argv[1:], script=f"benchmarks/{NAME}.py")
     print(text)
     return 0
 
