@@ -32,6 +32,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from autotune.db.records import canonical_json
+
 
 @dataclass(frozen=True)
 class Part:
@@ -116,15 +118,16 @@ class CompositionRanker:
         if sig is not None:
             self.built.add(sig)
 
-    def predicted(self, config: dict[str, Any]) -> float | None:
-        """The predicted latency of one config, in seconds."""
-        parts = self.parts_of(config)
+    def predicted(self, config: dict[str, Any], parts: list[Part] | None = None) -> float | None:
+        """The predicted latency of one config, in seconds (`parts`: its parts, if read)."""
+        parts = self.parts_of(config) if parts is None else parts
         if parts is None:
             return None
+        mine = {p.key for p in parts}
+        value = predict(parts, [p for k, p in self.known.items() if k not in mine])
         self.known.update({p.key: p for p in parts if p.best_s is not None and p.key})
-        value = predict(parts, self.known.values())
         if value is not None:
-            self.predictions[_key(config)] = value
+            self.predictions[canonical_json(config)] = value
         return value
 
     def best(self, configs: Sequence[dict[str, Any]]) -> int:
@@ -135,9 +138,10 @@ class CompositionRanker:
         try:
             order = []
             for i, config in enumerate(configs):
-                score = self.predicted(config)
+                parts = self.parts_of(config)
+                score = self.predicted(config, parts)
                 self.ranked += score is not None
-                again = self._signature(self.parts_of(config)) in self.built
+                again = self._signature(parts) in self.built
                 order.append((again, score is None, score or 0.0, i))
             return min(order)[3]
         finally:
@@ -147,12 +151,6 @@ class CompositionRanker:
         """Keep the prediction beside the outcome (what `outcomes` reports); the model itself
         learns from the database, where the config's new subgraphs are now measured."""
         self.measured(config)
-        base, mine = self.predictions.get(_key({})), self.predictions.get(_key(config))
+        base, mine = self.predictions.get(canonical_json({})), self.predictions.get(canonical_json(config))
         if relative is not None and base and mine:
             self.outcomes.append((mine / base, relative))
-
-
-def _key(config: dict[str, Any]) -> str:
-    import json
-
-    return json.dumps(config, sort_keys=True)

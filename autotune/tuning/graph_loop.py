@@ -40,7 +40,9 @@ def search_graph(
     kind = ctx.search_kind if ctx.search_kind in graph.kinds() else "auto"
     strategy = graph.create(kind, s.decisions, seed=seed, budget=s.trials)
     replay(ctx, s, strategy)
-    if ranker is None or not strategy.prunable or ctx.rank_pool <= 1:
+    if not strategy.prunable or ctx.rank_pool <= 1:
+        ranker = None
+    elif ranker is None:
         ranker = _ranker(ctx, s, strategy)
     warmup = getattr(ranker, "warmup", ctx.settings.warmup)
     n = s.done
@@ -67,8 +69,8 @@ def search_graph(
 
 
 def _ranker(ctx: Context, s: WorkloadState, strategy: GraphSearch) -> Any:
-    """The cost model's ranker for this workload, when there is a model and a space to prune."""
-    if ctx.costmodel is None or not strategy.prunable or ctx.rank_pool <= 1:
+    """The cost model's ranker for this workload, when there is a model."""
+    if ctx.costmodel is None:
         return None
     from autotune.costmodel.features.base import for_backend
     from autotune.costmodel.ranker import Ranker

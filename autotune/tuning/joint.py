@@ -36,7 +36,6 @@ Example::
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import time
 from typing import Any
@@ -44,6 +43,7 @@ from typing import Any
 from autotune.backends.base import GRAPH_KIND, Workload
 from autotune.costmodel.composition import CompositionRanker, Part, family
 from autotune.db.recorder import Recorder
+from autotune.db.records import canonical_json
 from autotune.tuning.budget import MIN_TRIALS_PER_WORKLOAD, allot
 from autotune.tuning.confirm import confirm
 from autotune.tuning.graph_loop import search_graph
@@ -156,7 +156,7 @@ def _search(tuner: ModelTuner, plan: ModelPlan, s: WorkloadState, deadline: floa
 
 def _workloads(tuner: ModelTuner, plan: ModelPlan, config: dict[str, Any]) -> list[Workload]:
     """The fused subgraphs of a graph-level config (fused once per config and job)."""
-    key = json.dumps(config, sort_keys=True)
+    key = canonical_json(config)
     if key not in plan.graph_workloads:
         plan.graph_workloads[key] = tuner.session.workloads(plan.model, config or None)
     return plan.graph_workloads[key]
