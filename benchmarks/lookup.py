@@ -26,6 +26,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as C
 
+from autotune.db.schema import backfill_verdicts
+
 NAME = "lookup"
 
 METHOD = """\
@@ -215,6 +217,7 @@ def fill(path: Path, n_workloads: int, n_measurements: int, seed: int = 0) -> di
             " error, source, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             rows,
         )
+        backfill_verdicts(c)  # each confirmation's verdict, as autotune records it with the pair
         c.execute("COMMIT")
     except BaseException:
         c.execute("ROLLBACK")
@@ -316,7 +319,7 @@ def lookups(big: Path, n_sql: int, n_ms: int) -> dict[str, Any]:
     # the biggest real mlp workload (most trace records) and a convnet conv as the miss
     real = [(t.task_name, t.dispatched[0]) for t in tasks]
     miss_name, miss_mod = next(
-        (t.task_name, t.dispatched[0]) for t in cv_tasks if t.task_name.startswith("conv2d")
+        (t.task_name, t.dispatched[0]) for t in cv_tasks if "conv2d" in t.task_name
     )
     # mlp's workloads whose 8-trial tune left a best (a confirmed win; else the default stays)
     real = [(name, mod) for name, mod in real if db.best_for(fingerprint(mod), tid) is not None]

@@ -1,8 +1,8 @@
-"""`autotune best MODEL`: a model's best schedule per subgraph (and its graph-level config, where
-the joint search kept one), what each decision of a best contributes (measured by removing it),
-its end-to-end speedup, and how the tuned build compares with what its users would run instead
-(its baselines: a TVM model's PyTorch eager and torch.compile), each timed interleaved with the
-tuned build.
+"""`autotune best MODEL`: a model's kept schedule per subgraph (its confirmed best, else the
+default; and its graph-level config, where the joint search kept one), what each decision of a
+best contributes (measured by removing it), its end-to-end speedup, and how the tuned build
+compares with what its users would run instead (its baselines: a TVM model's PyTorch eager and
+torch.compile), each timed interleaved with the tuned build.
 
 autotune best convnet
 autotune best convnet --json
@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import textwrap
 from typing import Any
 
 from autotune import backends
+from autotune.compare import WIN_MARGIN
 from autotune.errors import UserError
 from autotune.tuning.report import baseline_text, baseline_view, slower_line
 
@@ -75,11 +77,20 @@ def summary(db: Any, name: str, target: str | None, backend: str | None = None) 
                 "best_s": b.median if b else None,
                 "default_s": default,
                 "speedup": b.speedup if b else None,
+                # What the compiler applies: the best, or the default (its speedup 1 by definition).
+                "kept": "tuned" if b else "default",
+                "kept_s": b.median if b else default,
+                "kept_speedup": b.speedup if b else 1.0,
+                # The latest candidate re-timed interleaved with the default; its speedup is
+                # default / candidate (paired): under 1, the candidate was slower.
                 "last_confirmation": None
                 if last is None
                 else {
                     "speedup": last.speedup,
                     "won": last.won(),
+                    "kept": b is not None and b.config_id == last.config_id,
+                    "candidate_s": last.median,
+                    "default_s": last.default_median,
                     "schedule": be.describe_config(last.config),
                 },
                 "tuned": db.is_tuned(w["id"], tid),
@@ -111,6 +122,66 @@ def summary(db: Any, name: str, target: str | None, backend: str | None = None) 
     }
 
 
+#: The table's columns, and how each is aligned ('<' left, '>' right).
+COLUMNS = [
+    ("subgraph", "<"),
+    ("x", ">"),
+    ("best us", ">"),
+    ("default us", ">"),
+    ("speedup", ">"),
+    ("kept", "<"),
+    ("trials", ">"),
+    ("last candidate", "<"),
+    ("schedule", "<"),
+]
+
+LEGEND = textwrap.fill(
+    "legend: x = runs per model run; best us = latency of the kept config (the default's when "
+    "the default is kept); default us = the default's latency; speedup = default / kept, median "
+    "of paired ratios (1.00x when the default is kept); kept = tuned (a candidate beat the default "
+    f"by at least {WIN_MARGIN:.0%} re-timed interleaved with it in one process, outputs checked) or "
+    "default; trials = candidates measured while tuning; last candidate = the latest candidate "
+    "re-timed against the default: default / candidate (under 1.00x: slower) and its outcome; "
+    "schedule = the kept config. With a tuned config, best us, default us and speedup are from "
+    "that interleaved comparison; with the default kept, default us is the tuning runner's.",
+    width=100,
+    subsequent_indent="  ",
+    break_on_hyphens=False,
+)
+
+
+def _us(seconds: float | None) -> str:
+    return f"{seconds * 1e6:.1f}" if seconds is not None else "-"
+
+
+def last_candidate(s: dict[str, Any]) -> str:
+    """The latest confirmation of a subgraph in words, its ratio default / candidate first:
+    '1.35x: won, kept', '0.02x (50.0x slower): lost, default kept', '0.95x (1.05x slower):
+    lost, default kept', '1.01x: under the 2% margin, default kept'."""
+    c = s["last_confirmation"]
+    if c is None:
+        return "-"
+    ratio = f"{c['speedup']:.2f}x"
+    if c["won"]:
+        return (
+            f"{ratio}: won, kept" if c["kept"] else f"{ratio}: won, then failed an output check: default kept"
+        )
+    if c["speedup"] < 1.0:
+        slower = 1.0 / c["speedup"]
+        return f"{ratio} ({slower:.{2 if slower < 10 else 1}f}x slower): lost, default kept"
+    return f"{ratio}: under the {WIN_MARGIN:.0%} margin, default kept"
+
+
+def _columns(columns: list[tuple[str, str]], rows: list[list[str]]) -> str:
+    """A header and rows, each column as wide as its widest cell (the last one not padded)."""
+    table = [[name for name, _ in columns], *rows]
+    widths = [max(len(r[i]) for r in table) for i in range(len(columns))]
+    return "\n".join(
+        "  ".join(f"{cell:{align}{w}}" for cell, (_, align), w in zip(r, columns, widths)).rstrip()
+        for r in table
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     from autotune.db import default_path, open_db
 
@@ -124,22 +195,22 @@ def run(args: argparse.Namespace) -> int:
         f"{data['model']} on {t['device_model']} "
         f"({t['compiler']} {t['compiler_version']}, target {data['target_id']})"
     )
-    ms = lambda v: f"{v * 1e6:.1f}" if v is not None else "-"
-    print(f"{'subgraph':<44}{'x':>3}{'best us':>10}{'default us':>12}{'speedup':>9}{'trials':>8}  schedule")
-    for s in data["subgraphs"]:
-        sched = s["schedule"] if isinstance(s["schedule"], str) else "; ".join(s["schedule"])
-        if s["best_s"] is None and s["last_confirmation"] is not None:
-            sched += f" (the last candidate confirmed measured {s['last_confirmation']['speedup']:.2f}x)"
-        sp = f"{s['speedup']:.2f}x" if s["speedup"] else "-"
-        print(
-            f"{s['workload'][:43]:<44}{s['weight']:>3}{ms(s['best_s']):>10}{ms(s['default_s']):>12}{sp:>9}"
-            f"{s['trials']:>8}  {sched}"
-        )
-    print(
-        "best: the candidate that beat the default by at least 2% when re-timed interleaved with it "
-        "in one process, outputs checked (else the default); best us, default us and speedup are "
-        "from that comparison (without a best, default us is the tuning runner's)"
-    )
+    rows = [
+        [
+            s["workload"][:43],
+            str(s["weight"]),
+            _us(s["kept_s"]),
+            _us(s["default_s"]),
+            f"{s['kept_speedup']:.2f}x",
+            s["kept"],
+            str(s["trials"]),
+            last_candidate(s),
+            s["schedule"] if isinstance(s["schedule"], str) else "; ".join(s["schedule"]),
+        ]
+        for s in data["subgraphs"]
+    ]
+    print(_columns(COLUMNS, rows))
+    print(LEGEND)
     # A best of one decision contributes its speedup, in its row already.
     explained = [s for s in data["subgraphs"] if len(s["contributions"]) > 1]
     if explained:

@@ -16,6 +16,7 @@ SUBCOMMANDS = {
     "space": "autotune.cli.space",
     "db": "autotune.cli.db",
     "costmodel": "autotune.cli.costmodel",
+    "report": "autotune.cli.report",
 }
 
 

@@ -2,12 +2,17 @@
 
 autotune tune examples/nightly.toml
 autotune tune --model convnet --trials 64
+autotune tune --model convnet --trials 64 --json   # the job report as JSON on stdout
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager, redirect_stdout
 
 from autotune import backends
 from autotune.errors import UserError
@@ -43,8 +48,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="levels of decisions searched: graph, subgraph, or graph,subgraph (the default: both, "
         "jointly; overrides the job file)",
     )
+    p.add_argument(
+        "--report",
+        metavar="DIR",
+        help="write the job's report (HTML, Markdown, PNG plots) into DIR at its end",
+    )
     p.add_argument("--force", action="store_true", help="tune again what is already tuned")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument(
+        "--json", action="store_true", help="print the job report as JSON (progress bars stay on stderr)"
+    )
     p.set_defaults(run=run)
 
 
@@ -87,16 +100,40 @@ def build_spec(args: argparse.Namespace):  # -> JobSpec
         spec.graph_trials = args.graph_trials
     if args.levels is not None:
         spec.levels = parse_levels(args.levels, "--levels")
+    if getattr(args, "report", None) is not None:
+        spec.report = args.report
     return spec
+
+
+@contextmanager
+def _stdout_to_stderr() -> Iterator[None]:
+    """Whatever the job prints (Python or a compiler's native code) goes to stderr, so that
+    stdout holds only the JSON report."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        with redirect_stdout(sys.stderr):
+            yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def run(args: argparse.Namespace) -> int:
     from autotune.tuning.job import run_job
 
     spec = build_spec(args)
-    report = run_job(spec, db_path=args.db, force=args.force, progress=not args.no_progress)
-    print(report.table())
+    if args.json:
+        with _stdout_to_stderr():
+            report = run_job(spec, db_path=args.db, force=args.force, progress=not args.no_progress)
+        print(json.dumps(report.as_dict(), indent=2))
+    else:
+        report = run_job(spec, db_path=args.db, force=args.force, progress=not args.no_progress)
+        print(report.table())
     if not report.ok:
-        print("autotune: some models failed (see above)", file=sys.stderr)
+        where = 'each model\'s "error"' if args.json else "above"
+        print(f"autotune: some models failed (see {where})", file=sys.stderr)
         return 1
     return 0

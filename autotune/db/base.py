@@ -118,6 +118,21 @@ class TuningDatabase(abc.ABC):
         `host`: who measured it (default: this host; an import names where it came from)."""
 
     @abc.abstractmethod
+    def record_pair(
+        self,
+        workload_id: int,
+        kind: str,
+        config: Any,
+        target_id: int,
+        default: Sequence[float],
+        tuned: Sequence[float],
+        job_id: int | None = None,
+    ) -> int:
+        """Store an interleaved confirmation (source 'confirm') in one transaction: the
+        default's samples, the candidate's, and its verdict by autotune.compare's rule (the
+        paired speedup and whether it won). Returns the candidate's measurement id."""
+
+    @abc.abstractmethod
     def fastest(self, workload_id: int, target_id: int, k: int = 1) -> list[BestRecord]:
         """The k fastest configs by their tuning runs (confirmations left out), fastest first;
         a config ever found to give wrong results is left out. Candidates, not the best."""
@@ -227,6 +242,43 @@ class TuningDatabase(abc.ABC):
     def baselines(self, model_id: int, target_id: int) -> dict[str, dict[str, Any]]:
         """The latest baseline measured on this host per name, for a model on a target: rows
         with samples and tuned_samples as lists. Merged rows (other hosts) are never read."""
+
+    @abc.abstractmethod
+    def add_job_model(
+        self,
+        job_id: int,
+        model: str,
+        compiler: str,
+        target_id: int | None,
+        status: str,
+        trials: int,
+        failures: int,
+        seconds: float | None,
+        result: dict[str, Any],
+    ) -> None:
+        """What a job did with one model (its report row, profile included); a later call for
+        the same job and model replaces it."""
+
+    @abc.abstractmethod
+    def job_models(self, job_id: int) -> list[dict[str, Any]]:
+        """The `add_job_model` rows of a job, in the order they were written, `result` parsed."""
+
+    @abc.abstractmethod
+    def job(self, job_id: int) -> dict[str, Any] | None:
+        """A job row (spec parsed), or None."""
+
+    @abc.abstractmethod
+    def job_outcomes(self, job_id: int) -> Iterable[dict[str, Any]]:
+        """Every measurement of a job, oldest first: id, workload_id, target_id, status,
+        median, source, kind (of its config), error (its first line) and created_at."""
+
+    @abc.abstractmethod
+    def job_model_measurements(self, job_id: int) -> list[dict[str, Any]]:
+        """The end-to-end measurements a job took, with the model's name and compiler."""
+
+    @abc.abstractmethod
+    def versions_before(self, job_id: int) -> set[tuple[str, str]]:
+        """(compiler, compiler version) of every target measured by jobs before this one."""
 
     @abc.abstractmethod
     def stats(self) -> dict[str, int]: ...

@@ -47,18 +47,10 @@ class Recorder:
             source=source,
         )
 
-    def pair(
-        self,
-        workload_id: int,
-        config: Any,
-        default: Sequence[float],
-        tuned: Sequence[float],
-        source: str = "confirm",
-    ) -> None:
-        """An interleaved comparison: the default's samples, then the candidate's (this order
-        is what `TuningDatabase.confirmation` reads)."""
-        self(workload_id, {}, "ok", default, source=source)
-        self(workload_id, config, "ok", tuned, source=source)
+    def pair(self, workload_id: int, config: Any, default: Sequence[float], tuned: Sequence[float]) -> None:
+        """An interleaved confirmation of a candidate against the default, recorded as one
+        pair with its verdict (`TuningDatabase.record_pair`)."""
+        self.db.record_pair(workload_id, self.kind, config, self.target_id, default, tuned, self.job_id)
 
     def ablation(
         self,

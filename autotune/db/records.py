@@ -105,6 +105,8 @@ class Confirmation:
     samples: list[float]
     default_median: float
     default_samples: list[float]
+    #: Whether it makes its candidate the best (the `latest_confirmations` view's rule).
+    is_best: bool = False
 
     @property
     def speedup(self) -> float:

@@ -13,7 +13,8 @@ import time
 from importlib import resources
 from pathlib import Path
 
-from autotune.db.records import DatabaseError
+from autotune import compare
+from autotune.db.records import DatabaseError, parse_samples
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 BUSY_TIMEOUT_MS = 60_000
@@ -89,6 +90,8 @@ def connect(path: str | os.PathLike, readonly: bool = False) -> sqlite3.Connecti
                 f"{path}: schema version {version} is newer than this autotune supports "
                 f"({latest_version()}); upgrade autotune"
             )
+        if readonly and 0 < version < latest_version():
+            return _upgraded_copy(path, ro)
     else:
         path.parent.mkdir(parents=True, exist_ok=True)
     mode = ro if readonly else "rwc"
@@ -107,6 +110,21 @@ def connect(path: str | os.PathLike, readonly: bool = False) -> sqlite3.Connecti
         conn.execute("PRAGMA synchronous=NORMAL")
         _migrate(conn, path)
     return conn
+
+
+def _upgraded_copy(path: Path, ro: str) -> sqlite3.Connection:
+    """A reader of a file of an older schema reads an up-to-date copy of it in memory: the
+    file itself is never modified by a reader."""
+    source = sqlite3.connect(f"file:{path}?mode={ro}", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+    copy = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+    try:
+        source.backup(copy)
+    finally:
+        source.close()
+    copy.row_factory = sqlite3.Row
+    copy.execute("PRAGMA foreign_keys=ON")
+    _migrate(copy, path)
+    return copy
 
 
 def _enable_wal(conn: sqlite3.Connection) -> None:
@@ -131,6 +149,8 @@ def _migrate(conn: sqlite3.Connection, path: Path) -> None:
             if number > version:
                 for statement in _statements(sql):
                     conn.execute(statement)
+                if number in _BACKFILLS:
+                    _BACKFILLS[number](conn)
                 conn.execute(
                     "INSERT INTO meta(key, value) VALUES ('schema_version', ?) "
                     "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
@@ -152,3 +172,35 @@ def _statements(sql: str) -> list[str]:
     lines = [ln for ln in sql.splitlines() if not ln.strip().startswith("--")]
     text = "\n".join(ln.split("--")[0] for ln in lines)
     return [s.strip() for s in text.split(";") if s.strip()]
+
+
+def backfill_verdicts(conn: sqlite3.Connection) -> None:
+    """Version 4: give every confirmation recorded before it its verdict (`paired_with`,
+    `speedup`, `won`), computed from its samples by autotune.compare's rule. A pair was two
+    consecutive 'confirm' rows of one workload, target and host: the default's, then the
+    candidate's."""
+    rows = conn.execute(
+        "SELECT m.id, m.target_id, m.host, m.samples, c.workload_id, c.kind FROM configs c"
+        " CROSS JOIN measurements m ON m.config_id = c.id"
+        " WHERE m.source = 'confirm' AND m.status = 'ok' ORDER BY m.id"
+    ).fetchall()
+    previous: dict[tuple, tuple] = {}  # (workload, target, host) -> its last confirm row
+    for mid, target, host, samples, workload, kind in rows:
+        key = (workload, target, host)
+        before = previous.get(key)
+        previous[key] = (mid, kind, samples)
+        if kind == "default" or before is None or before[1] != "default":
+            continue
+        try:
+            default, tuned = parse_samples(before[2]), parse_samples(samples)
+        except DatabaseError:
+            continue
+        if not default or not any(t > 0 for t in tuned):
+            continue
+        conn.execute(
+            "UPDATE measurements SET paired_with=?, speedup=?, won=? WHERE id=?",
+            (before[0], compare.paired_speedup(default, tuned), int(compare.wins(default, tuned)), mid),
+        )
+
+
+_BACKFILLS = {4: backfill_verdicts}

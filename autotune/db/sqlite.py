@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from autotune.compare import paired_speedup
+from autotune.compare import paired_speedup, wins
 from autotune.db import schema
 from autotune.db.base import TuningDatabase, register
 from autotune.db.records import (
@@ -35,6 +35,7 @@ from autotune.db.records import (
     parse_samples,
     summarize,
 )
+from autotune.db.sqlite_history import SQLiteHistory
 from autotune.db.sqlite_maintenance import SQLiteMaintenance
 
 # Joins drive from configs (CROSS JOIN fixes SQLite's join order): the planner otherwise scans
@@ -49,11 +50,12 @@ GROUP BY c.id ORDER BY median ASC, c.id ASC LIMIT ?
 """
 
 # The latest interleaved confirmation of a workload on a target measured on this host (or
-# before hosts were kept): its two rows, newest first. Foreign confirmations never count.
+# before hosts were kept), and whether it makes the best: the rule is the view's
+# (db/migrations/0004_views.sql). Foreign confirmations never count (they carry no verdict).
 _CONFIRMATION_SQL = """
-SELECT c.id, c.kind, c.config, m.median, m.samples FROM configs c CROSS JOIN measurements m
-ON c.id = m.config_id WHERE c.workload_id = ? AND m.target_id = ? AND m.source = 'confirm'
-AND m.status = 'ok' AND (m.host IS NULL OR m.host = ?) ORDER BY m.id DESC LIMIT 2
+SELECT config_id, config_kind, config, median_s, samples, default_s, default_samples, is_best
+FROM latest_confirmations WHERE workload_id = ? AND target_id = ? AND (host IS NULL OR host = ?)
+ORDER BY measurement_id DESC LIMIT 1
 """
 
 # Ablation pairs (the config, then the config without one decision: two consecutive rows),
@@ -68,7 +70,7 @@ AND (m.host IS NULL OR m.host = ?) ORDER BY m.id DESC
 
 
 @register("sqlite")
-class SQLiteDatabase(SQLiteMaintenance, TuningDatabase):
+class SQLiteDatabase(SQLiteHistory, SQLiteMaintenance, TuningDatabase):
     """Tuning database in one SQLite file (see db/migrations for the schema)."""
 
     def __init__(self, path: str | os.PathLike, readonly: bool = False) -> None:
@@ -282,6 +284,26 @@ class SQLiteDatabase(SQLiteMaintenance, TuningDatabase):
         source: str = "tune",
         host: str | None = None,
     ) -> int:
+        with self._write() as c:
+            return self._insert(
+                c, workload_id, kind, config, target_id, status, samples, error, job_id, source, host
+            )
+
+    def _insert(
+        self,
+        c: sqlite3.Connection,
+        workload_id: int,
+        kind: str,
+        config: Any,
+        target_id: int,
+        status: str,
+        samples: Sequence[float],
+        error: str,
+        job_id: int | None,
+        source: str,
+        host: str | None = None,
+    ) -> int:
+        """One measurement (and its config, if new) inside the caller's write transaction."""
         if status not in STATUSES:
             raise ValueError(f"unknown status {status!r}")
         samples = [float(s) for s in samples]
@@ -289,36 +311,34 @@ class SQLiteDatabase(SQLiteMaintenance, TuningDatabase):
         if status == "ok" and median is None:
             raise ValueError("an 'ok' outcome needs at least one sample")
         text = canonical_json(config)
-        with self._write() as c:
-            fp = c.execute("SELECT fingerprint FROM workloads WHERE id=?", (workload_id,)).fetchone()
-            if fp is None:
-                raise DatabaseError(f"no workload with id {workload_id}")
-            key = config_key(fp[0], text)
-            c.execute(
-                "INSERT OR IGNORE INTO configs(key, workload_id, kind, config, created_at)"
-                " VALUES (?,?,?,?,?)",
-                (key, workload_id, kind, text, time.time()),
-            )
-            cid = c.execute("SELECT id FROM configs WHERE key=?", (key,)).fetchone()[0]
-            cur = c.execute(
-                "INSERT INTO measurements(uid, config_id, target_id, job_id, status, samples, median,"
-                " spread, error, source, created_at, host) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    uuid.uuid4().hex,
-                    cid,
-                    target_id,
-                    job_id,
-                    status,
-                    canonical_json(samples),
-                    median,
-                    spread,
-                    error[:4000],
-                    source,
-                    time.time(),
-                    host or self.host,
-                ),
-            )
-            return int(cur.lastrowid)
+        fp = c.execute("SELECT fingerprint FROM workloads WHERE id=?", (workload_id,)).fetchone()
+        if fp is None:
+            raise DatabaseError(f"no workload with id {workload_id}")
+        key = config_key(fp[0], text)
+        c.execute(
+            "INSERT OR IGNORE INTO configs(key, workload_id, kind, config, created_at) VALUES (?,?,?,?,?)",
+            (key, workload_id, kind, text, time.time()),
+        )
+        cid = c.execute("SELECT id FROM configs WHERE key=?", (key,)).fetchone()[0]
+        cur = c.execute(
+            "INSERT INTO measurements(uid, config_id, target_id, job_id, status, samples, median,"
+            " spread, error, source, created_at, host) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                uuid.uuid4().hex,
+                cid,
+                target_id,
+                job_id,
+                status,
+                canonical_json(samples),
+                median,
+                spread,
+                error[:4000],
+                source,
+                time.time(),
+                host or self.host,
+            ),
+        )
+        return int(cur.lastrowid)
 
     def fastest(self, workload_id: int, target_id: int, k: int = 1) -> list[BestRecord]:
         rows = self.conn.execute(_FASTEST_SQL, (workload_id, target_id, k)).fetchall()
@@ -343,26 +363,45 @@ class SQLiteDatabase(SQLiteMaintenance, TuningDatabase):
         ).fetchone()
         return None if row[0] is None else float(row[0])
 
+    def record_pair(
+        self,
+        workload_id: int,
+        kind: str,
+        config: Any,
+        target_id: int,
+        default: Sequence[float],
+        tuned: Sequence[float],
+        job_id: int | None = None,
+    ) -> int:
+        with self._write() as c:
+            first = self._insert(
+                c, workload_id, "default", {}, target_id, "ok", default, "", job_id, "confirm"
+            )
+            second = self._insert(c, workload_id, kind, config, target_id, "ok", tuned, "", job_id, "confirm")
+            c.execute(
+                "UPDATE measurements SET paired_with=?, speedup=?, won=? WHERE id=?",
+                (first, paired_speedup(default, tuned), int(wins(default, tuned)), second),
+            )
+        return second
+
     def confirmation(self, workload_id: int, target_id: int) -> Confirmation | None:
-        rows = self.conn.execute(_CONFIRMATION_SQL, (workload_id, target_id, self.host)).fetchall()
-        if len(rows) != 2 or rows[0][1] == "default" or rows[1][1] != "default" or not rows[0][3]:
-            return None
-        samples, default_samples = parse_samples(rows[0][4]), parse_samples(rows[1][4])
-        if not any(s > 0 for s in samples) or not default_samples:
+        row = self.conn.execute(_CONFIRMATION_SQL, (workload_id, target_id, self.host)).fetchone()
+        if row is None:
             return None
         return Confirmation(
-            config_id=int(rows[0][0]),
-            kind=rows[0][1],
-            config=parse_json(rows[0][2], "config"),
-            median=float(rows[0][3]),
-            samples=samples,
-            default_median=float(rows[1][3]),
-            default_samples=default_samples,
+            config_id=int(row[0]),
+            kind=row[1],
+            config=parse_json(row[2], "config"),
+            median=float(row[3]),
+            samples=parse_samples(row[4]),
+            default_median=float(row[5]),
+            default_samples=parse_samples(row[6]),
+            is_best=bool(row[7]),
         )
 
     def best(self, workload_id: int, target_id: int) -> BestRecord | None:
         c = self.confirmation(workload_id, target_id)
-        if c is None or not c.won() or self._wrong(c.config_id, target_id):
+        if c is None or not c.is_best:
             return None
         return BestRecord(c.config_id, c.kind, c.config, c.median, c.samples, runs=1, speedup=c.speedup)
 
@@ -404,15 +443,6 @@ class SQLiteDatabase(SQLiteMaintenance, TuningDatabase):
     def best_for(self, fingerprint: str, target_id: int) -> BestRecord | None:
         wid = self.workload_id(fingerprint)
         return None if wid is None else self.best(wid, target_id)
-
-    def _wrong(self, config_id: int, target_id: int) -> bool:
-        return (
-            self.conn.execute(
-                "SELECT 1 FROM measurements WHERE config_id=? AND target_id=? AND status='wrong_result'",
-                (config_id, target_id),
-            ).fetchone()
-            is not None
-        )
 
     def count(self, workload_id: int, target_id: int, source: str | None = "tune") -> int:
         sql = (

@@ -88,6 +88,8 @@ def _measurement(r: dict[str, Any], fp: str | None) -> dict[str, Any]:
     host = r.get("host")
     host = f"{host} (merged)" if isinstance(host, str) and host else "unknown (merged)"
     r.update(samples=canonical_json(samples), median=median, spread=spread, host=host)
+    # A verdict is never copied: its pair's id is another file's, and it was decided elsewhere.
+    r.update(paired_with=None, speedup=None, won=None)
     if not isinstance(r.get("error", ""), str) or not isinstance(r.get("source", ""), str):
         raise ValueError("bad text")
     return r
@@ -142,6 +144,20 @@ def _baseline(r: dict[str, Any], fp: str | None) -> dict[str, Any]:
     return r
 
 
+def _job_model(r: dict[str, Any], fp: str | None) -> dict[str, Any]:
+    result = parse_json(r["result"], "job model result")
+    texts = (r["status"], r["model"], r["compiler"])
+    if not isinstance(result, dict) or not all(isinstance(t, str) and 0 < len(t) <= 200 for t in texts):
+        raise ValueError("bad job model result")
+    for key in ("trials", "failures"):
+        if not isinstance(r[key], int) or isinstance(r[key], bool) or r[key] < 0:
+            raise ValueError("bad count")
+    if r.get("seconds") is not None and not (_number(r["seconds"]) and r["seconds"] >= 0):
+        raise ValueError("bad seconds")
+    r["result"] = canonical_json(result)
+    return r
+
+
 _CLEANERS = {
     "targets": _target,
     "workloads": _workload,
@@ -150,6 +166,7 @@ _CLEANERS = {
     "jobs": _job,
     "model_measurements": _model_measurement,
     "baselines": _baseline,
+    "job_models": _job_model,
 }
 
 _MERGE_ORDER = [
@@ -163,6 +180,7 @@ _MERGE_ORDER = [
     ("tuned", None),
     ("model_measurements", "uid"),
     ("baselines", "uid"),  # schema version 3
+    ("job_models", None),  # schema version 4
 ]
 
 
@@ -311,7 +329,7 @@ class SQLiteMaintenance:
             ).fetchone()
             if found:
                 return int(found[0])
-        elif table in ("model_workloads", "tuned"):
+        elif table in ("model_workloads", "tuned", "job_models"):
             cur = c.execute(f"INSERT OR IGNORE INTO {table}({cols}) VALUES ({marks})", tuple(row.values()))
             added[table] += cur.rowcount
             return None

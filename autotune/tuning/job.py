@@ -68,6 +68,8 @@ def run_job(
         except UserError as exc:
             raise UserError(f"model {entry.name!r}: {exc}") from None
     costmodels = _cost_models(spec)
+    if spec.report:
+        _check_report(spec.report)
     settings = Settings(
         search=spec.search,
         trials_per_iter=spec.trials_per_iter,
@@ -93,6 +95,7 @@ def run_job(
             trials_left -= entry.trials
             result = ModelResult(entry.name, entry.backend)
             report.models.append(result)
+            t0 = time.time()
             with _one_model(result):
                 if entry.backend not in tuners:
                     be = used[entry.backend]
@@ -106,15 +109,20 @@ def run_job(
                     cut.append((entry, tuner, plan, result))
                 else:
                     _measure(tuner, plan, result, force)
+            result.seconds = time.time() - t0
+            _save(db, job_id, tuners.get(entry.backend), result)
         # What the models that finished early left of the clock goes to those it cut, in turn.
         trials_left = sum(entry.trials for entry, *_ in cut)
         for entry, tuner, plan, result in cut:
             trials_left -= entry.trials
+            t0 = time.time()
             with _one_model(result):
                 share = model_deadline(deadline, entry.trials, trials_left)
                 if time.time() < share:
                     _go_on(tuner, entry, plan, result, share, force, progress, tqdm)
                 _measure(tuner, plan, result, force)
+            result.seconds += time.time() - t0
+            _save(db, job_id, tuner, result)
         status = "done"
     except KeyboardInterrupt:
         status = "interrupted"
@@ -126,8 +134,51 @@ def run_job(
             tuner.session.close()
         report.seconds = time.time() - started
         db.finish_job(job_id, status)
+        if spec.report:
+            _write_report(db, spec.report, job_id)
         db.close()
     return report
+
+
+def _check_report(folder: str) -> None:
+    """Refuse, before any work, a report folder that cannot be one, or no matplotlib."""
+    from pathlib import Path
+
+    if Path(folder).expanduser().exists() and not Path(folder).expanduser().is_dir():
+        raise UserError(f"report: {folder} exists and is not a folder")
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise UserError("report: needs matplotlib: pip install 'autotune[report]'") from None
+
+
+def _write_report(db: Any, folder: str, job_id: int) -> None:
+    """The job's report (`report` key); a report that cannot be written is one line on
+    stderr, never a failed job: what was tuned is in the database either way."""
+    from autotune.report import write_report
+
+    try:
+        paths = write_report(db, folder, job_id=job_id)
+    except Exception as exc:  # noqa: BLE001 - the job's results are committed already
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        print(f"autotune: warning: report not written to {folder}: {first}", file=sys.stderr)
+        return
+    print(f"report: {paths.html}", file=sys.stderr)
+
+
+def _save(db: Any, job_id: int, tuner: ModelTuner | None, result: ModelResult) -> None:
+    """What the job did with a model, kept in the database for `autotune report`."""
+    db.add_job_model(
+        job_id,
+        result.name,
+        result.backend,
+        tuner.target_id if tuner is not None else None,
+        result.status,
+        result.trials,
+        result.failures,
+        result.seconds,
+        result.as_dict(),
+    )
 
 
 @contextmanager
@@ -177,21 +228,37 @@ def _go_on(
     progress: bool,
     tqdm: Any,
 ) -> None:
-    """Tune what the model has left until `share` (a time), with a progress bar."""
+    """Tune what the model has left until `share` (a time), with a progress bar: trials done
+    of those left, and an ETA, the earlier of tqdm's (by the rate so far) and the time left to
+    `share` ('eta 01:23 (clock)' when the clock decides)."""
+
+    def eta(n: int, elapsed: float, rate: float | None, total: int | None) -> str:
+        clock = max(0.0, share - time.time())
+        rate = rate or (n / elapsed if n and elapsed else None)
+        by_rate = max(0.0, (total - n) / rate) if rate and total else None
+        if by_rate is None or clock < by_rate:
+            return f"eta {tqdm.format_interval(clock)} (clock), failed {result.failures}"
+        return f"eta {tqdm.format_interval(by_rate)}, failed {result.failures}"
+
+    total = tuner.left(plan, force)
     bar = tqdm(
-        total=tuner.left(plan, force),
+        total=total,
         desc=f"{entry.name:<10}",
         unit="trial",
         disable=not progress,
         file=sys.stderr,
         dynamic_ncols=True,
+        bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}, {rate_fmt}{postfix}]",
+        postfix=eta(0, 0.0, None, total),
     )
 
     def on_outcome(wid: int, st: str, secs: float | None) -> None:
         result.trials += 1
         result.failures += st != "ok"
+        if not bar.disable:  # the ETA as of this trial, shown by the update that counts it
+            d = bar.format_dict
+            bar.set_postfix_str(eta(d["n"] + 1, d["elapsed"], d["rate"], d["total"]), refresh=False)
         bar.update(1)
-        bar.set_postfix(failed=result.failures, refresh=False)
 
     complete = tuner.go_on(plan, share, force=force, on_outcome=on_outcome)
     bar.close()

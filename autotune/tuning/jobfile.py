@@ -32,6 +32,9 @@ uses, before the job starts (a bad value is one line naming the key):
   program and fusion cuts. TVM: graph = the joint search's configs (``graph_trials`` of
   them; with the graph level alone, the model's trials); subgraph = MetaSchedule's
   schedules of the fused subgraphs, which keep TVM's default ones without it.
+- ``report``: a folder; at its end, the job writes its report there (`autotune report`:
+  report.html, self-contained, and report.md with PNG plots), replacing the last one. A
+  relative path is relative to the job file.
 - ``trials``, ``time_budget_s``, ``trials_per_iter``, ``database``, ``backend``.
 
 Example ``jobs.toml``::
@@ -77,6 +80,7 @@ _JOB_KEYS = {
     "first_pass",
     "graph_trials",
     "levels",
+    "report",
 }
 _MODEL_KEYS = {"name", "source", "trials", "backend"}
 #: The backend of a model that names none (the job's `backend`, else this).
@@ -109,6 +113,7 @@ class JobSpec:
     first_pass: float = 0.5  # of each model's trials, spread by untuned time (the rest: by expected gain)
     graph_trials: int = 0  # graph-level configs per model (the joint search); 0: none
     levels: list[str] = field(default_factory=lambda: list(LEVELS))  # of decisions searched
+    report: str | None = None  # a folder the job writes its report into at its end
     path: str | None = None
 
     def backends(self) -> list[str]:
@@ -216,6 +221,17 @@ def _baselines(value: Any, where: str, used: list[str]) -> list[str] | None:
     return list(dict.fromkeys(value))
 
 
+def _path(value: Any, where: str, base_dir: Path | None) -> str | None:
+    """A path string of the job file (relative: to the job file's folder), or None."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        raise UserError(f"{where} must be a path string")
+    if base_dir is not None and not Path(value).expanduser().is_absolute():
+        return str(base_dir / value)
+    return value
+
+
 def _known_keys(table: dict[str, Any], known: set[str], what: str) -> None:
     bad = set(table) - known
     if bad:
@@ -238,12 +254,8 @@ def parse_job(data: dict[str, Any], where: str = "job file", base_dir: Path | No
     target = job.get("target", "llvm")
     if not isinstance(target, (str, dict)):
         raise UserError(f"{where}: [job] target must be a string or a table, got {target!r}")
-    database = job.get("database")
-    if database is not None:
-        if not isinstance(database, str) or not database:
-            raise UserError(f"{where}: [job] database must be a path string")
-        if base_dir is not None and not Path(database).expanduser().is_absolute():
-            database = str(base_dir / database)
+    database = _path(job.get("database"), f"{where}: [job] database", base_dir)
+    report = _path(job.get("report"), f"{where}: [job] report", base_dir)
     models = data.get("models")
     if not isinstance(models, list) or not models:
         raise UserError(f"{where}: no [[models]] listed")
@@ -279,6 +291,7 @@ def parse_job(data: dict[str, Any], where: str = "job file", base_dir: Path | No
         first_pass=_share(job.get("first_pass", 0.5), f"{where}: [job] first_pass"),
         graph_trials=_count(job.get("graph_trials", 0), f"{where}: [job] graph_trials"),
         levels=parse_levels(job.get("levels", list(LEVELS)), f"{where}: [job] levels"),
+        report=report,
     )
 
 

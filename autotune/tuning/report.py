@@ -6,12 +6,13 @@ Example::
 
     report = run_job(spec)
     print(report.table())
+    print(json.dumps(report.as_dict()))    # the same, as `autotune tune --json` prints it
     print(versus(1.8, "PyTorch eager"))   # '1.80x faster than PyTorch eager'
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from autotune.compare import WIN_MARGIN
@@ -94,6 +95,12 @@ class ModelResult:
     first_pass: int = 0  # trials spread by default time
     by_gain: list = field(default_factory=list)  # `plan.GainShare`s: the rest, by expected gain
     graph: str = ""  # what the joint search found (`joint.summary`), when it ran
+    seconds: float = 0.0  # the model's wall-clock in the job, tuning and measuring
+
+    def as_dict(self) -> dict[str, Any]:
+        """The row as plain data (`autotune tune --json`): every field, seconds as seconds;
+        `by_gain` as {name, trials, saved_s} dicts."""
+        return asdict(self)
 
 
 @dataclass
@@ -106,6 +113,16 @@ class JobReport:
     @property
     def ok(self) -> bool:
         return all(m.status != "failed" for m in self.models)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The report as plain data (`autotune tune --json`): what `table` prints, every field."""
+        return {
+            "job_id": self.job_id,
+            "database": self.database,
+            "seconds": self.seconds,
+            "ok": self.ok,
+            "models": [m.as_dict() for m in self.models],
+        }
 
     def table(self) -> str:
         w = max([14] + [len(m.name) + 2 for m in self.models])

@@ -164,8 +164,7 @@ def test_best_is_the_latest_confirmed_winner(wt):
     opts = {"opt:xla_cpu_prefer_vector_width": 512}
     assert db.best(w, t) is None and db.confirmation(w, t) is None  # never confirmed: the default
     db.record(w, "options", opts, t, "ok", [1e-3])
-    db.record(w, "default", {}, t, "ok", [2e-3, 2.1e-3], source="confirm")
-    db.record(w, "options", opts, t, "ok", [1.5e-3, 1.4e-3], source="confirm")
+    db.record_pair(w, "options", opts, t, [2e-3, 2.1e-3], [1.5e-3, 1.4e-3])
     won = db.best(w, t)
     assert won is not None and won.config == opts and won.median == pytest.approx(1.45e-3)
     assert (
@@ -174,18 +173,15 @@ def test_best_is_the_latest_confirmed_winner(wt):
     assert db.best_for("tvm:sh1:aa", t) == won and db.best_for("tvm:sh1:missing", t) is None
     assert db.best(w, db.target_id(target(9))) is None  # not across targets
     # A later confirmation that the default wins demotes it; it stays the latest confirmation.
-    db.record(w, "default", {}, t, "ok", [1e-3], source="confirm")
-    db.record(w, "options", opts, t, "ok", [1.2e-3], source="confirm")
+    db.record_pair(w, "options", opts, t, [1e-3], [1.2e-3])
     assert db.best(w, t) is None
     lost = db.confirmation(w, t)
     assert lost.config == opts and not lost.won() and lost.speedup == pytest.approx(1 / 1.2)
     # A win within the margin (2%) is no win.
-    db.record(w, "default", {}, t, "ok", [1e-3], source="confirm")
-    db.record(w, "options", opts, t, "ok", [0.99e-3], source="confirm")
+    db.record_pair(w, "options", opts, t, [1e-3], [0.99e-3])
     assert db.best(w, t) is None
     # A winner found to give wrong results is never the best.
-    db.record(w, "default", {}, t, "ok", [2e-3], source="confirm")
-    db.record(w, "options", opts, t, "ok", [1e-3], source="confirm")
+    db.record_pair(w, "options", opts, t, [2e-3], [1e-3])
     assert db.best(w, t) is not None
     db.record(w, "options", opts, t, "wrong_result", error="max abs difference 1")
     assert db.best(w, t) is None
@@ -210,8 +206,7 @@ def test_contributions_are_the_latest_ablation_of_each_decision(wt):
     assert db.contributions(w, t, both)["opt:a"] == pytest.approx(1.1)
     # One decision: its contribution is the confirmed speedup over the default.
     one = {"opt:a": 1}
-    db.record(w, "default", {}, t, "ok", [2e-3], source="confirm")
-    db.record(w, "options", one, t, "ok", [1e-3], source="confirm")
+    db.record_pair(w, "options", one, t, [2e-3], [1e-3])
     assert db.contributions(w, t, one) == {"opt:a": pytest.approx(2.0)}
     assert db.contributions(w, t, {}) == {}
 

@@ -140,21 +140,57 @@ def _v2_file(path: Path, monkeypatch) -> Path:
     return path
 
 
-def test_a_v2_file_reads_as_it_is_and_migrates_to_v3_keeping_its_data(tmp_path, monkeypatch):
+def test_a_v2_file_reads_as_current_and_migrates_keeping_its_data(tmp_path, monkeypatch):
     path = _v2_file(tmp_path / "v2.sqlite", monkeypatch)
     t = TargetInfo("llvm", "cpu", ("avx2",), "tvm", "0.27.0")
-    with SQLiteDatabase(path, readonly=True) as db:  # read-only: never migrated, still readable
+    with SQLiteDatabase(path, readonly=True) as db:  # read-only: an up-to-date copy in memory
         before = sorted((table, sorted(row.items())) for table, row in db.dump())
-        assert db.schema_version == 2 and db.stats()["baselines"] == 0 and db.check() == []
+        assert db.schema_version == latest_version() and db.stats()["baselines"] == 0 and db.check() == []
         assert db.baselines(db.model("mlp")["id"], db.find_target(t)) == {}
         with open_db(tmp_path / "v3.sqlite") as new:
-            assert new.merge_from(db)["measurements"] == 12  # a v3 file merges a v2 one
-    assert latest_version() == 3
+            assert new.merge_from(db)["measurements"] == 12  # a current file merges a v2 one
+    raw = sqlite3.connect(path)  # the file itself was never modified by the reader
+    assert raw.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == "2"
+    raw.close()
+    assert latest_version() == 4
     with SQLiteDatabase(path) as db:
-        assert db.schema_version == 3
+        assert db.schema_version == 4
         assert db.conn.execute("SELECT value FROM meta WHERE key='migrated_0003_at'").fetchone()
         assert sorted((table, sorted(row.items())) for table, row in db.dump()) == before
         mid, tid = db.model("mlp")["id"], db.find_target(t)
         assert db.latest_model_measurement(mid, tid)["speedup"] == 2.0
         db.add_baseline(mid, tid, "torch", "ok", [3e-3], [1e-3], version="torch 2.1")
         assert db.baselines(mid, tid)["torch"]["speedup"] == pytest.approx(3.0) and db.check() == []
+
+
+def test_confirmations_of_a_v3_file_get_their_verdict_when_it_is_migrated(tmp_path, monkeypatch):
+    """Pairs recorded before verdicts were stored (two 'confirm' rows) keep deciding the best."""
+    from autotune.db import schema
+
+    path = tmp_path / "v3.sqlite"
+    shipped = schema.migrations()
+    t = TargetInfo("llvm", "cpu", ("avx2",), "tvm", "0.27.0")
+    with monkeypatch.context() as m:
+        m.setattr(schema, "migrations", lambda: [(n, sql) for n, sql in shipped if n <= 3])
+        with open_db(path) as db:
+            tid, won, lost = (
+                db.target_id(t),
+                db.add_workload("a", "tvm", "a", "{}"),
+                db.add_workload("b", "tvm", "b", "{}"),
+            )
+            for wid, tuned in ((won, 1e-3), (lost, 3e-3)):  # as autotune 0.1 wrote them
+                db.conn.execute("BEGIN")
+                for kind, config, samples in (("default", {}, [2e-3] * 3), ("trace", {"t": 1}, [tuned] * 3)):
+                    db._insert(db.conn, wid, kind, config, tid, "ok", samples, "", None, "confirm")
+                db.conn.execute("COMMIT")
+            assert db.schema_version == 3
+    with SQLiteDatabase(path, readonly=True) as db:  # a reader sees the verdicts (in its copy)
+        assert db.best(won, tid).speedup == pytest.approx(2.0) and db.best(lost, tid) is None
+    with SQLiteDatabase(path) as db:
+        assert db.schema_version == latest_version()
+        assert db.best(won, tid).config == {"t": 1} and db.best(lost, tid) is None
+        assert db.confirmation(lost, tid).speedup == pytest.approx(2 / 3)
+        rows = db.conn.execute(
+            "SELECT workload, speedup, won FROM confirmations ORDER BY workload"
+        ).fetchall()
+        assert [tuple(r) for r in rows] == [("a", 2.0, 1), ("b", pytest.approx(2 / 3), 0)]

@@ -102,8 +102,7 @@ def _tuned_db(path, fn, args, config, ops):
     with open_db(path) as db:
         tid = db.target_id(target_info("cpu"))
         wid = db.add_workload(fp, "xla", "f", "", {"ops": ops, "args": [], "results": [], "options": {}})
-        db.record(wid, "default", {}, tid, "ok", [2e-3] * 3, source="confirm")
-        db.record(wid, "options", config, tid, "ok", [1e-3] * 3, source="confirm")
+        db.record_pair(wid, "options", config, tid, [2e-3] * 3, [1e-3] * 3)
     return wid
 
 
@@ -131,8 +130,7 @@ def test_jit_reproduces_the_measured_rewrite_and_falls_back_when_stale(tmp_path)
     config = {cut.name.replace("dot_general", "mul"): True}
     with open_db(tmp_path / "t.sqlite") as db:
         ((tid, _),) = db.targets()
-        db.record(wid, "default", {}, tid, "ok", [2e-3] * 3, source="confirm")
-        db.record(wid, "options", config, tid, "ok", [1e-3] * 3, source="confirm")
+        db.record_pair(wid, "options", config, tid, [2e-3] * 3, [1e-3] * 3)
     g = autotune.jax.jit(_fn, db=tmp_path / "t.sqlite")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -39,11 +39,24 @@ def tuned_db(tmp_path_factory):
         "--db",
         str(db),
         "--no-progress",
+        "--report",
+        str(db.parent / "report"),
     )
     assert r.returncode == 0, r.stderr[-3000:]
     assert "mlp" in r.stdout and "xla" in r.stdout and "tuned" in r.stdout
     assert "time " in r.stdout and "worker start" in r.stdout  # the tuning time breakdown
     return db
+
+
+def test_the_job_wrote_its_report_and_its_model_rows(tuned_db):
+    """`--report DIR`: the real job's page, with its curves and where its time went."""
+    page = (tuned_db.parent / "report" / "report.html").read_text()
+    assert "<h2>Tuning curves</h2>" in page and "<h2>Where the time went</h2>" in page
+    assert page.count("data:image/png;base64,") >= 3
+    with open_db(tuned_db, readonly=True) as db:
+        (row,) = db.job_models(db.jobs()[0]["id"])
+        assert row["model"] == "mlp" and row["compiler"] == "xla" and row["trials"] == TRIALS
+        assert row["result"]["profile"]["compile_s"] > 0 and row["seconds"] > 0
 
 
 def _ids(db, name="mlp"):
@@ -107,8 +120,7 @@ def _confirm(db_path, config, default_s=2e-3, tuned_s=1e-3):
     """Store an interleaved confirmation in which `config` beat the default."""
     with open_db(db_path) as db:
         _, wid, tid, _ = _ids(db)
-        db.record(wid, "default", {}, tid, "ok", [default_s] * 3, source="confirm")
-        db.record(wid, "options", config, tid, "ok", [tuned_s] * 3, source="confirm")
+        db.record_pair(wid, "options", config, tid, [default_s] * 3, [tuned_s] * 3)
 
 
 def test_jit_applies_the_confirmed_best(tuned_db, tmp_path):
