@@ -318,9 +318,7 @@ def lookups(big: Path, n_sql: int, n_ms: int) -> dict[str, Any]:
     )
     # the biggest real mlp workload (most trace records) and a convnet conv as the miss
     real = [(t.task_name, t.dispatched[0]) for t in tasks]
-    miss_name, miss_mod = next(
-        (t.task_name, t.dispatched[0]) for t in cv_tasks if "conv2d" in t.task_name
-    )
+    miss_name, miss_mod = next((t.task_name, t.dispatched[0]) for t in cv_tasks if "conv2d" in t.task_name)
     # mlp's workloads whose 8-trial tune left a best (a confirmed win; else the default stays)
     real = [(name, mod) for name, mod in real if db.best_for(fingerprint(mod), tid) is not None]
     assert real, "no real mlp workload has a best in the big database"

@@ -105,6 +105,26 @@ class BaselineResult:
         return compare.paired_speedup(self.samples, self.tuned) if self.status == "ok" else None
 
 
+@dataclass(frozen=True)
+class Remote:
+    """Devices that measure for a job from elsewhere, found through a tracker: TVM's RPC
+    tracker at `host`:`port` (`python -m tvm.exec.rpc_tracker`), the devices registered with
+    it under `key` (`python -m tvm.exec.rpc_server --tracker HOST:PORT --key KEY`)."""
+
+    host: str
+    port: int
+    key: str
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+class DeviceLost(Exception):
+    """The device a session measures on went away (a remote device) and none came back before
+    the session's `deadline`: the model stops there, what was measured is committed already."""
+
+
 @dataclass
 class Timing:
     """Where a session's time went, in seconds (what it can tell apart)."""
@@ -117,6 +137,10 @@ class Timing:
 
 class Session(abc.ABC):
     """A backend at work for one job on one target; `close` releases its workers."""
+
+    #: When waiting for a device (a remote one that went away) gives up (a `time.time()`),
+    #: raising `DeviceLost`; set by the job driver to the job's deadline. None: the session's own.
+    deadline: float | None = None
 
     def __init__(self, backend: Backend, target: Any, db: TuningDatabase, job_id: int | None) -> None:
         self.backend, self.target, self.db, self.job_id = backend, target, db, job_id
@@ -204,6 +228,11 @@ class Session(abc.ABC):
         default build already is what its users run."""
         return {}
 
+    def where(self) -> str:
+        """One line saying where this session measures, when not all of it in this process
+        (a remote device: what runs there, what stays here, what is skipped); '' otherwise."""
+        return ""
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Stop worker processes."""
 
@@ -230,10 +259,19 @@ class Backend(abc.ABC):
     #: model, target and `baseline_version`, then read back; the others are re-timed with
     #: every end-to-end measurement.
     costly_baselines: tuple[str, ...] = ()
+    #: Whether it can measure on devices registered with a tracker (a job's `tracker` and
+    #: `device_key`): `resolve_remote` describes such a device, `open(..., remote=...)` measures
+    #: there.
+    remote_devices: bool = False
 
     @abc.abstractmethod
     def resolve_target(self, spec: Any) -> Any:
         """The backend's target object for a job-file or CLI target; UserError when invalid."""
+
+    def resolve_remote(self, spec: Any, remote: Remote) -> Any:
+        """The target of a device of `remote` (asked for its CPU and cores through the tracker),
+        with what `spec` sets itself kept; UserError when no such device answers."""
+        raise UserError(f"{self.name} models cannot be measured on a tracker's devices")
 
     @abc.abstractmethod
     def describe(self, target: Any) -> TargetInfo:

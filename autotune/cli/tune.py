@@ -3,6 +3,7 @@
 autotune tune examples/nightly.toml
 autotune tune --model convnet --trials 64
 autotune tune --model convnet --trials 64 --json   # the job report as JSON on stdout
+autotune tune --model mlp --tracker 10.0.0.5:9190 --device-key rasp4   # measured on that device
 """
 
 from __future__ import annotations
@@ -53,6 +54,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="DIR",
         help="write the job's report (HTML, Markdown, PNG plots) into DIR at its end",
     )
+    p.add_argument(
+        "--tracker",
+        metavar="HOST:PORT",
+        help="TVM RPC tracker: build here, measure on its devices of --device-key (overrides the job file)",
+    )
+    p.add_argument(
+        "--device-key", metavar="KEY", help="the key the devices joined the tracker with (with --tracker)"
+    )
+    p.add_argument(
+        "--ray",
+        metavar="ADDRESS",
+        help="run the job's models as Ray tasks: auto (the running cluster), local (a Ray instance "
+        "started here) or a cluster address; each task tunes into its own SQLite file, merged here",
+    )
     p.add_argument("--force", action="store_true", help="tune again what is already tuned")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument(
@@ -62,7 +77,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def build_spec(args: argparse.Namespace):  # -> JobSpec
-    from autotune.tuning.jobfile import load_job, parse_job, parse_levels
+    from autotune.tuning.jobfile import check_remote, load_job, parse_job, parse_levels
 
     if args.trials is not None and args.trials <= 0:
         raise UserError("--trials must be a positive integer")
@@ -102,6 +117,11 @@ def build_spec(args: argparse.Namespace):  # -> JobSpec
         spec.levels = parse_levels(args.levels, "--levels")
     if getattr(args, "report", None) is not None:
         spec.report = args.report
+    tracker, key = getattr(args, "tracker", None), getattr(args, "device_key", None)
+    if tracker is not None or key is not None:
+        spec.tracker = tracker if tracker is not None else spec.tracker
+        spec.device_key = key if key is not None else spec.device_key
+        check_remote(spec, "", ("--tracker", "--device-key"))
     return spec
 
 
@@ -125,6 +145,12 @@ def run(args: argparse.Namespace) -> int:
     from autotune.tuning.job import run_job
 
     spec = build_spec(args)
+    if args.ray:
+        from autotune.tuning.fanout import run_fanout
+
+        def run_job(spec, db_path, force, progress):  # noqa: F811 - the same job, fanned out
+            return run_fanout(spec, args.ray, db_path=db_path, force=force, progress=progress)
+
     if args.json:
         with _stdout_to_stderr():
             report = run_job(spec, db_path=args.db, force=args.force, progress=not args.no_progress)

@@ -288,8 +288,12 @@ class TuningDatabase(abc.ABC):
         """Problems found in the stored data (empty when healthy)."""
 
     @abc.abstractmethod
-    def merge_from(self, other: TuningDatabase) -> dict[str, int]:
-        """Copy everything of another database that this one lacks; returns counts added."""
+    def merge_from(
+        self, other: TuningDatabase, own_shard: bool = False, jobs_as: int | None = None
+    ) -> dict[str, int]:
+        """Copy everything of another database that this one lacks; returns counts added.
+        `own_shard`: a shard of this job's own fan-out (hosts and verdicts kept); `jobs_as`:
+        the jobs of `other` unknown here are this job."""
 
     @abc.abstractmethod
     def dump(self) -> Iterable[tuple[str, dict[str, Any]]]:

@@ -10,6 +10,7 @@ import sqlite3
 from collections.abc import Iterable
 from typing import Any
 
+from autotune import compare
 from autotune.db.base import TuningDatabase
 from autotune.db.records import (
     STATUSES,
@@ -200,6 +201,19 @@ def _baseline_problems(r: dict[str, Any]) -> list[str]:
     return []
 
 
+def _verdict(c: sqlite3.Connection, candidate: int, default: int | None) -> None:
+    """The verdict of a merged confirmation, recomputed from its two rows' samples here."""
+    if default is None:
+        return
+    rows = dict(c.execute("SELECT id, samples FROM measurements WHERE id IN (?, ?)", (default, candidate)))
+    d, t = parse_samples(rows[default]), parse_samples(rows[candidate])
+    if d and any(x > 0 for x in t):
+        c.execute(
+            "UPDATE measurements SET paired_with=?, speedup=?, won=? WHERE id=?",
+            (default, compare.paired_speedup(d, t), int(compare.wins(d, t)), candidate),
+        )
+
+
 def _number(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
 
@@ -271,7 +285,9 @@ class SQLiteMaintenance:
             for row in self.conn.execute(f"SELECT * FROM {table}"):
                 yield table, dict(row)
 
-    def merge_from(self, other: TuningDatabase) -> dict[str, int]:
+    def merge_from(
+        self, other: TuningDatabase, own_shard: bool = False, jobs_as: int | None = None
+    ) -> dict[str, int]:
         """Copy rows of `other` missing here, remapping ids by content keys and uids.
 
         `other` is untrusted: every row is validated as data and rebuilt from its content
@@ -279,6 +295,12 @@ class SQLiteMaintenance:
         fails, and every row that depends on it, is left out and counted under 'refused'.
         Merged measurements keep the host that claims them, marked as merged, so they never
         decide a best here until they are re-measured on this host.
+
+        `own_shard`: `other` is a shard this job's own worker tuned into (a fan-out task): its
+        rows are validated the same way, but keep the host that measured them, and each
+        confirmation gets its verdict again, recomputed here from the pair's samples.
+        `jobs_as`: the jobs of `other` that this file lacks are this job (a fan-out's shards
+        run the driver's job).
         """
         added = {t: 0 for t, _ in _MERGE_ORDER} | {"refused": 0}
         ids: dict[str, dict[int, int]] = {t: {} for t, _ in _MERGE_ORDER}
@@ -310,7 +332,15 @@ class SQLiteMaintenance:
                 for col, parent in refs.items():
                     if row.get(col) is not None:
                         row[col] = ids[parent][row[col]]
+                if table == "jobs" and jobs_as is not None and old_id is not None:
+                    known = c.execute("SELECT id FROM jobs WHERE uid=?", (row["uid"],)).fetchone()
+                    ids["jobs"][old_id] = int(known[0]) if known else jobs_as
+                    continue
+                if own_shard and table in ("measurements", "baselines"):
+                    row["host"] = raw.get("host")  # measured by this job's worker, on its host
                 new_id = self._merge_row(c, table, row, added)
+                if own_shard and table == "measurements" and new_id is not None:
+                    _verdict(c, new_id, ids["measurements"].get(raw.get("paired_with")))
                 if old_id is not None and new_id is not None:
                     ids[table][old_id] = new_id
         return added

@@ -83,7 +83,7 @@ class EvolutionarySearch(SubgraphSearch):
         self.rank_pool = rank_pool
         self.seed = seed
         self.uses_gnn = model is not None
-        self.cost_model = self._cost_model(model, session.cores)
+        self.cost_model = self._cost_model(model, session.search_threads)
         self.record, self.on_outcome = record, on_outcome
         self.callbacks = [
             RecordOutcomes(record, self.target, self.msdb.add_workload, on_outcome),
@@ -127,7 +127,7 @@ class EvolutionarySearch(SubgraphSearch):
             space=design_space(self.target),
             strategy=strategy,
             seed=self.seed,
-            num_threads=int(self.target.export().get("num-cores", 1)),
+            num_threads=self.session.search_threads,
         )
         quiet_metaschedule()  # creating contexts re-installs MetaSchedule's console handler
         return contexts, weights
@@ -165,20 +165,24 @@ class EvolutionarySearch(SubgraphSearch):
             trials -= self.warm_start(contexts[0].mod, wid, trials)
             if trials <= 0:
                 return self.msdb.db.count(wid, self.msdb.target_id) - before
-        ms.tune_tasks(
-            tasks=contexts,
-            task_weights=weights,
-            work_dir=self._workdir.name,
-            max_trials_global=trials,
-            max_trials_per_task=trials,
-            num_trials_per_iter=min(self.trials_per_iter, trials),
-            builder=self.session.builder,
-            runner=self.session.runner,
-            database=self.msdb,
-            cost_model=self.cost_model,
-            measure_callbacks=self.callbacks,
-            task_scheduler="round-robin",
-        )
+        try:
+            ms.tune_tasks(
+                tasks=contexts,
+                task_weights=weights,
+                work_dir=self._workdir.name,
+                max_trials_global=trials,
+                max_trials_per_task=trials,
+                num_trials_per_iter=min(self.trials_per_iter, trials),
+                builder=self.session.builder,
+                runner=self.session.runner,
+                database=self.msdb,
+                cost_model=self.cost_model,
+                measure_callbacks=self.callbacks,
+                task_scheduler="round-robin",
+            )
+        except Exception:  # a remote device given up reaches us as a RuntimeError: DeviceLost
+            self.session.raise_if_lost()
+            raise
         self.session.timing.compile += self.session.builder.seconds - built  # the search's builds
         return self.msdb.db.count(wid, self.msdb.target_id) - before
 
@@ -196,7 +200,9 @@ class EvolutionarySearch(SubgraphSearch):
         if limit <= 0 or default_s is None or default_s > MAX_REFERENCE_S:
             return 0
         name = str(db.workload_by_id(wid)["name"])  # the task's name (the module's is "main")
-        found = similar_schedules(db, tid, mod, name, limit, self.target, exclude=wid)
+        found = similar_schedules(
+            db, tid, mod, name, limit, self.target, exclude=wid, on_device=self.session.on_device
+        )
         for config, sch_mod in found:
             out = self.session.run_candidate(sch_mod)
             self.record(wid, config, out.status, out.samples, error=out.error)

@@ -1,6 +1,7 @@
 """The driver of a tuning job: every model of a job file, within its budgets, resumable.
 
-Before any work it resolves the job's target for every backend, builds every model and
+Before any work it resolves the job's target for every backend (with a tracker and a device
+key: the remote device's target, asked from a device of the key), builds every model and
 loads the cost models, so a mistake is one line and the database is untouched. Then, per
 model, the backend's `ModelTuner` prepares it, skips what is already tuned for this target
 and compiler versions (unless forced), tunes the rest until the trial budget or the
@@ -24,6 +25,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from autotune import backends
+from autotune.backends.base import DeviceLost
 from autotune.errors import UserError
 from autotune.tuning import joint
 from autotune.tuning.budget import model_deadline
@@ -51,16 +53,15 @@ def _cost_models(spec: JobSpec) -> dict[str, Any]:
     return out
 
 
-def run_job(
-    spec: JobSpec, db_path: str | None = None, force: bool = False, progress: bool = True
-) -> JobReport:
-    """Run a tuning job; returns its report (also stored in the database as it goes)."""
-    from tqdm import tqdm
-
-    from autotune.db import open_db
-
+def prepare_job(spec: JobSpec) -> tuple[dict[str, Any], dict[str, Any], list[tuple[Any, Any]], dict]:
+    """Everything a job needs before any work, checked: (backends, targets, loaded models,
+    cost models). A mistake is one UserError line, and the database is untouched."""
     used = {name: backends.get(name) for name in spec.backends()}
-    targets = {name: be.resolve_target(spec.target) for name, be in used.items()}
+    remote = spec.remote()
+    if remote is None:
+        targets = {name: be.resolve_target(spec.target) for name, be in used.items()}
+    else:  # validated: every backend of the job can measure on the tracker's devices
+        targets = {name: be.resolve_remote(spec.target, remote) for name, be in used.items()}
     models = []
     for entry in spec.models:
         try:
@@ -70,6 +71,19 @@ def run_job(
     costmodels = _cost_models(spec)
     if spec.report:
         _check_report(spec.report)
+    return used, targets, models, costmodels
+
+
+def run_job(
+    spec: JobSpec, db_path: str | None = None, force: bool = False, progress: bool = True
+) -> JobReport:
+    """Run a tuning job; returns its report (also stored in the database as it goes)."""
+    from tqdm import tqdm
+
+    from autotune.db import open_db
+
+    used, targets, models, costmodels = prepare_job(spec)
+    remote = spec.remote()
     settings = Settings(
         search=spec.search,
         trials_per_iter=spec.trials_per_iter,
@@ -99,7 +113,12 @@ def run_job(
             with _one_model(result):
                 if entry.backend not in tuners:
                     be = used[entry.backend]
-                    session = be.open(targets[entry.backend], db, job_id)
+                    session = be.open(
+                        targets[entry.backend], db, job_id, **({"remote": remote} if remote else {})
+                    )
+                    session.deadline = deadline  # how long it waits for a device that went away
+                    if session.where():
+                        print(f"autotune: {entry.backend}: {session.where()}", file=sys.stderr)
                     tuners[entry.backend] = ModelTuner(
                         be, session, db, job_id, settings, costmodels[entry.backend]
                     )
@@ -135,7 +154,7 @@ def run_job(
         report.seconds = time.time() - started
         db.finish_job(job_id, status)
         if spec.report:
-            _write_report(db, spec.report, job_id)
+            write_job_report(db, spec.report, job_id)
         db.close()
     return report
 
@@ -152,7 +171,7 @@ def _check_report(folder: str) -> None:
         raise UserError("report: needs matplotlib: pip install 'autotune[report]'") from None
 
 
-def _write_report(db: Any, folder: str, job_id: int) -> None:
+def write_job_report(db: Any, folder: str, job_id: int) -> None:
     """The job's report (`report` key); a report that cannot be written is one line on
     stderr, never a failed job: what was tuned is in the database either way."""
     from autotune.report import write_report
@@ -183,11 +202,16 @@ def _save(db: Any, job_id: int, tuner: ModelTuner | None, result: ModelResult) -
 
 @contextmanager
 def _one_model(result: ModelResult) -> Iterator[None]:
-    """One model's failure is its result's error line; it must not end the nightly job."""
+    """One model's failure is its result's error line; it must not end the nightly job. A
+    device that went away for good (`DeviceLost`) stops the model where it was: partial, and
+    one line saying so."""
     try:
         yield
     except (KeyboardInterrupt, UserError):
         raise
+    except DeviceLost as exc:
+        result.status, result.note = "partial", str(exc)
+        print(f"autotune: {result.name}: {exc}", file=sys.stderr)
     except Exception as exc:
         first = str(exc).splitlines()[0] if str(exc) else ""
         result.status, result.error = "failed", f"{type(exc).__name__}: {first}"

@@ -35,6 +35,13 @@ uses, before the job starts (a bad value is one line naming the key):
 - ``report``: a folder; at its end, the job writes its report there (`autotune report`:
   report.html, self-contained, and report.md with PNG plots), replacing the last one. A
   relative path is relative to the job file.
+- ``tracker`` and ``device_key`` (both or neither): measure on a remote device through TVM's
+  RPC tracker at ``tracker`` ("HOST:PORT", `python -m tvm.exec.rpc_tracker`), on the devices
+  that joined it with that key (`python -m tvm.exec.rpc_server --tracker HOST:PORT --key
+  KEY`). Candidates are built here for the device's target (its CPU, triple and thread count,
+  asked from its TVM runtime; ``target`` may set any of them itself) and everything timed or
+  checked runs on the device; its records are its own target's. Only for backends that can
+  (``Backend.remote_devices``: TVM); a model of another backend in such a job is an error.
 - ``trials``, ``time_budget_s``, ``trials_per_iter``, ``database``, ``backend``.
 
 Example ``jobs.toml``::
@@ -45,6 +52,8 @@ Example ``jobs.toml``::
     time_budget_s = 540        # wall clock for the whole job
     baselines = ["torch"]      # PyTorch eager only (default: also "torch.compile"; [] none)
     # database = "tuning.sqlite"   # default: the embedded default database
+    # tracker = "10.0.0.5:9190"    # measure on the tracker's devices of this key instead
+    # device_key = "rasp4"
 
     [[models]]
     name = "mlp"
@@ -81,6 +90,8 @@ _JOB_KEYS = {
     "graph_trials",
     "levels",
     "report",
+    "tracker",
+    "device_key",
 }
 _MODEL_KEYS = {"name", "source", "trials", "backend"}
 #: The backend of a model that names none (the job's `backend`, else this).
@@ -114,11 +125,23 @@ class JobSpec:
     graph_trials: int = 0  # graph-level configs per model (the joint search); 0: none
     levels: list[str] = field(default_factory=lambda: list(LEVELS))  # of decisions searched
     report: str | None = None  # a folder the job writes its report into at its end
+    tracker: str | None = None  # "HOST:PORT" of an RPC tracker: measure on its devices of `device_key`
+    device_key: str | None = None
     path: str | None = None
 
     def backends(self) -> list[str]:
         """The backends of the job's models, in the order they first appear."""
         return list(dict.fromkeys(m.backend for m in self.models))
+
+    def remote(self) -> Any:
+        """The job's remote devices (`backends.base.Remote`), None when it measures here;
+        validated (`check_remote`)."""
+        from autotune.backends.base import Remote
+
+        if self.tracker is None or self.device_key is None:
+            return None
+        host, port = parse_tracker(self.tracker, "tracker")
+        return Remote(host, port, self.device_key)
 
     def as_dict(self) -> dict[str, Any]:
         return json.loads(json.dumps(asdict(self), default=str))
@@ -155,6 +178,40 @@ def parse_levels(value: Any, where: str) -> list[str]:
     if not isinstance(value, list) or not value or any(v not in LEVELS for v in value):
         raise UserError(f"{where}: expected a list of levels from {list(LEVELS)}, got {value!r}")
     return [v for v in LEVELS if v in value]
+
+
+def parse_tracker(value: Any, where: str) -> tuple[str, int]:
+    """A tracker address "HOST:PORT" as (host, port)."""
+    host, sep, port = value.rpartition(":") if isinstance(value, str) else ("", "", "")
+    if not sep or not host.strip() or not port.isdigit() or not 0 < int(port) < 65536:
+        raise UserError(f'{where}: expected "HOST:PORT" with a port number, got {value!r}')
+    return host.strip().strip("[]"), int(port)
+
+
+def check_remote(spec: JobSpec, where: str, names: tuple[str, str] = ("tracker", "device_key")) -> None:
+    """`tracker` and `device_key` together, well formed, and every model of the job of a
+    backend that can measure on a tracker's devices; UserError naming the key (`where` +
+    its name in `names`) otherwise."""
+    from autotune import backends
+
+    tracker, key = (f"{where}{n}" for n in names)
+    if spec.tracker is None and spec.device_key is None:
+        return
+    if spec.tracker is None:
+        raise UserError(f"{key}: needs {names[0]} too (HOST:PORT of the RPC tracker)")
+    if spec.device_key is None:
+        raise UserError(f"{tracker}: needs {names[1]} too (the key the devices joined the tracker with)")
+    parse_tracker(spec.tracker, tracker)
+    value = spec.device_key
+    if not isinstance(value, str) or not value or any(c.isspace() for c in value):
+        raise UserError(f"{key}: expected a key with no spaces, got {value!r}")
+    for m in spec.models:
+        if not backends.get(m.backend).remote_devices:
+            can = [n for n in backends.names() if backends.get(n).remote_devices]
+            raise UserError(
+                f"{tracker}: model {m.name!r} is of backend {m.backend}, which cannot measure on a "
+                f"tracker's devices (those that can: {', '.join(can) or 'none'})"
+            )
 
 
 def _backend(value: Any, where: str) -> str:
@@ -278,7 +335,7 @@ def parse_job(data: dict[str, Any], where: str = "job file", base_dir: Path | No
         raise UserError(f"{where}: a model is listed twice for one backend")
     used = list(dict.fromkeys(e.backend for e in entries))
     rank_pool = job.get("rank_pool")
-    return JobSpec(
+    spec = JobSpec(
         models=entries,
         target=target,
         time_budget_s=_positive_number(job.get("time_budget_s", 3600), f"{where}: [job] time_budget_s"),
@@ -292,7 +349,11 @@ def parse_job(data: dict[str, Any], where: str = "job file", base_dir: Path | No
         graph_trials=_count(job.get("graph_trials", 0), f"{where}: [job] graph_trials"),
         levels=parse_levels(job.get("levels", list(LEVELS)), f"{where}: [job] levels"),
         report=report,
+        tracker=job.get("tracker"),
+        device_key=job.get("device_key"),
     )
+    check_remote(spec, f"{where}: [job] ")
+    return spec
 
 
 def load_job(path: str | Path) -> JobSpec:

@@ -436,3 +436,26 @@ def test_an_imported_log_can_be_named_a_model_and_oversized_lines_are_refused(tm
         f.write("[0, [" + " " * (5 << 20) + "]]\n")
     with pytest.raises(UserError, match="over the limit"):
         msjson.read_ms(d)
+
+
+def test_a_shard_of_our_own_fan_out_keeps_its_hosts_and_gets_its_verdicts_again(tmp_path):
+    """`merge_from(own_shard=True, jobs_as=J)` (the Ray fan-out): rows are validated as in any
+    merge, but keep the host that measured them; verdicts are recomputed from the samples (a
+    forged one does not survive); the shard's own jobs become job J."""
+    shard = tmp_path / "shard.sqlite"
+    with open_db(shard) as db:
+        tid, wid = db.target_id(_target()), db.add_workload("tvm:sh1:ab", "tvm", "w", "{}")
+        job = db.start_job({})
+        db.record(wid, "trace", {"trace": [[], []]}, tid, "ok", [1e-3], job_id=job)
+        db.record_pair(wid, "trace", {"trace": [[], []]}, tid, [2e-3] * 3, [1e-3] * 3, job_id=job)
+        lost = db.add_workload("tvm:sh1:cd", "tvm", "v", "{}")
+        db.record_pair(lost, "trace", {"trace": [[], []]}, tid, [1e-3] * 3, [2e-3] * 3, job_id=job)
+        db.conn.execute("UPDATE measurements SET won=1, speedup=9 WHERE won=0")  # a forged verdict
+    with open_db(tmp_path / "here.sqlite") as db, open_db(shard, readonly=True) as src:
+        driver = db.start_job({"ray": "local"})
+        db.merge_from(src, own_shard=True, jobs_as=driver)
+        wid, lost, tid = db.workload_id("tvm:sh1:ab"), db.workload_id("tvm:sh1:cd"), db.find_target(_target())
+        assert db.best(wid, tid).speedup == pytest.approx(2.0)  # measured here: it decides
+        assert db.best(lost, tid) is None  # the forged verdict was recomputed: a loss
+        assert [j["id"] for j in db.jobs()] == [driver]
+        assert len(list(db.job_outcomes(driver))) == 5 and db.check() == []

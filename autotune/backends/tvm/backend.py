@@ -6,6 +6,13 @@ takes MetaSchedule's extracted tasks as the workloads. Candidates are built in a
 worker pool and timed by MetaSchedule's runner (`measure`, also what the search uses);
 confirmations and end-to-end comparisons build in this process and time interleaved.
 
+With a `Remote` (a tracker and a device key), everything is still built here, for the
+device's target (`TvmBackend.resolve_remote`), and everything timed or checked runs on the
+device (`remote.py`): candidates and the defaults' runs through MetaSchedule's RPCRunner, the
+rest (a default timed on safe inputs, confirmations and their output checks, warm starts'
+checks, graph-level configs, end to end) in RPC sessions (`on_device`). PyTorch baselines
+cannot run on a TVM RPC server: none are measured (`where` says so).
+
 Example::
 
     be = backends.get("tvm")
@@ -28,8 +35,10 @@ import numpy as np
 from autotune.backends.base import (
     Backend,
     Comparison,
+    DeviceLost,
     GraphHandle,
     Outcome,
+    Remote,
     Session,
     Workload,
     register,
@@ -69,11 +78,20 @@ class TvmBackend(Backend):
     zoo = "tvm"
     baselines = {"torch": "PyTorch eager", "torch.compile": "torch.compile"}
     costly_baselines = ("torch.compile",)
+    remote_devices = True
 
     def resolve_target(self, spec: Any) -> Any:
         from autotune.backends.tvm.workload import resolve_target
 
         return resolve_target(spec)
+
+    def resolve_remote(self, spec: Any, remote: Remote) -> Any:
+        """The target of a device of the tracker's key, as its TVM runtime describes itself
+        (CPU, triple, features, threads; `model` "rpc:KEY"), what `spec` sets itself kept."""
+        from autotune.backends.tvm.remote import describe_device
+        from autotune.backends.tvm.workload import resolve_target
+
+        return resolve_target(spec, device=describe_device(remote))
 
     def describe(self, target: Any) -> TargetInfo:
         from autotune.backends.tvm.workload import target_info
@@ -111,7 +129,8 @@ class TvmBackend(Backend):
 
 class TvmSession(Session):
     """Builds in a persistent pool, times with MetaSchedule's runner; one MetaSchedule database
-    adapter over our database (the search reads and writes through it)."""
+    adapter over our database (the search reads and writes through it). With `remote`, times
+    and checks on the tracker's devices of its key (see the module's docstring)."""
 
     def __init__(
         self,
@@ -121,27 +140,74 @@ class TvmSession(Session):
         job_id: int | None,
         build_timeout_s: float = 60.0,
         run_timeout_s: float = 30.0,
+        remote: Remote | None = None,
     ) -> None:
         from tvm.s_tir import meta_schedule as ms
 
         from autotune.backends.tvm.builder import PersistentBuilder
         from autotune.backends.tvm.database import MetaScheduleDatabase
         from autotune.backends.tvm.threads import no_spin, use_cores
+        from autotune.backends.tvm.workload import physical_cores
 
         super().__init__(backend, target, db, job_id)
         self.msdb = MetaScheduleDatabase(db, target, job_id=job_id)
         self.cores = int(target.export().get("num-cores", 1))
+        #: Threads of this host for MetaSchedule's search (sampling, features, its XGBoost): the
+        #: target's cores, or this host's own when the target is a remote device.
+        self.search_threads = self.cores if remote is None else physical_cores()
+        evaluator = ms.runner.EvaluatorConfig(number=1, repeat=3, min_repeat_ms=15)
+        probe = ms.runner.EvaluatorConfig(number=1, repeat=1, min_repeat_ms=0)  # how long is the default?
+        self.device: Any = None
+        if remote is not None:
+            from autotune.backends.tvm.remote import RemoteDevice
+
+            self.device = RemoteDevice(remote)
+            # The device's cores run the kernels; this host's build them.
+            self.builder = PersistentBuilder(max_workers=physical_cores(), timeout_sec=build_timeout_s)
+            self.runner = self.device.runner(run_timeout_s, evaluator)
+            self.probe = self.device.runner(run_timeout_s * PROBE_TIMEOUT_FACTOR, probe)
+            return
         no_spin()  # PyTorch baselines are timed in this process (see threads.py)
         use_cores(self.cores)  # before the runner starts its workers: they inherit it
         self.builder = PersistentBuilder(max_workers=self.cores, timeout_sec=build_timeout_s)
-        self.runner = ms.runner.LocalRunner(
-            timeout_sec=run_timeout_s,
-            evaluator_config=ms.runner.EvaluatorConfig(number=1, repeat=3, min_repeat_ms=15),
+        self.runner = ms.runner.LocalRunner(timeout_sec=run_timeout_s, evaluator_config=evaluator)
+        self.probe = ms.runner.LocalRunner(
+            timeout_sec=run_timeout_s * PROBE_TIMEOUT_FACTOR, evaluator_config=probe
         )
-        self.probe = ms.runner.LocalRunner(  # one run, no minimum: how long is the default?
-            timeout_sec=run_timeout_s * PROBE_TIMEOUT_FACTOR,
-            evaluator_config=ms.runner.EvaluatorConfig(number=1, repeat=1, min_repeat_ms=0),
+
+    @property
+    def deadline(self) -> float | None:
+        return self.device.deadline if self.device is not None else None
+
+    @deadline.setter
+    def deadline(self, value: float | None) -> None:
+        if self.device is not None:
+            self.device.deadline = value
+
+    def where(self) -> str:
+        if self.device is None:
+            return ""
+        r, attrs = self.device.remote, self.target.export()
+        return (
+            f"measuring on device {r.key!r} of the tracker at {r.address} ({attrs.get('mcpu', '?')}, "
+            f"{self.cores} thread(s)): candidates, defaults, confirmations and their output checks, "
+            "graph-level configs and end to end run there; builds here; PyTorch baselines skipped "
+            "(they cannot run on a TVM RPC server)"
         )
+
+    def on_device(self, fn: Any, what: str = "a measurement") -> Any:
+        """`fn(place)` where this session's kernels run (`measure.HERE`, or one RPC session on
+        the device: `remote.RemoteDevice.call`); `place.load(executable)` makes a build runnable
+        there, `place.dev` is its device."""
+        from autotune.backends.tvm import measure
+
+        return fn(measure.HERE) if self.device is None else self.device.call(fn, what)
+
+    def raise_if_lost(self) -> None:
+        """DeviceLost again when the device was given up during an operation that reports its
+        errors its own way (MetaSchedule's loop turns the runner's exceptions into RuntimeErrors)."""
+        if self.device is not None and self.device.lost is not None:
+            raise self.device.lost from None
 
     def close(self) -> None:
         self.builder.shutdown()
@@ -276,14 +342,14 @@ class TvmSession(Session):
     def floor(self, workload: Workload) -> float | None:
         """The PrimFunc's roofline: its floating-point operations (TVM's estimate) at the
         host's GEMM peak, the bytes of its arguments at its copy bandwidth; None for
-        symbolic shapes."""
+        symbolic shapes, and on a remote device (this host's peaks say nothing of it)."""
         import tvm
         from tvm.s_tir.analysis import estimate_tir_flops
         from tvm.s_tir.meta_schedule.arg_info import ArgInfo
 
         from autotune.backends.roofline import floor_s
 
-        if isinstance(workload.handle, GraphHandle):
+        if isinstance(workload.handle, GraphHandle) or self.device is not None:
             return None
         mod = self._prim(workload)
         nbytes = 0
@@ -331,19 +397,27 @@ class TvmSession(Session):
             if probe.status == "ok" and min(probe.samples) >= LONG_RUN_S:
                 return probe
             if probe.status == "timeout":  # over the probe's timeout: one run here says how long
-                return Outcome("ok", [self._time_here(mod)()])
+                return Outcome("ok", self._time_here(mod, long=True))
         out = self.run_candidate(mod)
         if out.status != "ok" and not config:
-            timer = self._time_here(mod)
-            first = timer()  # the warm-up, unless one run is long enough to be the measurement
-            out = Outcome("ok", [first] if first >= LONG_RUN_S else [timer() for _ in range(3)])
+            out = Outcome("ok", self._time_here(mod))
         return out
 
-    def _time_here(self, mod: Any) -> Any:
-        """A timer of a module built and run in this process, on safe inputs, no warm-up run."""
+    def _time_here(self, mod: Any, long: bool = False) -> list[float]:
+        """A module built here and timed in one process where kernels run (this one, or a
+        session on the device), on safe inputs, with no warm-up run: its first run alone when
+        `long` or when that run is long enough to be the measurement, else 3 more samples."""
         from autotune.backends.tvm import measure
+        from autotune.compare import LONG_RUN_S
 
-        return measure.time_func(measure.build_func(mod, self.target), measure.random_args(mod), warm=False)
+        ex, args = measure.compile_func(mod, self.target), measure.random_args(mod)
+
+        def timed(place: Any) -> list[float]:
+            timer = measure.time_func(place.load(ex), args, warm=False, dev=place.dev)
+            first = timer()
+            return [first] if long or first >= LONG_RUN_S else [timer() for _ in range(3)]
+
+        return self.on_device(timed, "the default's timing")
 
     def run_candidate(self, mod: Any, runner: Any = None) -> Outcome:
         """Build one scheduled module in the pool and time it with the runner (or `runner`)."""
@@ -363,6 +437,9 @@ class TvmSession(Session):
         t0 = time.perf_counter()
         try:
             ran = (runner or self.runner).run([RunnerInput(built.artifact_path, device, args)])[0].result()
+        except Exception:  # a remote runner that gave the device up: DeviceLost
+            self.raise_if_lost()
+            raise
         finally:
             shutil.rmtree(os.path.dirname(built.artifact_path), ignore_errors=True)
             self.timing.run += time.perf_counter() - t0
@@ -370,27 +447,38 @@ class TvmSession(Session):
         status = classify(None, ran.error_msg, secs)
         return Outcome(status, secs if status == "ok" else [], str(ran.error_msg or ""))
 
-    def _reference(self, model: TvmModel) -> list[np.ndarray]:
-        """The outputs of TVM's default build of the model (what every config must compute)."""
+    def _reference(self, model: TvmModel, place: Any) -> list[np.ndarray]:
+        """The outputs of TVM's default build of the model (what every config must compute),
+        run at `place` once."""
         from autotune.backends.tvm import importer
 
         if model.reference is None:
-            model.reference = importer.run(importer.build_default(model.mod, self.target), model.inputs)
+            ex = importer.build_default(model.mod, self.target)
+            model.reference = importer.run(place.load(ex), model.inputs, dev=place.dev)
         return model.reference
 
-    def _build_graph(self, handle: GraphHandle, config: dict[str, Any]) -> tuple[Any, str]:
-        """The model built under a graph-level config with the database's best schedules, and
-        how its outputs differ from TVM's default build ('' when they match)."""
-        from autotune import compare
-        from autotune.backends.tvm import importer
+    def _build_graph(self, handle: GraphHandle, config: dict[str, Any]) -> Any:
+        """The model built under a graph-level config with the database's best schedules."""
         from autotune.backends.tvm.compile import compile as tuned_compile
 
-        model = handle.model
         t0 = time.perf_counter()
         try:
-            reference = self._reference(model)
-            ex = tuned_compile(model.mod, self.target, db=self.db, graph_config=config, strict=True)
-            return ex, compare.mismatch(importer.run(ex, model.inputs), reference)
+            return tuned_compile(handle.model.mod, self.target, db=self.db, graph_config=config, strict=True)
+        finally:
+            self.timing.compile += time.perf_counter() - t0
+
+    def _loaded_graph(self, handle: GraphHandle, place: Any, ex: Any) -> tuple[Any, str]:
+        """A graph-level build loaded at `place`, and how its outputs differ from TVM's default
+        build's ('' when they match)."""
+        from autotune import compare
+        from autotune.backends.tvm import importer
+
+        t0 = time.perf_counter()
+        try:
+            model = handle.model
+            reference = self._reference(model, place)
+            loaded = place.load(ex)
+            return loaded, compare.mismatch(importer.run(loaded, model.inputs, dev=place.dev), reference)
         finally:
             self.timing.compile += time.perf_counter() - t0
 
@@ -401,18 +489,28 @@ class TvmSession(Session):
 
         if handle.prepare is not None:
             handle.prepare(config or {})
+
+        def on(place: Any) -> Outcome:
+            try:
+                loaded, wrong = self._loaded_graph(handle, place, ex)
+            except Exception as exc:  # a config this compiler cannot build or run
+                if self.device is not None and _lost(exc):
+                    raise
+                return Outcome("build_error", error=f"{type(exc).__name__}: {exc}"[:2000])
+            if wrong:
+                return Outcome("wrong_result", error=f"outputs differ from TVM's default build's: {wrong}")
+            t0 = time.perf_counter()
+            try:
+                timer = measure.time_vm(loaded, handle.model.inputs, dev=place.dev)
+                return Outcome("ok", [timer() for _ in range(GRAPH_SAMPLES)])
+            finally:
+                self.timing.run += time.perf_counter() - t0
+
         try:
-            ex, wrong = self._build_graph(handle, config or {})
+            ex = self._build_graph(handle, config or {})
         except Exception as exc:  # a config this compiler cannot build
             return Outcome("build_error", error=f"{type(exc).__name__}: {exc}"[:2000])
-        if wrong:
-            return Outcome("wrong_result", error=f"outputs differ from TVM's default build's: {wrong}")
-        t0 = time.perf_counter()
-        try:
-            timer = measure.time_vm(ex, handle.model.inputs)
-            return Outcome("ok", [timer() for _ in range(GRAPH_SAMPLES)])
-        finally:
-            self.timing.run += time.perf_counter() - t0
+        return self.on_device(on, "a graph-level config's measurement")
 
     def _compare_graph(self, handle: GraphHandle, base: Any, config: Any, rounds: int) -> Comparison:
         from autotune import compare
@@ -421,18 +519,31 @@ class TvmSession(Session):
         if handle.prepare is not None:
             handle.prepare(base or {})
             handle.prepare(config or {})
+
+        def on(place: Any) -> Comparison:
+            try:
+                base_vm, _ = self._loaded_graph(handle, place, base_ex)
+                cand_vm, wrong = self._loaded_graph(handle, place, cand_ex)
+            except Exception as exc:
+                if self.device is not None and _lost(exc):
+                    raise
+                return Comparison("build_error", error=f"{type(exc).__name__}: {exc}"[:2000])
+            if wrong:
+                return Comparison("wrong_result", error=f"outputs differ from TVM's default build's: {wrong}")
+            t0 = time.perf_counter()
+            inputs, dev = handle.model.inputs, place.dev
+            a, b = compare.interleaved(
+                measure.time_vm(base_vm, inputs, dev=dev), measure.time_vm(cand_vm, inputs, dev=dev), rounds
+            )
+            self.timing.run += time.perf_counter() - t0
+            return Comparison("ok", a, b)
+
         try:
-            base_ex, _ = self._build_graph(handle, base or {})
-            cand_ex, wrong = self._build_graph(handle, config or {})
+            base_ex = self._build_graph(handle, base or {})
+            cand_ex = self._build_graph(handle, config or {})
         except Exception as exc:
             return Comparison("build_error", error=f"{type(exc).__name__}: {exc}"[:2000])
-        if wrong:
-            return Comparison("wrong_result", error=f"outputs differ from TVM's default build's: {wrong}")
-        t0 = time.perf_counter()
-        inputs = handle.model.inputs
-        a, b = compare.interleaved(measure.time_vm(base_ex, inputs), measure.time_vm(cand_ex, inputs), rounds)
-        self.timing.run += time.perf_counter() - t0
-        return Comparison("ok", a, b)
+        return self.on_device(on, "a graph-level comparison")
 
     def compare(self, workload: Workload, base: Any, config: Any, rounds: int) -> Comparison:
         from autotune import compare
@@ -448,30 +559,48 @@ class TvmSession(Session):
             cand_mod = self._module(workload, config)
             # Outputs are checked with each weight packing in (the weights as the model has
             # them); timing is of the kernels as deployed, on weights packed beforehand.
-            default_fn = measure.build_func(default_mod, self.target)
-            ran = time.perf_counter()
-            default_out = measure.run_func(default_fn, check)
-            long_default = not base and time.perf_counter() - ran >= compare.LONG_RUN_S
-            cand_out = measure.run_func(measure.build_func(cand_mod, self.target, prepacked=False), check)
-            wrong = compare.mismatch(cand_out, default_out)
-            base_t = measure.time_func(  # a long default just ran: no warm-up run of it
-                measure.build_func(base_mod, self.target),
-                measure.random_args(base_mod, 1),
-                warm=not long_default,
-            )
-            cand_t = measure.time_func(
-                measure.build_func(cand_mod, self.target), measure.random_args(cand_mod, 1)
-            )
+            default_ex = measure.compile_func(default_mod, self.target)
+            check_ex = measure.compile_func(cand_mod, self.target, prepacked=False)
+            base_ex = default_ex if base_mod is default_mod else measure.compile_func(base_mod, self.target)
+            cand_ex = measure.compile_func(cand_mod, self.target)
         except Exception as exc:  # a trace that no longer applies or builds
             return Comparison("build_error", error=f"{type(exc).__name__}: {exc}"[:2000])
         finally:
-            self.timing.compile += time.perf_counter() - t0  # builds and the output check
-        if wrong:
-            return Comparison("wrong_result", error=f"outputs differ from the default schedule's: {wrong}")
-        t0 = time.perf_counter()
-        a, b = compare.interleaved(base_t, cand_t, rounds)
-        self.timing.run += time.perf_counter() - t0
-        return Comparison("ok", a, b)
+            self.timing.compile += time.perf_counter() - t0  # the builds and the output check
+
+        def on(place: Any) -> Comparison:
+            dev = place.dev
+            t0 = time.perf_counter()
+            try:
+                default_fn = place.load(default_ex)
+                ran = time.perf_counter()
+                default_out = measure.run_func(default_fn, check, dev=dev)
+                long_default = not base and time.perf_counter() - ran >= compare.LONG_RUN_S
+                cand_out = measure.run_func(place.load(check_ex), check, dev=dev)
+                wrong = compare.mismatch(cand_out, default_out)
+                base_t = measure.time_func(  # a long default just ran: no warm-up run of it
+                    default_fn if base_ex is default_ex else place.load(base_ex),
+                    measure.random_args(base_mod, 1),
+                    warm=not long_default,
+                    dev=dev,
+                )
+                cand_t = measure.time_func(place.load(cand_ex), measure.random_args(cand_mod, 1), dev=dev)
+            except Exception as exc:  # a schedule that does not run
+                if self.device is not None and _lost(exc):
+                    raise
+                return Comparison("build_error", error=f"{type(exc).__name__}: {exc}"[:2000])
+            finally:
+                self.timing.compile += time.perf_counter() - t0
+            if wrong:
+                return Comparison(
+                    "wrong_result", error=f"outputs differ from the default schedule's: {wrong}"
+                )
+            t0 = time.perf_counter()
+            a, b = compare.interleaved(base_t, cand_t, rounds)
+            self.timing.run += time.perf_counter() - t0
+            return Comparison("ok", a, b)
+
+        return self.on_device(on, "a confirmation")
 
     def end_to_end(self, model: TvmModel, rounds: int) -> Comparison:
         from autotune import compare
@@ -480,32 +609,51 @@ class TvmSession(Session):
         t0 = time.perf_counter()
         default_ex = importer.build_default(model.mod, self.target)
         tuned_ex = self.backend.compile(model.mod, self.target, self.db)
-        ran = time.perf_counter()
-        reference = importer.run(default_ex, model.inputs)
-        long_default = time.perf_counter() - ran >= compare.LONG_RUN_S  # no warm-up run of it
-        wrong = compare.mismatch(importer.run(tuned_ex, model.inputs), reference)
         self.timing.compile += time.perf_counter() - t0
-        if wrong:
-            return Comparison("wrong_result", error=f"tuned outputs differ from the default build's: {wrong}")
-        t0 = time.perf_counter()
-        a, b = compare.interleaved(
-            measure.time_vm(default_ex, model.inputs, warm=not long_default),
-            measure.time_vm(tuned_ex, model.inputs),
-            rounds,
-        )
-        self.timing.run += time.perf_counter() - t0
-        return Comparison("ok", a, b)
+
+        def on(place: Any) -> Comparison:
+            dev = place.dev
+            t0 = time.perf_counter()
+            default_vm, tuned_vm = place.load(default_ex), place.load(tuned_ex)
+            ran = time.perf_counter()
+            reference = importer.run(default_vm, model.inputs, dev=dev)
+            long_default = time.perf_counter() - ran >= compare.LONG_RUN_S  # no warm-up run of it
+            wrong = compare.mismatch(importer.run(tuned_vm, model.inputs, dev=dev), reference)
+            self.timing.compile += time.perf_counter() - t0
+            if wrong:
+                return Comparison(
+                    "wrong_result", error=f"tuned outputs differ from the default build's: {wrong}"
+                )
+            t0 = time.perf_counter()
+            a, b = compare.interleaved(
+                measure.time_vm(default_vm, model.inputs, warm=not long_default, dev=dev),
+                measure.time_vm(tuned_vm, model.inputs, dev=dev),
+                rounds,
+            )
+            self.timing.run += time.perf_counter() - t0
+            return Comparison("ok", a, b)
+
+        return self.on_device(on, "the end-to-end comparison")
 
     def baselines(self, model: TvmModel, rounds: int, names: Any = None) -> dict[str, Any]:
         """PyTorch eager and torch.compile of the model's torch module, each timed interleaved
-        with the tuned build, outputs checked against TVM's default build (baselines.py)."""
+        with the tuned build, outputs checked against TVM's default build (baselines.py).
+        None on a remote device: PyTorch cannot run on a TVM RPC server (`where` says so)."""
         from autotune.backends.tvm import baselines, importer
 
         offered = self.backend.baselines
         wanted = [n for n in (offered if names is None else names) if n in offered]
-        if not wanted or model.torch_module is None:
+        if not wanted or model.torch_module is None or self.device is not None:
             return {}
         default_ex = importer.build_default(model.mod, self.target)
         tuned_ex = self.backend.compile(model.mod, self.target, self.db)
         module, args = model.torch_module, model.torch_inputs
         return baselines.measure(module, args, model.inputs, default_ex, tuned_ex, self.cores, rounds, wanted)
+
+
+def _lost(exc: BaseException) -> bool:
+    """Whether an exception of a remote operation says its RPC session died under it (the
+    device's own `call` then waits for a device and runs it again)."""
+    from autotune.backends.tvm.remote import is_lost
+
+    return isinstance(exc, DeviceLost) or is_lost(str(exc))

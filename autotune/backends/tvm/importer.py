@@ -203,12 +203,15 @@ def build_default(
     return tvm.compile(mod, target)
 
 
-def run(executable: Any, inputs: Sequence[np.ndarray], func: str = "main") -> list[np.ndarray]:
-    """Run ``func`` of a built executable on ``tvm.cpu()``; return its outputs as numpy."""
+def run(
+    executable: Any, inputs: Sequence[np.ndarray], func: str = "main", dev: Any = None
+) -> list[np.ndarray]:
+    """Run ``func`` of a built executable on ``tvm.cpu()`` (or on ``dev``, a remote device the
+    executable was loaded on); return its outputs as numpy."""
     import tvm
     from tvm import relax
 
-    dev = tvm.cpu()
+    dev = tvm.cpu() if dev is None else dev
     vm = relax.VirtualMachine(executable, dev)
     args = [tvm.runtime.tensor(np.ascontiguousarray(x), dev) for x in inputs]
     return _flatten(vm[func](*args))

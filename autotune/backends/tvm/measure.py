@@ -1,8 +1,13 @@
-"""Honest measurement of TVM workloads and models on this CPU.
+"""Honest measurement of TVM workloads and models on this CPU, or on a remote device.
 
 Builds of one TIR module in this process, random inputs, and zero-argument timers (one
 sample per call) for a TIR function or a whole Relax model; how two of them are compared
 (interleaved, paired ratios, the output check) is `autotune.compare`.
+
+Where kernels run is a *place*: `HERE` (this process, `tvm.cpu()`) or an RPC session on a
+remote device (`remote.Place`). A place has `dev`, the device its tensors live on, and
+`load(executable)`, the built executable made runnable there; the runners and timers take
+`dev` (default: this CPU).
 
 Example::
 
@@ -10,6 +15,9 @@ Example::
     args = random_args(mod)
     wrong = compare.mismatch(run_func(tuned, args), run_func(default, args))
     a, b = compare.interleaved(time_func(default, args), time_func(tuned, args), rounds=15)
+
+    rt = place.load(compile_func(mod, target))                  # on the device of `place`
+    samples = time_func(rt, args, dev=place.dev)
 """
 
 from __future__ import annotations
@@ -23,8 +31,24 @@ import tvm
 from tvm.s_tir.meta_schedule.arg_info import ArgInfo
 
 
-def build_func(mod: Any, target: Any, prepacked: bool = True) -> Any:
-    """Build one (scheduled or default) TIR module in this process.
+class Here:
+    """The place of kernels run in this process: this CPU."""
+
+    @property
+    def dev(self) -> Any:
+        return tvm.cpu()
+
+    def load(self, executable: Any) -> Any:
+        """A built executable (`tvm.compile`'s, of TIR or of a Relax model) runnable here."""
+        return executable.jit()
+
+
+HERE = Here()
+
+
+def compile_func(mod: Any, target: Any, prepacked: bool = True) -> Any:
+    """Build one (scheduled or default) TIR module in this process: the executable, to be
+    loaded where it runs (`build_func`: here).
 
     A schedule may read a weight in a layout of its own (MetaSchedule's `RewriteLayout`);
     deployed, the weight is packed once when the model is built. `prepacked=True` builds the
@@ -36,7 +60,12 @@ def build_func(mod: Any, target: Any, prepacked: bool = True) -> Any:
 
     if prepacked:
         mod = RemoveWeightLayoutRewriteBlock(skip_tensor_rewrite=True)(mod)
-    return tvm.compile(mod, target=target).jit()
+    return tvm.compile(mod, target=target)
+
+
+def build_func(mod: Any, target: Any, prepacked: bool = True) -> Any:
+    """`compile_func`, runnable in this process."""
+    return compile_func(mod, target, prepacked).jit()
 
 
 def apply_trace(mod: Any, trace_json: Any) -> Any:
@@ -68,9 +97,10 @@ def arg_info(mod: Any, prepacked: bool = True) -> list[ArgInfo]:
     return list(ArgInfo.from_prim_func(next(iter(mod.functions.values()))))
 
 
-def run_func(rt_mod: Any, args: Sequence[np.ndarray]) -> list[np.ndarray]:
-    """Run a built TIR function on copies of args; return every argument afterwards."""
-    dev = tvm.cpu()
+def run_func(rt_mod: Any, args: Sequence[np.ndarray], dev: Any = None) -> list[np.ndarray]:
+    """Run a built TIR function (loaded on `dev`, default this CPU) on copies of args; return
+    every argument afterwards."""
+    dev = tvm.cpu() if dev is None else dev
     tensors = [tvm.runtime.tensor(a.copy(), dev) for a in args]
     rt_mod["main"](*tensors)
     return [t.numpy() for t in tensors]
@@ -98,12 +128,12 @@ def _sampler(evaluate: Callable[[], float], run: Callable[[], Any], long: bool) 
 
 
 def time_func(
-    rt_mod: Any, args: Sequence[np.ndarray], min_ms: float = 20.0, warm: bool = True
+    rt_mod: Any, args: Sequence[np.ndarray], min_ms: float = 20.0, warm: bool = True, dev: Any = None
 ) -> Callable[[], float]:
     """A zero-argument timer: each call returns one sample (mean seconds of a batch of runs);
     `warm`: after one warm-up run (`warm=False`: for a kernel just run and known to be long,
-    timed by single runs from the first sample)."""
-    dev = tvm.cpu()
+    timed by single runs from the first sample). `dev`: where `rt_mod` is loaded (this CPU)."""
+    dev = tvm.cpu() if dev is None else dev
     tensors = [tvm.runtime.tensor(a, dev) for a in args]
     evaluator = rt_mod.time_evaluator("main", dev, number=1, repeat=1, min_repeat_ms=int(min_ms))
     if warm:
@@ -113,13 +143,13 @@ def time_func(
 
 
 def time_vm(
-    executable: Any, inputs: Sequence[np.ndarray], min_ms: float = 50.0, warm: bool = True
+    executable: Any, inputs: Sequence[np.ndarray], min_ms: float = 50.0, warm: bool = True, dev: Any = None
 ) -> Callable[[], float]:
     """A timer for a whole Relax model's main function (one sample per call; `warm`: after a
-    warm-up run)."""
+    warm-up run). `dev`: where `executable` (then a module loaded there) runs (this CPU)."""
     from tvm import relax
 
-    dev = tvm.cpu()
+    dev = tvm.cpu() if dev is None else dev
     vm = relax.VirtualMachine(executable, dev)
     args = [tvm.runtime.tensor(x, dev) for x in inputs]
     vm.set_input("main", *args)

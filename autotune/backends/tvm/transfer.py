@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
+from autotune.backends.base import DeviceLost
 from autotune.backends.tvm import traces
 from autotune.db.base import TuningDatabase
 
@@ -66,14 +68,23 @@ def similar_workloads(
 
 
 def similar_schedules(
-    db: TuningDatabase, target_id: int, mod: Any, name: str, limit: int, target: Any, exclude: int = -1
+    db: TuningDatabase,
+    target_id: int,
+    mod: Any,
+    name: str,
+    limit: int,
+    target: Any,
+    exclude: int = -1,
+    on_device: Callable[[Callable[[Any], Any]], Any] | None = None,
 ) -> list[tuple[dict[str, Any], Any]]:
     """Up to `limit` distinct schedules of `mod` from the fastest traces of similar workloads
     measured on this target: (config, scheduled module) pairs, most similar source first.
 
     Each one computed what the untuned module computes, on random inputs: a trace replayed
     on other shapes can apply and still be wrong (a weight layout rewrite made for another
-    weight shape is no longer one-to-one), so every replay is checked, at most 2 x `limit`.
+    weight shape is no longer one-to-one), so every replay is checked, at most 2 x `limit`;
+    built here, run where `on_device` runs `fn(place)` (`TvmSession.on_device`; default: in
+    this process).
     """
     import tvm
     import tvm_ffi
@@ -84,7 +95,7 @@ def similar_schedules(
         return []
     out: list[tuple[dict[str, Any], Any]] = []
     seen: set[int] = set()
-    check = _Check(mod, target)
+    check = _Check(mod, target, on_device)
     for wid in similar_workloads(db, name, args_info_json(mod), exclude):
         for rec in db.fastest(wid, target_id, k=TRACES_PER_SOURCE + 1):
             if rec.kind == "default" or not isinstance(rec.config, dict) or "trace" not in rec.config:
@@ -113,8 +124,13 @@ class _Check:
     """Whether a schedule of `mod` computes what the untuned module computes (random inputs,
     weights in their original layout, `compare.mismatch`); the reference built on first use."""
 
-    def __init__(self, mod: Any, target: Any) -> None:
+    def __init__(
+        self, mod: Any, target: Any, on_device: Callable[[Callable[[Any], Any]], Any] | None = None
+    ) -> None:
+        from autotune.backends.tvm import measure
+
         self.mod, self.target, self.attempts = mod, target, 0
+        self.on_device = on_device or (lambda fn: fn(measure.HERE))
         self._args: Any = None
         self._want: Any = None
 
@@ -124,10 +140,19 @@ class _Check:
 
         self.attempts += 1
         try:
-            if self._want is None:
+            if self._args is None:
                 self._args = measure.random_args(self.mod, seed=7, prepacked=False)
-                self._want = measure.run_func(measure.build_func(self.mod, self.target), self._args)
-            got = measure.run_func(measure.build_func(scheduled, self.target, prepacked=False), self._args)
+            reference = measure.compile_func(self.mod, self.target) if self._want is None else None
+            built = measure.compile_func(scheduled, self.target, prepacked=False)
+
+            def run(place: Any) -> list[Any]:
+                if reference is not None:
+                    self._want = measure.run_func(place.load(reference), self._args, dev=place.dev)
+                return measure.run_func(place.load(built), self._args, dev=place.dev)
+
+            got = self.on_device(run)
+        except DeviceLost:
+            raise
         except Exception:  # a replay that does not build or run is no candidate
             return False
         return compare.mismatch(got, self._want) == ""

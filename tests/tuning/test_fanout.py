@@ -1,0 +1,131 @@
+"""A job fanned out over a local Ray cluster (127.0.0.1): each model a Ray task tuning into its
+own SQLite shard, merged into the job's database; a worker killed mid-task."""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from autotune.db import open_db
+from tests.conftest import ROOT
+
+pytest.importorskip("ray")
+pytestmark = pytest.mark.timeout(600)
+
+
+@pytest.fixture
+def short_tmp():
+    """A short TMPDIR: Ray's socket paths under it must stay within 107 bytes."""
+    path = tempfile.mkdtemp(prefix="at-", dir="/tmp")
+    yield Path(path)
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _tune(tmp_path, *args: str, **kw) -> subprocess.Popen:
+    env = dict(os.environ, TMPDIR=str(tmp_path), RAY_AUTH_MODE="disabled")
+    return subprocess.Popen(
+        [sys.executable, "-m", "autotune.cli.main", "tune", "--backend", "xla", "--ray", "local", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kw,
+    )
+
+
+def _rows(path, sql: str) -> list[tuple]:
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+
+
+def test_two_models_over_two_workers_land_in_one_database(short_tmp):
+    tmp_path = short_tmp
+    db = tmp_path / "tuning.sqlite"
+    p = _tune(tmp_path, "--model", "mlp", "--model", "gpt-block", "--trials", "4", "--db", str(db))
+    out, err = p.communicate(timeout=500)
+    assert p.returncode == 0, err[-3000:]
+    assert "mlp" in out and "gpt-block" in out and "tuned" in out, out
+    with open_db(db, readonly=True) as d:
+        assert d.check() == []
+        (job,) = d.jobs()  # the shards' jobs are the driver's job
+        assert job["status"] == "done"
+        assert sorted(r["model"] for r in d.job_models(job["id"])) == ["gpt-block", "mlp"]
+        outcomes = list(d.job_outcomes(job["id"]))
+        assert sum(o["source"] == "tune" for o in outcomes) >= 8
+        hosts = {h for (h,) in _rows(db, "SELECT DISTINCT host FROM measurements")}
+        assert hosts == {d.host}, hosts  # measured by this job's workers, here: not "merged"
+        for name in ("mlp", "gpt-block"):  # each model's bests decide as if tuned here
+            model = d.model(name, "xla")
+            ((w, _),) = model["workloads"]
+            c = d.confirmation(w["id"], d.latest_target(model["id"]))
+            assert c is not None and d.tuned_trials(w["id"], d.latest_target(model["id"])) == 4
+    # The same job again: everything is tuned, every task skips.
+    p = _tune(tmp_path, "--model", "mlp", "--model", "gpt-block", "--trials", "4", "--db", str(db))
+    out, err = p.communicate(timeout=300)
+    assert p.returncode == 0 and out.count("skipped") == 2, out + err[-2000:]
+
+
+def test_a_worker_killed_mid_task_loses_nothing_it_committed(short_tmp):
+    tmp_path = short_tmp
+    db = tmp_path / "tuning.sqlite"
+    p = _tune(tmp_path, "--model", "mlp", "--trials", "16", "--db", str(db), "--no-progress")
+    committed: set[str] = set()
+    deadline = time.time() + 300
+    try:
+        while time.time() < deadline and p.poll() is None:
+            shards = glob.glob(str(tmp_path / "autotune-shards" / "*" / "xla-mlp.sqlite"))
+            pids = glob.glob(str(tmp_path / "autotune-shards" / "*" / "xla-mlp.pid"))
+            if shards and pids:
+                try:
+                    uids = _rows(shards[0], "SELECT uid FROM measurements WHERE source='tune'")
+                except sqlite3.OperationalError:
+                    uids = []
+                if len(uids) >= 3:
+                    committed = {u for (u,) in uids}
+                    os.kill(int(open(pids[0]).read()), signal.SIGKILL)
+                    break
+            time.sleep(0.2)
+        assert committed, "the task never committed 3 candidates"
+        out, err = p.communicate(timeout=400)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 0, err[-3000:]
+    assert "mlp" in out and "tuned" in out, out
+    merged = {u for (u,) in _rows(db, "SELECT uid FROM measurements")}
+    assert committed <= merged  # what the killed worker committed is in the job's database
+    (n,) = _rows(db, "SELECT COUNT(*) FROM measurements WHERE source='tune'")[0]
+    assert n >= 16  # the retry resumed and finished the budget
+
+
+def test_no_cluster_at_the_address_is_one_line(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    for address, says in (
+        ("127.0.0.1:1", "no Ray cluster answers there"),
+        ("auto", "cannot reach a Ray cluster"),
+    ):
+        r = subprocess.run(
+            [sys.executable, "-m", "autotune.cli.main", "tune", "--backend", "xla", "--model", "mlp"]
+            + ["--ray", address, "--db", str(tmp_path / "x.sqlite")],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert r.returncode == 2 and says in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+        assert not (tmp_path / "x.sqlite").exists()  # nothing written
