@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as C
 
 from autotune.db import TargetInfo, open_db
+from autotune.db.schema import snapshot
 from autotune.tuning import fanout
 from autotune.tuning.jobfile import parse_job
 
@@ -59,7 +60,7 @@ def replay_task(snapshot: bytes, outcomes: list[dict], i: int) -> bytes:
                 db.record(wid, "options", o["config"], tid, o["status"], o["samples"], o["error"], job_id=job)
             db.record_pair(wid, "options", outcomes[0]["config"], tid, [2e-3] * 5, [1e-3] * 5, job_id=job)
             db.finish_job(job, "done")
-        return fanout._snapshot(path)
+        return snapshot(path)
 
 
 def overhead(ns: list[int], reps: int, tmp: Path) -> list[list]:
@@ -77,7 +78,7 @@ def overhead(ns: list[int], reps: int, tmp: Path) -> list[list]:
                 with open_db(path) as db:
                     job = db.start_job({})
                     t0 = time.perf_counter()
-                    snap = ray.put(fanout._snapshot(path))
+                    snap = ray.put(snapshot(path))
                     waiting = [task.remote(snap, outcomes, i) for i in range(n)]
                     merge_s = 0.0
                     while waiting:

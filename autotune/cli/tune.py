@@ -145,11 +145,12 @@ def run(args: argparse.Namespace) -> int:
     from autotune.tuning.job import run_job
 
     spec = build_spec(args)
-    if args.ray:
+    if args.ray:  # the same job, its models as Ray tasks
+        from functools import partial
+
         from autotune.tuning.fanout import run_fanout
 
-        def run_job(spec, db_path, force, progress):  # noqa: F811 - the same job, fanned out
-            return run_fanout(spec, args.ray, db_path=db_path, force=force, progress=progress)
+        run_job = partial(run_fanout, address=args.ray)  # noqa: F811
 
     if args.json:
         with _stdout_to_stderr():

@@ -174,6 +174,42 @@ def _statements(sql: str) -> list[str]:
     return [s.strip() for s in text.split(";") if s.strip()]
 
 
+def set_verdict(
+    conn: sqlite3.Connection, candidate: int, default: int, default_s: list[float], tuned_s: list[float]
+) -> None:
+    """Write a confirmation's verdict on its candidate's row: the default's row it was timed
+    with, the paired speedup and whether it won (autotune.compare's rule). The one writer of
+    these columns: `record_pair`, the migration to version 4, a merge of a fan-out's shard.
+    A pair without usable samples gets none (it never decides a best)."""
+    if not default_s or not any(t > 0 for t in tuned_s):
+        return
+    conn.execute(
+        "UPDATE measurements SET paired_with=?, speedup=?, won=? WHERE id=?",
+        (
+            default,
+            compare.paired_speedup(default_s, tuned_s),
+            int(compare.wins(default_s, tuned_s)),
+            candidate,
+        ),
+    )
+
+
+def snapshot(path: str | os.PathLike) -> bytes:
+    """A consistent copy of a database file as bytes (SQLite's backup, the WAL included)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / "snapshot.sqlite"
+        src = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+        dst = sqlite3.connect(copy)
+        try:
+            src.backup(dst)
+        finally:
+            dst.close()
+            src.close()
+        return copy.read_bytes()
+
+
 def backfill_verdicts(conn: sqlite3.Connection) -> None:
     """Version 4: give every confirmation recorded before it its verdict (`paired_with`,
     `speedup`, `won`), computed from its samples by autotune.compare's rule. A pair was two
@@ -195,12 +231,7 @@ def backfill_verdicts(conn: sqlite3.Connection) -> None:
             default, tuned = parse_samples(before[2]), parse_samples(samples)
         except DatabaseError:
             continue
-        if not default or not any(t > 0 for t in tuned):
-            continue
-        conn.execute(
-            "UPDATE measurements SET paired_with=?, speedup=?, won=? WHERE id=?",
-            (before[0], compare.paired_speedup(default, tuned), int(compare.wins(default, tuned)), mid),
-        )
+        set_verdict(conn, mid, before[0], default, tuned)
 
 
 _BACKFILLS = {4: backfill_verdicts}

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from autotune.compare import paired_speedup, wins
+from autotune.compare import paired_speedup
 from autotune.db import schema
 from autotune.db.base import TuningDatabase, register
 from autotune.db.records import (
@@ -378,10 +378,7 @@ class SQLiteDatabase(SQLiteHistory, SQLiteMaintenance, TuningDatabase):
                 c, workload_id, "default", {}, target_id, "ok", default, "", job_id, "confirm"
             )
             second = self._insert(c, workload_id, kind, config, target_id, "ok", tuned, "", job_id, "confirm")
-            c.execute(
-                "UPDATE measurements SET paired_with=?, speedup=?, won=? WHERE id=?",
-                (first, paired_speedup(default, tuned), int(wins(default, tuned)), second),
-            )
+            schema.set_verdict(c, second, first, [float(x) for x in default], [float(x) for x in tuned])
         return second
 
     def confirmation(self, workload_id: int, target_id: int) -> Confirmation | None:

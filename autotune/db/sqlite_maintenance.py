@@ -10,7 +10,6 @@ import sqlite3
 from collections.abc import Iterable
 from typing import Any
 
-from autotune import compare
 from autotune.db.base import TuningDatabase
 from autotune.db.records import (
     STATUSES,
@@ -23,6 +22,7 @@ from autotune.db.records import (
     parse_samples,
     summarize,
 )
+from autotune.db.schema import set_verdict
 
 JOB_STATUSES = ("running", "done", "failed", "interrupted")
 MAX_TEXT = 16 << 20  # a workload's IR, the largest field we keep
@@ -206,12 +206,7 @@ def _verdict(c: sqlite3.Connection, candidate: int, default: int | None) -> None
     if default is None:
         return
     rows = dict(c.execute("SELECT id, samples FROM measurements WHERE id IN (?, ?)", (default, candidate)))
-    d, t = parse_samples(rows[default]), parse_samples(rows[candidate])
-    if d and any(x > 0 for x in t):
-        c.execute(
-            "UPDATE measurements SET paired_with=?, speedup=?, won=? WHERE id=?",
-            (default, compare.paired_speedup(d, t), int(compare.wins(d, t)), candidate),
-        )
+    set_verdict(c, candidate, default, parse_samples(rows[default]), parse_samples(rows[candidate]))
 
 
 def _number(v: Any) -> bool:

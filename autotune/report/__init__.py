@@ -13,6 +13,6 @@ Example::
 from __future__ import annotations
 
 from autotune.report.data import ReportData, collect
-from autotune.report.render import ReportPaths, write_report
+from autotune.report.render import ReportPaths, check_out, write_report
 
-__all__ = ["ReportData", "ReportPaths", "collect", "write_report"]
+__all__ = ["ReportData", "ReportPaths", "check_out", "collect", "write_report"]

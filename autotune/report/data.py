@@ -13,12 +13,12 @@ Example::
 
 from __future__ import annotations
 
-import statistics
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from autotune import backends
+from autotune.compare import paired_speedup
 from autotune.db import TuningDatabase
 from autotune.errors import UserError
 
@@ -122,10 +122,10 @@ def _latest_job(db: TuningDatabase, models: list[str] | None) -> int:
 
 
 def _ratio(label: str, default: list[float], tuned: list[float], **kw: Any) -> Ratio | None:
-    pairs = [d / t for d, t in zip(default, tuned) if t > 0]
+    pairs = [d / t for d, t in zip(default, tuned) if t > 0]  # what paired_speedup takes the median of
     if not pairs:
         return None
-    return Ratio(label, float(statistics.median(pairs)), min(pairs), max(pairs), len(pairs), **kw)
+    return Ratio(label, paired_speedup(default, tuned), min(pairs), max(pairs), len(pairs), **kw)
 
 
 def _models_of_job(db: TuningDatabase, job_id: int, wanted: list[str] | None) -> list[dict[str, Any]]:

@@ -34,11 +34,18 @@ TIME_PARTS = [
 _LINE_STYLES = ["--", ":", "-.", (0, (5, 1)), (0, (1, 1))]
 
 
-def _figure(width: float, height: float) -> Any:
+def require_matplotlib() -> None:
+    """One UserError line when matplotlib is not installed."""
     try:
-        from matplotlib.figure import Figure
+        import matplotlib  # noqa: F401
     except ImportError:
         raise UserError("reports need matplotlib: pip install 'autotune[report]'") from None
+
+
+def _figure(width: float, height: float) -> Any:
+    require_matplotlib()
+    from matplotlib.figure import Figure
+
     return Figure(figsize=(width, height), dpi=DPI)
 
 

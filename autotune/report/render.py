@@ -56,13 +56,21 @@ class ReportPaths:
     plots: list[Path]
 
 
+def check_out(out_dir: str | Path) -> Path:
+    """The report folder, refused (one UserError line) when it is a file or matplotlib is
+    missing: what a job checks before any work, and `write_report` before it reads."""
+    out = Path(out_dir).expanduser()
+    if out.exists() and not out.is_dir():
+        raise UserError(f"{out}: exists and is not a folder")
+    plots.require_matplotlib()
+    return out
+
+
 def write_report(
     db: Any, out_dir: str | Path, job_id: int | None = None, models: list[str] | None = None
 ) -> ReportPaths:
     """Write the report of a job (None: the latest; `models`: only these) into `out_dir`."""
-    out = Path(out_dir).expanduser()
-    if out.exists() and not out.is_dir():
-        raise UserError(f"{out}: exists and is not a folder")
+    out = check_out(out_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -22,13 +22,13 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-import sqlite3
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+from autotune.db.schema import snapshot
 from autotune.errors import UserError
 from autotune.tuning.jobfile import JobSpec
 from autotune.tuning.report import JobReport, ModelResult
@@ -89,21 +89,7 @@ def shard_path(job_uid: str, entry: Any) -> Path:
     return Path(tempfile.gettempdir()) / "autotune-shards" / job_uid / f"{name}.sqlite"
 
 
-def _snapshot(path: Path) -> bytes:
-    """A consistent copy of a database file as bytes (SQLite's backup: the WAL included)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        copy = Path(tmp) / "snapshot.sqlite"
-        src = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        dst = sqlite3.connect(copy)
-        try:
-            src.backup(dst)
-        finally:
-            dst.close()
-            src.close()
-        return copy.read_bytes()
-
-
-def tune_shard(spec: JobSpec, snapshot: bytes, job_uid: str, deadline: float, force: bool) -> tuple:
+def tune_shard(spec: JobSpec, start: bytes, job_uid: str, deadline: float, force: bool) -> tuple:
     """The task: tune one model into this worker's shard; returns (its JobReport, the shard's
     bytes). A shard left by a killed attempt of the same task is resumed, not redone."""
     from autotune.tuning.job import run_job
@@ -113,12 +99,12 @@ def tune_shard(spec: JobSpec, snapshot: bytes, job_uid: str, deadline: float, fo
     if not resumed:
         path.parent.mkdir(parents=True, exist_ok=True)
         part = path.with_suffix(".part")
-        part.write_bytes(snapshot)
+        part.write_bytes(start)
         os.replace(part, path)
     path.with_suffix(".pid").write_text(str(os.getpid()))  # who works on it (tests kill it)
     spec = dataclasses.replace(spec, time_budget_s=max(1.0, deadline - time.time()))
     report = run_job(spec, db_path=str(path), force=force and not resumed, progress=False)
-    data = _snapshot(path)
+    data = snapshot(path)
     for leftover in path.parent.glob(path.stem + "*"):
         leftover.unlink(missing_ok=True)
     return report, data
@@ -142,12 +128,12 @@ def run_fanout(
     status = "failed"
     try:
         task = ray.remote(num_cpus=TASK_CPUS, max_retries=MAX_RETRIES)(tune_shard)
-        snapshot = ray.put(_snapshot(db.path))
+        start = ray.put(snapshot(db.path))
         deadline = started + spec.time_budget_s
         waiting = {}
         for entry in spec.models:
             one = dataclasses.replace(spec, models=[entry], report=None, database=None)
-            waiting[task.remote(one, snapshot, job["uid"], deadline, force)] = entry
+            waiting[task.remote(one, start, job["uid"], deadline, force)] = entry
         while waiting:
             (done,), _ = ray.wait(list(waiting), num_returns=1)
             entry = waiting.pop(done)

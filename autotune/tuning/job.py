@@ -70,7 +70,9 @@ def prepare_job(spec: JobSpec) -> tuple[dict[str, Any], dict[str, Any], list[tup
             raise UserError(f"model {entry.name!r}: {exc}") from None
     costmodels = _cost_models(spec)
     if spec.report:
-        _check_report(spec.report)
+        from autotune.report import check_out
+
+        check_out(spec.report)  # before any work: a file in its place, or no matplotlib
     return used, targets, models, costmodels
 
 
@@ -157,18 +159,6 @@ def run_job(
             write_job_report(db, spec.report, job_id)
         db.close()
     return report
-
-
-def _check_report(folder: str) -> None:
-    """Refuse, before any work, a report folder that cannot be one, or no matplotlib."""
-    from pathlib import Path
-
-    if Path(folder).expanduser().exists() and not Path(folder).expanduser().is_dir():
-        raise UserError(f"report: {folder} exists and is not a folder")
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        raise UserError("report: needs matplotlib: pip install 'autotune[report]'") from None
 
 
 def write_job_report(db: Any, folder: str, job_id: int) -> None:
