@@ -120,6 +120,16 @@ class Remote:
         return f"{self.host}:{self.port}"
 
 
+@dataclass(frozen=True)
+class RayDevices:
+    """Devices that measure for a job from elsewhere, found in a Ray cluster: the nodes of the
+    cluster at `address` that offer the Ray resource `key` (`ray start --address HEAD
+    --resources '{"KEY": 1}'`, one unit per device; a model measures on one unit at a time)."""
+
+    address: str
+    key: str
+
+
 class DeviceLost(Exception):
     """The device a session measures on went away (a remote device) and none came back before
     the session's `deadline`: the model stops there, what was measured is committed already."""
@@ -259,19 +269,19 @@ class Backend(abc.ABC):
     #: model, target and `baseline_version`, then read back; the others are re-timed with
     #: every end-to-end measurement.
     costly_baselines: tuple[str, ...] = ()
-    #: Whether it can measure on devices registered with a tracker (a job's `tracker` and
-    #: `device_key`): `resolve_remote` describes such a device, `open(..., remote=...)` measures
-    #: there.
-    remote_devices: bool = False
+    #: How it measures on remote devices of a job's `device_key`, if it can: "tracker" (a TVM
+    #: RPC tracker's devices, `Remote`) or "ray" (a Ray cluster's nodes, `RayDevices`).
+    #: `resolve_remote` describes such a device, `open(..., remote=...)` measures there.
+    remote_engine: str | None = None
 
     @abc.abstractmethod
     def resolve_target(self, spec: Any) -> Any:
         """The backend's target object for a job-file or CLI target; UserError when invalid."""
 
-    def resolve_remote(self, spec: Any, remote: Remote) -> Any:
-        """The target of a device of `remote` (asked for its CPU and cores through the tracker),
-        with what `spec` sets itself kept; UserError when no such device answers."""
-        raise UserError(f"{self.name} models cannot be measured on a tracker's devices")
+    def resolve_remote(self, spec: Any, remote: Remote | RayDevices) -> Any:
+        """The target of a device of `remote` (asked for its CPU and cores where it is), with
+        what `spec` sets itself kept; UserError when no such device answers."""
+        raise UserError(f"{self.name} models cannot be measured on remote devices")
 
     @abc.abstractmethod
     def describe(self, target: Any) -> TargetInfo:

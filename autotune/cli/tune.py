@@ -4,6 +4,7 @@ autotune tune examples/nightly.toml
 autotune tune --model convnet --trials 64
 autotune tune --model convnet --trials 64 --json   # the job report as JSON on stdout
 autotune tune --model mlp --tracker 10.0.0.5:9190 --device-key rasp4   # measured on that device
+autotune tune --backend xla --model mlp --ray 10.0.0.5:6379 --device-key gpu   # on the cluster's gpu nodes
 """
 
 from __future__ import annotations
@@ -60,7 +61,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="TVM RPC tracker: build here, measure on its devices of --device-key (overrides the job file)",
     )
     p.add_argument(
-        "--device-key", metavar="KEY", help="the key the devices joined the tracker with (with --tracker)"
+        "--device-key",
+        metavar="KEY",
+        help="measure on remote devices of KEY: TVM, those that joined --tracker with it; XLA, the "
+        "nodes of the --ray cluster that offer the Ray resource KEY",
     )
     p.add_argument(
         "--ray",
@@ -117,11 +121,12 @@ def build_spec(args: argparse.Namespace):  # -> JobSpec
         spec.levels = parse_levels(args.levels, "--levels")
     if getattr(args, "report", None) is not None:
         spec.report = args.report
-    tracker, key = getattr(args, "tracker", None), getattr(args, "device_key", None)
-    if tracker is not None or key is not None:
+    tracker, key, ray = (getattr(args, n, None) for n in ("tracker", "device_key", "ray"))
+    if tracker is not None or key is not None or ray is not None:
         spec.tracker = tracker if tracker is not None else spec.tracker
         spec.device_key = key if key is not None else spec.device_key
-        check_remote(spec, "", ("--tracker", "--device-key"))
+        spec.ray = ray if ray is not None else spec.ray
+        check_remote(spec, "", ("--tracker", "--device-key", "--ray"))
     return spec
 
 
@@ -142,22 +147,18 @@ def _stdout_to_stderr() -> Iterator[None]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from autotune.tuning.fanout import run_fanout
     from autotune.tuning.job import run_job
 
     spec = build_spec(args)
-    if args.ray:  # the same job, its models as Ray tasks
-        from functools import partial
-
-        from autotune.tuning.fanout import run_fanout
-
-        run_job = partial(run_fanout, address=args.ray)  # noqa: F811
+    tune = run_fanout if spec.ray else run_job  # with a Ray cluster: the same job, its models as Ray tasks
 
     if args.json:
         with _stdout_to_stderr():
-            report = run_job(spec, db_path=args.db, force=args.force, progress=not args.no_progress)
+            report = tune(spec, db_path=args.db, force=args.force, progress=not args.no_progress)
         print(json.dumps(report.as_dict(), indent=2))
     else:
-        report = run_job(spec, db_path=args.db, force=args.force, progress=not args.no_progress)
+        report = tune(spec, db_path=args.db, force=args.force, progress=not args.no_progress)
         print(report.table())
     if not report.ok:
         where = 'each model\'s "error"' if args.json else "above"

@@ -29,6 +29,7 @@ TIME_PARTS = [
     ("costmodel_s", "cost model"),
     ("default_s", "default timed"),
     ("baselines_s", "baselines"),
+    ("tasks_s", "parallel tasks"),
     ("ours_s", "autotune's own code"),
 ]
 _LINE_STYLES = ["--", ":", "-.", (0, (5, 1)), (0, (1, 1))]

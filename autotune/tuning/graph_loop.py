@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import json
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from autotune import compare
 
 if TYPE_CHECKING:
+    from autotune.backends.base import Outcome
     from autotune.search.graph import GraphSearch
     from autotune.tuning.plan import Context, ModelPlan, WorkloadState
 
@@ -28,10 +29,17 @@ REPLAYED = ("tune", "simplify")
 
 
 def search_graph(
-    ctx: Context, plan: ModelPlan, s: WorkloadState, deadline: float, ranker: Any = None
+    ctx: Context,
+    plan: ModelPlan,
+    s: WorkloadState,
+    deadline: float,
+    ranker: Any = None,
+    elsewhere: MeasureMany | None = None,
 ) -> bool:
     """Search one workload until its trials, the space or the clock run out; `ranker`: the
-    cost model's ranker to use instead of `ctx.costmodel`'s (it may set its own `warmup`)."""
+    cost model's ranker to use instead of `ctx.costmodel`'s (it may set its own `warmup`);
+    `elsewhere`: measures (and records) a batch of configs at once in other processes, as
+    many as its `width`; else each config is measured here, one at a time."""
     from autotune.search import graph
 
     seed = ctx.settings.seed or 0
@@ -45,27 +53,51 @@ def search_graph(
     elif ranker is None:
         ranker = _ranker(ctx, s, strategy)
     warmup = getattr(ranker, "warmup", ctx.settings.warmup)
+    width = max(1, elsewhere.width) if elsewhere is not None else 1
     n = s.done
     try:
         while n < s.trials and time.time() < deadline:
-            config = propose(strategy, ranker, n, warmup, ctx.rank_pool)
-            if config is None:
+            configs: list[dict[str, Any]] = []
+            while len(configs) < min(width, s.trials - n):
+                config = propose(strategy, ranker, n + len(configs), warmup, ctx.rank_pool)
+                if config is None or any(strategy.key(c) == strategy.key(config) for c in configs):
+                    break
+                configs.append(config)
+            if not configs:
                 break
-            out = ctx.session.measure(s.workload, config)
-            ctx.record(s.workload_id, config, out.status, out.samples, out.error)
-            secs = compare.median(out.samples) if out.status == "ok" and out.samples else None
-            relative = secs / s.default_s if secs else None
-            strategy.tell(config, relative)
-            if ranker is not None:
-                ranker.learn(config, relative)
-            n += 1
-            ctx.outcome(s.workload_id, out.status, secs)
+            if elsewhere is not None:
+                t0 = time.perf_counter()
+                outs = elsewhere.measure(configs, deadline)
+                plan.profile.tasks += time.perf_counter() - t0
+                plan.graph_elsewhere += sum(out is not None for out in outs)
+            else:
+                outs = [ctx.session.measure(s.workload, configs[0])]
+                ctx.record(s.workload_id, configs[0], outs[0].status, outs[0].samples, outs[0].error)
+            for config, out in zip(configs, outs):
+                if out is None:  # not measured: the clock ran out first
+                    continue
+                secs = compare.median(out.samples) if out.status == "ok" and out.samples else None
+                relative = secs / s.default_s if secs else None
+                strategy.tell(config, relative)
+                if ranker is not None:
+                    ranker.learn(config, relative)
+                n += 1
+                ctx.outcome(s.workload_id, out.status, secs)
     finally:
         s.done = n
         if ranker is not None:
             plan.profile.costmodel += ranker.seconds
             plan.profile.ranked += ranker.ranked
     return n >= s.trials or strategy.exhausted()
+
+
+class MeasureMany(Protocol):
+    """Measures a batch of graph-level configs at once, elsewhere, and records each outcome;
+    None for a config the clock ran out on before it was measured."""
+
+    width: int  # how many configs it measures at once
+
+    def measure(self, configs: list[dict[str, Any]], deadline: float) -> list[Outcome | None]: ...
 
 
 def _ranker(ctx: Context, s: WorkloadState, strategy: GraphSearch) -> Any:

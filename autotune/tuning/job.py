@@ -1,7 +1,7 @@
 """The driver of a tuning job: every model of a job file, within its budgets, resumable.
 
-Before any work it resolves the job's target for every backend (with a tracker and a device
-key: the remote device's target, asked from a device of the key), builds every model and
+Before any work it resolves the job's target for every backend (with a device key: the
+remote device's target, asked from a device of the key), builds every model and
 loads the cost models, so a mistake is one line and the database is untouched. Then, per
 model, the backend's `ModelTuner` prepares it, skips what is already tuned for this target
 and compiler versions (unless forced), tunes the rest until the trial budget or the
@@ -57,11 +57,6 @@ def prepare_job(spec: JobSpec) -> tuple[dict[str, Any], dict[str, Any], list[tup
     """Everything a job needs before any work, checked: (backends, targets, loaded models,
     cost models). A mistake is one UserError line, and the database is untouched."""
     used = {name: backends.get(name) for name in spec.backends()}
-    remote = spec.remote()
-    if remote is None:
-        targets = {name: be.resolve_target(spec.target) for name, be in used.items()}
-    else:  # validated: every backend of the job can measure on the tracker's devices
-        targets = {name: be.resolve_remote(spec.target, remote) for name, be in used.items()}
     models = []
     for entry in spec.models:
         try:
@@ -73,20 +68,18 @@ def prepare_job(spec: JobSpec) -> tuple[dict[str, Any], dict[str, Any], list[tup
         from autotune.report import check_out
 
         check_out(spec.report)  # before any work: a file in its place, or no matplotlib
+    targets = {}
+    for name, be in used.items():  # last: a remote device is asked where it is
+        remote = spec.remote(name)  # validated: each backend's engine is set
+        targets[name] = (
+            be.resolve_target(spec.target) if remote is None else be.resolve_remote(spec.target, remote)
+        )
     return used, targets, models, costmodels
 
 
-def run_job(
-    spec: JobSpec, db_path: str | None = None, force: bool = False, progress: bool = True
-) -> JobReport:
-    """Run a tuning job; returns its report (also stored in the database as it goes)."""
-    from tqdm import tqdm
-
-    from autotune.db import open_db
-
-    used, targets, models, costmodels = prepare_job(spec)
-    remote = spec.remote()
-    settings = Settings(
+def settings_of(spec: JobSpec, graph_tasks: Any = None) -> Settings:
+    """How the job tunes, from its validated spec (`Settings.graph_tasks`: `graph_tasks`)."""
+    return Settings(
         search=spec.search,
         trials_per_iter=spec.trials_per_iter,
         cost_model=spec.cost_model,
@@ -95,7 +88,46 @@ def run_job(
         first_pass=spec.first_pass,
         graph_trials=spec.graph_trials,
         levels=tuple(spec.levels),
+        graph_tasks=graph_tasks,
     )
+
+
+def open_tuner(
+    spec: JobSpec,
+    be: Any,
+    target: Any,
+    db: Any,
+    job_id: int,
+    settings: Settings,
+    costmodel: Any,
+    deadline: float,
+) -> ModelTuner:
+    """The tuner of a backend's models for the job: a session on its target (on the job's
+    remote devices, if it has them) that waits for a device until `deadline`."""
+    remote = spec.remote(be.name)
+    session = be.open(target, db, job_id, **({"remote": remote} if remote else {}))
+    session.deadline = deadline  # how long it waits for a device that went away
+    if session.where():
+        print(f"autotune: {be.name}: {session.where()}", file=sys.stderr)
+    return ModelTuner(be, session, db, job_id, settings, costmodel)
+
+
+def run_job(
+    spec: JobSpec,
+    db_path: str | None = None,
+    force: bool = False,
+    progress: bool = True,
+    graph_tasks: Any = None,
+) -> JobReport:
+    """Run a tuning job; returns its report (also stored in the database as it goes).
+    `graph_tasks`: measures the joint search's graph-level configs elsewhere
+    (`Settings.graph_tasks`)."""
+    from tqdm import tqdm
+
+    from autotune.db import open_db
+
+    used, targets, models, costmodels = prepare_job(spec)
+    settings = settings_of(spec, graph_tasks)
     db = open_db(db_path or spec.database)
     started = time.time()
     deadline = started + spec.time_budget_s
@@ -114,15 +146,15 @@ def run_job(
             t0 = time.time()
             with _one_model(result):
                 if entry.backend not in tuners:
-                    be = used[entry.backend]
-                    session = be.open(
-                        targets[entry.backend], db, job_id, **({"remote": remote} if remote else {})
-                    )
-                    session.deadline = deadline  # how long it waits for a device that went away
-                    if session.where():
-                        print(f"autotune: {entry.backend}: {session.where()}", file=sys.stderr)
-                    tuners[entry.backend] = ModelTuner(
-                        be, session, db, job_id, settings, costmodels[entry.backend]
+                    tuners[entry.backend] = open_tuner(
+                        spec,
+                        used[entry.backend],
+                        targets[entry.backend],
+                        db,
+                        job_id,
+                        settings,
+                        costmodels[entry.backend],
+                        deadline,
                     )
                 tuner = tuners[entry.backend]
                 plan = _tune_model(tuner, entry, model, result, deadline, trials_left, force, progress, tqdm)

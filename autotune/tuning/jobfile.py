@@ -35,13 +35,22 @@ uses, before the job starts (a bad value is one line naming the key):
 - ``report``: a folder; at its end, the job writes its report there (`autotune report`:
   report.html, self-contained, and report.md with PNG plots), replacing the last one. A
   relative path is relative to the job file.
-- ``tracker`` and ``device_key`` (both or neither): measure on a remote device through TVM's
-  RPC tracker at ``tracker`` ("HOST:PORT", `python -m tvm.exec.rpc_tracker`), on the devices
-  that joined it with that key (`python -m tvm.exec.rpc_server --tracker HOST:PORT --key
-  KEY`). Candidates are built here for the device's target (its CPU, triple and thread count,
-  asked from its TVM runtime; ``target`` may set any of them itself) and everything timed or
-  checked runs on the device; its records are its own target's. Only for backends that can
-  (``Backend.remote_devices``: TVM); a model of another backend in such a job is an error.
+- ``ray``: a Ray cluster ("auto", "local", "HOST:PORT"): the job's models run as Ray tasks
+  there, each tuning into a SQLite shard of its own that the driver merges
+  (autotune/tuning/fanout.py; the same as ``autotune tune --ray``).
+- ``device_key``: measure on remote devices of that key instead of here, through the engine
+  of each model's backend (``Backend.remote_engine``):
+  - TVM, through TVM's RPC tracker at ``tracker`` ("HOST:PORT", `python -m
+    tvm.exec.rpc_tracker`), on the devices that joined it with that key (`python -m
+    tvm.exec.rpc_server --tracker HOST:PORT --key KEY`). Candidates are built here for the
+    device's target (its CPU, triple and thread count, asked from its TVM runtime;
+    ``target`` may set any of them itself) and everything timed or checked runs on the
+    device.
+  - XLA, through the Ray cluster of ``ray``, on its nodes that offer the Ray resource of
+    that name (`ray start --address HEAD --resources '{"KEY": 1}'`, one unit per device):
+    each model's isolated worker runs there, where XLA compiles for the device it runs on.
+  Records are the device's own target's. A model of a backend with no engine, or whose
+  engine the job does not set (``tracker``, ``ray``), is an error.
 - ``trials``, ``time_budget_s``, ``trials_per_iter``, ``database``, ``backend``.
 
 Example ``jobs.toml``::
@@ -52,8 +61,9 @@ Example ``jobs.toml``::
     time_budget_s = 540        # wall clock for the whole job
     baselines = ["torch"]      # PyTorch eager only (default: also "torch.compile"; [] none)
     # database = "tuning.sqlite"   # default: the embedded default database
-    # tracker = "10.0.0.5:9190"    # measure on the tracker's devices of this key instead
+    # tracker = "10.0.0.5:9190"    # TVM: measure on the tracker's devices of this key instead
     # device_key = "rasp4"
+    # ray = "10.0.0.5:6379"        # the models as Ray tasks (XLA: measured on nodes offering device_key)
 
     [[models]]
     name = "mlp"
@@ -92,6 +102,7 @@ _JOB_KEYS = {
     "report",
     "tracker",
     "device_key",
+    "ray",
 }
 _MODEL_KEYS = {"name", "source", "trials", "backend"}
 #: The backend of a model that names none (the job's `backend`, else this).
@@ -127,21 +138,29 @@ class JobSpec:
     report: str | None = None  # a folder the job writes its report into at its end
     tracker: str | None = None  # "HOST:PORT" of an RPC tracker: measure on its devices of `device_key`
     device_key: str | None = None
+    ray: str | None = None  # a Ray cluster: the models as Ray tasks (autotune/tuning/fanout.py)
     path: str | None = None
 
     def backends(self) -> list[str]:
         """The backends of the job's models, in the order they first appear."""
         return list(dict.fromkeys(m.backend for m in self.models))
 
-    def remote(self) -> Any:
-        """The job's remote devices (`backends.base.Remote`), None when it measures here;
-        validated (`check_remote`)."""
-        from autotune.backends.base import Remote
+    def remote(self, backend: str) -> Any:
+        """Where a backend's models are measured when not here: `backends.base.Remote` (a TVM
+        RPC tracker's devices) or `backends.base.RayDevices` (a Ray cluster's nodes), by the
+        backend's `remote_engine`; None when they are measured here. Validated (`check_remote`)."""
+        from autotune import backends
+        from autotune.backends.base import RayDevices, Remote
 
-        if self.tracker is None or self.device_key is None:
+        if self.device_key is None:
             return None
-        host, port = parse_tracker(self.tracker, "tracker")
-        return Remote(host, port, self.device_key)
+        engine = backends.get(backend).remote_engine
+        if engine == "tracker" and self.tracker is not None:
+            host, port = parse_tracker(self.tracker, "tracker")
+            return Remote(host, port, self.device_key)
+        if engine == "ray" and self.ray is not None:
+            return RayDevices(self.ray, self.device_key)
+        return None
 
     def as_dict(self) -> dict[str, Any]:
         return json.loads(json.dumps(asdict(self), default=str))
@@ -188,29 +207,42 @@ def parse_tracker(value: Any, where: str) -> tuple[str, int]:
     return host.strip().strip("[]"), int(port)
 
 
-def check_remote(spec: JobSpec, where: str, names: tuple[str, str] = ("tracker", "device_key")) -> None:
-    """`tracker` and `device_key` together, well formed, and every model of the job of a
-    backend that can measure on a tracker's devices; UserError naming the key (`where` +
-    its name in `names`) otherwise."""
+def check_remote(
+    spec: JobSpec, where: str, names: tuple[str, str, str] = ("tracker", "device_key", "ray")
+) -> None:
+    """`device_key` well formed, with the engine every model's backend measures remotely
+    through (`tracker` for TVM, `ray` for XLA), and a `tracker` only with a key; UserError
+    naming the key (`where` + its name in `names`) otherwise."""
     from autotune import backends
 
-    tracker, key = (f"{where}{n}" for n in names)
-    if spec.tracker is None and spec.device_key is None:
-        return
-    if spec.tracker is None:
-        raise UserError(f"{key}: needs {names[0]} too (HOST:PORT of the RPC tracker)")
+    tracker, key, ray = (f"{where}{n}" for n in names)
+    if spec.ray is not None and (not isinstance(spec.ray, str) or not spec.ray.strip()):
+        raise UserError(f'{ray}: expected "auto", "local" or a cluster address, got {spec.ray!r}')
+    if spec.tracker is not None:
+        parse_tracker(spec.tracker, tracker)
+        if spec.device_key is None:
+            raise UserError(f"{tracker}: needs {names[1]} too (the key the devices joined the tracker with)")
     if spec.device_key is None:
-        raise UserError(f"{tracker}: needs {names[1]} too (the key the devices joined the tracker with)")
-    parse_tracker(spec.tracker, tracker)
+        return
     value = spec.device_key
     if not isinstance(value, str) or not value or any(c.isspace() for c in value):
         raise UserError(f"{key}: expected a key with no spaces, got {value!r}")
+    if spec.tracker is None and spec.ray is None:
+        raise UserError(f"{key}: needs {names[0]} (TVM: HOST:PORT of the RPC tracker) or {names[2]} (XLA)")
+    needs = {"tracker": (spec.tracker, names[0]), "ray": (spec.ray, names[2])}
     for m in spec.models:
-        if not backends.get(m.backend).remote_devices:
-            can = [n for n in backends.names() if backends.get(n).remote_devices]
+        engine = backends.get(m.backend).remote_engine
+        if engine is None:
+            can = [n for n in backends.names() if backends.get(n).remote_engine]
             raise UserError(
-                f"{tracker}: model {m.name!r} is of backend {m.backend}, which cannot measure on a "
-                f"tracker's devices (those that can: {', '.join(can) or 'none'})"
+                f"{key}: model {m.name!r} is of backend {m.backend}, which cannot measure on remote "
+                f"devices (those that can: {', '.join(can) or 'none'})"
+            )
+        if needs[engine][0] is None:
+            how = "an RPC tracker" if engine == "tracker" else "a Ray cluster"
+            raise UserError(
+                f"{key}: model {m.name!r} ({m.backend}) measures on remote devices through {how}: "
+                f"needs {needs[engine][1]} too"
             )
 
 
@@ -351,6 +383,7 @@ def parse_job(data: dict[str, Any], where: str = "job file", base_dir: Path | No
         report=report,
         tracker=job.get("tracker"),
         device_key=job.get("device_key"),
+        ray=job.get("ray"),
     )
     check_remote(spec, f"{where}: [job] ")
     return spec

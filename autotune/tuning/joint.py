@@ -40,7 +40,7 @@ import math
 import time
 from typing import Any
 
-from autotune.backends.base import GRAPH_KIND, Workload
+from autotune.backends.base import GRAPH_KIND, Outcome, Workload
 from autotune.costmodel.composition import CompositionRanker, Part, family
 from autotune.db.recorder import Recorder
 from autotune.db.records import canonical_json
@@ -141,7 +141,9 @@ def _search(tuner: ModelTuner, plan: ModelPlan, s: WorkloadState, deadline: floa
     try:
         if math.isnan(s.default_s):  # not measured in this job yet
             s.default_s = tuner.default_latency(plan.name, s)
-        complete = search_graph(ctx, plan, s, deadline, ranker=ranker)
+        tasks = tuner.ctx.settings.graph_tasks
+        elsewhere = tasks.bind(tuner, plan, force) if tasks is not None else None
+        complete = search_graph(ctx, plan, s, deadline, ranker=ranker, elsewhere=elsewhere)
         plan.graph_ranked += ranker.ranked if ranker is not None else 0
         if not complete:
             return False
@@ -179,17 +181,43 @@ def _parts(tuner: ModelTuner, plan: ModelPlan, config: dict[str, Any]) -> list[P
 
 
 def _tune_config(
-    tuner: ModelTuner, plan: ModelPlan, config: dict[str, Any], deadline: float, force: bool
+    tuner: ModelTuner,
+    plan: ModelPlan,
+    config: dict[str, Any],
+    deadline: float,
+    force: bool,
+    known: frozenset[str] = frozenset(),
+    only: frozenset[str] | None = None,
 ) -> None:
     """Record and tune the subgraphs of a graph-level config that no earlier one had (record
     only, with their defaults measured, when the job searches no subgraph level)."""
+    for st in new_subgraphs(tuner, plan, config, force, known, only):
+        if not tuner.subgraph_level or (tuner._met(st) and not force):
+            continue
+        if time.time() >= deadline or tuner._search_one(plan, st, deadline) is None:
+            raise ClockOut(f"{plan.name}: the clock ran out tuning {st.name}")
+        tuner._finish(plan, st)
+
+
+def new_subgraphs(
+    tuner: ModelTuner,
+    plan: ModelPlan,
+    config: dict[str, Any],
+    force: bool,
+    known: frozenset[str] = frozenset(),
+    only: frozenset[str] | None = None,
+) -> list[WorkloadState]:
+    """The subgraphs of a graph-level config that neither the model nor an earlier config had
+    (nor `known`: fingerprints another process has them under; and of `only`, if given),
+    recorded with their defaults measured and their trials allotted, added to
+    `plan.graph_subgraphs`."""
     if not config:
-        return
-    known = {st.workload.fingerprint for st in plan.workloads + plan.graph_subgraphs}
+        return []
+    known = known | _fingerprints(plan)
     workloads = _workloads(tuner, plan, config)
     new = []
     for w in workloads:
-        if w.fingerprint in known:
+        if w.fingerprint in known or (only is not None and w.fingerprint not in only):
             continue
         st = tuner.record_workload(w)
         st.default_s = tuner.default_latency(plan.name, st)
@@ -201,11 +229,55 @@ def _tune_config(
         st.fixed = size is not None
         st.trials = (min(size, per) if st.fixed else per) + st.base
         plan.graph_subgraphs.append(st)
-        if not tuner.subgraph_level or (tuner._met(st) and not force):
-            continue
-        if time.time() >= deadline or tuner._search_one(plan, st, deadline) is None:
-            raise ClockOut(f"{plan.name}: the clock ran out tuning {st.name}")
-        tuner._finish(plan, st)
+    return new
+
+
+def _fingerprints(plan: ModelPlan) -> frozenset[str]:
+    """The subgraphs the model's search has: its own graph's and its configs' so far."""
+    return frozenset(st.workload.fingerprint for st in plan.workloads + plan.graph_subgraphs)
+
+
+def tune_shared(
+    tuner: ModelTuner, plan: ModelPlan, configs: list[dict[str, Any]], deadline: float, force: bool
+) -> frozenset[str]:
+    """Before `configs` are measured at once, each in a process of its own (`measure_config`):
+    the subgraphs that two or more of them add, recorded and tuned here, once, so that no two
+    processes tune one subgraph. Returns every subgraph the model's search has now (what the
+    processes are not to tune again); ClockOut when the clock runs out."""
+    known = _fingerprints(plan)
+    seen: dict[str, int] = {}
+    for config in configs:
+        for fp in {w.fingerprint for w in _workloads(tuner, plan, config)} - known:
+            seen[fp] = seen.get(fp, 0) + 1
+    shared = frozenset(fp for fp, n in seen.items() if n > 1)
+    if shared:
+        for config in configs:
+            _tune_config(tuner, plan, config, deadline, force, only=shared)
+    return _fingerprints(plan)
+
+
+def measure_config(
+    tuner: ModelTuner,
+    plan: ModelPlan,
+    config: dict[str, Any],
+    deadline: float,
+    force: bool,
+    known: frozenset[str] = frozenset(),
+) -> Outcome | None:
+    """One graph-level config, as a process other than the model's own measures it (a Ray task,
+    autotune/tuning/fanout.py): its new subgraphs (none of `known`) tuned, then the model under
+    it measured and recorded; None when the clock ran out before it was measured."""
+    s = plan.graph
+    assert s is not None, "a model with graph-level decisions"
+    try:
+        _tune_config(tuner, plan, config, deadline, force, known)
+    except ClockOut:
+        return None
+    out = tuner.session.measure(s.workload, config)
+    Recorder(tuner.db, tuner.target_id, tuner.job_id, GRAPH_KIND)(
+        s.workload_id, config, out.status, out.samples, out.error
+    )
+    return out
 
 
 def _compose(tuner: ModelTuner, plan: ModelPlan, s: WorkloadState) -> None:
@@ -231,8 +303,11 @@ def summary(tuner: ModelTuner, plan: ModelPlan) -> str:
     db, tid = tuner.db, tuner.target_id
     configs = sum(o["source"] == "tune" for o in db.outcomes(s.workload_id, tid))
     head = f"{configs} graph-level config(s) measured"
-    if plan.graph_ranked:
-        head += f" ({plan.graph_ranked} ranked by their subgraphs' composition)"
+    notes = [f"{plan.graph_ranked} ranked by their subgraphs' composition"] if plan.graph_ranked else []
+    if plan.graph_elsewhere:
+        notes.append(f"{plan.graph_elsewhere} as parallel tasks")
+    if notes:
+        head += f" ({', '.join(notes)})"
     verb = "tuned" if tuner.subgraph_level else "left at the compiler's default schedules"
     head += f", {len(plan.graph_subgraphs)} new subgraph(s) {verb}"
     best = db.best(s.workload_id, tid)

@@ -35,6 +35,10 @@ class Settings:
     first_pass: float = 0.5  # of a model's budget, spread by default time; the rest by expected gain
     graph_trials: int = 0  # graph-level configs of a model measured by the joint search (0: none)
     levels: tuple[str, ...] = ("graph", "subgraph")  # of the passes' decisions, those searched
+    #: Measures the joint search's graph-level configs in batches elsewhere (autotune/tuning/
+    #: fanout.py: Ray tasks), `bind(tuner, plan, force)` giving a `graph_loop.MeasureMany`;
+    #: None: here, one at a time.
+    graph_tasks: Any = None
 
 
 @dataclass
@@ -67,11 +71,12 @@ class Profile:
     ranked: int = 0  # proposals the cost model scored
     baselines: float = 0.0  # timing what users run instead (PyTorch eager, torch.compile)
     default: float = 0.0  # building and timing the compiler's default, the reference of every win
+    tasks: float = 0.0  # waiting for graph-level configs measured as Ray tasks (their own time)
 
     @property
     def ours(self) -> float:
         spent = self.startup + self.compile + self.run + self.costmodel + self.baselines + self.default
-        return max(0.0, self.total - spent)
+        return max(0.0, self.total - spent - self.tasks)
 
     def as_dict(self) -> dict[str, float]:
         return {
@@ -83,6 +88,7 @@ class Profile:
             "ranked": self.ranked,
             "baselines_s": self.baselines,
             "default_s": self.default,
+            "tasks_s": self.tasks,
             "ours_s": self.ours,
         }
 
@@ -114,6 +120,7 @@ class ModelPlan:
     graph_subgraphs: list[WorkloadState] = field(default_factory=list)  # of graph configs, not the default's
     graph_workloads: dict[str, list[Workload]] = field(default_factory=dict)  # config JSON -> its subgraphs
     graph_ranked: int = 0  # graph-level configs the composition cost model scored in this job
+    graph_elsewhere: int = 0  # graph-level configs measured in batches elsewhere (Ray tasks)
 
 
 @dataclass

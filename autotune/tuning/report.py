@@ -155,6 +155,7 @@ class JobReport:
                     f"{p['compile_s']:.1f}, run {p['run_s']:.1f}, cost model {p['costmodel_s']:.1f}"
                     + (f", default timed {p['default_s']:.1f}" if p.get("default_s") else "")
                     + (f", baselines {p['baselines_s']:.1f}" if p.get("baselines_s") else "")
+                    + (f", parallel tasks {p['tasks_s']:.1f}" if p.get("tasks_s") else "")
                     + f", autotune {p['ours_s']:.1f}"
                     + (f"; cost model ranked {p['ranked']} proposals" if p.get("ranked") else "")
                 )

@@ -4,6 +4,7 @@ own SQLite shard, merged into the job's database; a worker killed mid-task."""
 from __future__ import annotations
 
 import glob
+import json
 import os
 import shutil
 import signal
@@ -125,3 +126,47 @@ def test_no_cluster_at_the_address_is_one_line(tmp_path):
         )
         assert r.returncode == 2 and says in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
         assert not (tmp_path / "x.sqlite").exists()  # nothing written
+
+
+def test_the_joint_searchs_graph_level_configs_run_as_ray_tasks(short_tmp):
+    """A TVM model's graph-level configs, each a Ray task tuning into a shard of its own from a
+    snapshot of the model's shard: both measured there, merged into the model's shard and then
+    the job's database, each config's subgraphs recorded once, all under the one job."""
+    from autotune import backends
+
+    source = "tests/tvm/graph_models.py:conv_gelu"
+    job = short_tmp / "job.toml"
+    job.write_text(f'[job]\nbaselines = []\nlevels = ["graph"]\n[[models]]\nname = "{source}"\ntrials = 2\n')
+    db = short_tmp / "g.sqlite"
+    env = dict(os.environ, TMPDIR=str(short_tmp), RAY_AUTH_MODE="disabled")
+    r = subprocess.run(
+        [sys.executable, "-m", "autotune.cli.main", "tune", str(job), "--ray", "local"]
+        + ["--db", str(db), "--no-progress"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=500,
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "graph: 2 graph-level config(s) measured (" in r.stdout and "2 as parallel tasks" in r.stdout, (
+        r.stdout
+    )
+    with open_db(db, readonly=True) as d:
+        assert d.check() == []
+        (job_row,) = d.jobs()
+        ((tid, _),) = d.targets()
+        (gw,) = d.workloads(compiler="tvm-graph", with_ir=False)
+        tuned = [o for o in d.outcomes(gw["id"], tid) if o["source"] == "tune"]
+        assert len({o["config"] for o in tuned}) == 2 and all(o["status"] == "ok" for o in tuned), tuned
+        hosts = {h for (h,) in _rows(db, "SELECT DISTINCT host FROM measurements")}
+        assert hosts == {d.host}, hosts
+        kernels = d.workloads(compiler="tvm", with_ir=False)  # MetaSchedule searched nothing
+        assert kernels and all(d.count(w["id"], tid, source="tune") == 0 for w in kernels)
+        be = backends.get("tvm")
+        with be.open(be.resolve_target("llvm"), d, None) as session:
+            m = session.load(source, be.load_model(source))
+            for o in tuned:  # every subgraph of each config recorded, its default measured once
+                for w in session.workloads(m, json.loads(o["config"])):
+                    wid = d.workload_id(w.fingerprint)
+                    assert wid is not None and d.count(wid, tid, source="default") == 1, w.name

@@ -180,6 +180,7 @@ def test_a_joint_search_run_again_measures_nothing_and_best_shows_the_graph(join
     assert ":graph" in b.stdout
 
 
+@pytest.mark.slow  # the same job over Ray runs by default: tests/tuning/test_fanout.py
 def test_the_graph_level_alone_leaves_every_kernel_at_tvms_default_schedule(tmp_path):
     """`--levels graph` on TVM: graph-level configs measured end to end over TVM's default
     schedules (the model's trials are its graph trials); MetaSchedule searches nothing."""
@@ -211,8 +212,8 @@ def test_space_lists_graph_and_subgraph_decisions(tmp_path):
     for s in convs:
         kinds = {d["kind"] for d in s["decisions"]}
         assert {"tile", "codegen"} <= kinds and s["size"] > 100
-    from autotune.cli.space import text  # what `autotune space` prints without --json (one run of it
-    # costs ~45 s here: the JSON run's space is the same data)
+    from autotune.cli.space import text  # what `autotune space` prints without --json (the JSON
+    # run's space is the same data)
 
     printed = text(space)
     assert "layout:conv2d" in printed and "configs" in printed

@@ -34,6 +34,7 @@ def gemm():
     return be, target, task
 
 
+@pytest.mark.slow  # slow: 22 s of one deliberately long default
 def test_a_default_over_the_probe_timeout_is_one_run_and_one_round_of_a_comparison(gemm, tmp_path):
     be, target, task = gemm
     w = Workload("tvm:long-default", task.task_name, "", {}, 1, task)

@@ -17,6 +17,9 @@ pytestmark = pytest.mark.timeout(600)
 TRIALS = 24
 
 
+# 60 s; by default the same contract runs on XLA (tests/xla/test_tune_cli.py) and over Ray
+# (tests/tuning/test_fanout.py)
+@pytest.mark.slow
 def test_sigkill_then_resume(tmp_path):
     db = tmp_path / "tuning.sqlite"
     proc = subprocess.Popen(

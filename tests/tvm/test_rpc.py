@@ -182,15 +182,17 @@ def test_tracker_and_device_key_are_checked_before_any_work():
     tvm_model, xla_model = {"name": "mlp"}, {"name": "gpt-block", "backend": "xla"}
     ok = {"tracker": "127.0.0.1:9190", "device_key": "rasp4"}
     spec = parse_job({"job": ok, "models": [tvm_model]}, "j.toml")
-    assert (spec.remote().address, spec.remote().key) == ("127.0.0.1:9190", "rasp4")
-    assert parse_job({"job": {}, "models": [tvm_model]}, "j.toml").remote() is None
+    assert (spec.remote("tvm").address, spec.remote("tvm").key) == ("127.0.0.1:9190", "rasp4")
+    assert parse_job({"job": {}, "models": [tvm_model]}, "j.toml").remote("tvm") is None
     for job, models, says in (
         ({"tracker": "127.0.0.1:9190"}, [tvm_model], "j.toml: [job] tracker: needs device_key too"),
-        ({"device_key": "rasp4"}, [tvm_model], "j.toml: [job] device_key: needs tracker too"),
+        ({"device_key": "rasp4"}, [tvm_model], "j.toml: [job] device_key: needs tracker (TVM"),
         (ok | {"tracker": "127.0.0.1"}, [tvm_model], 'j.toml: [job] tracker: expected "HOST:PORT"'),
         (ok | {"tracker": "h:99999"}, [tvm_model], 'j.toml: [job] tracker: expected "HOST:PORT"'),
         (ok | {"device_key": ""}, [tvm_model], "j.toml: [job] device_key: expected a key"),
-        (ok, [tvm_model, xla_model], "j.toml: [job] tracker: model 'gpt-block' is of backend xla"),
+        (ok, [tvm_model, xla_model], "j.toml: [job] device_key: model 'gpt-block' (xla) measures on remote"),
+        ({"ray": "h:1", "device_key": "k"}, [tvm_model], "j.toml: [job] device_key: model 'mlp' (tvm)"),
+        ({"ray": ""}, [tvm_model], 'j.toml: [job] ray: expected "auto", "local" or a cluster'),
     ):
         with pytest.raises(UserError) as err:
             parse_job({"job": job, "models": models}, "j.toml")
@@ -198,12 +200,15 @@ def test_tracker_and_device_key_are_checked_before_any_work():
     parser = build_parser()
     for argv, says in (
         (["--tracker", "localhost", "--device-key", "k"], '--tracker: expected "HOST:PORT"'),
-        (["--device-key", "k"], "--device-key: needs --tracker too"),
-        (["--tracker", "127.0.0.1:9190", "--device-key", "k", "--backend", "xla"], "--tracker: model"),
+        (["--device-key", "k"], "--device-key: needs --tracker (TVM"),
+        (["--tracker", "127.0.0.1:9190", "--device-key", "k", "--backend", "xla"], "--device-key: model"),
     ):
         with pytest.raises(UserError) as err:
             build_spec(parser.parse_args(["tune", "--model", "gpt-block", *argv]))
         assert str(err.value).startswith(says), err.value
+    mixed = parse_job({"job": ok | {"ray": "h:2"}, "models": [tvm_model, xla_model]}, "j.toml")
+    assert mixed.remote("tvm").address == "127.0.0.1:9190"  # each backend through its own engine
+    assert (mixed.remote("xla").address, mixed.remote("xla").key) == ("h:2", "rasp4")
     spec = build_spec(parser.parse_args(["tune", "--model", "mlp", *"--tracker h:1 --device-key k".split()]))
     assert (spec.tracker, spec.device_key) == ("h:1", "k")
 

@@ -78,7 +78,7 @@ class TvmBackend(Backend):
     zoo = "tvm"
     baselines = {"torch": "PyTorch eager", "torch.compile": "torch.compile"}
     costly_baselines = ("torch.compile",)
-    remote_devices = True
+    remote_engine = "tracker"
 
     def resolve_target(self, spec: Any) -> Any:
         from autotune.backends.tvm.workload import resolve_target

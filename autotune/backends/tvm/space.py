@@ -41,6 +41,9 @@ def default_rules(target: Any) -> list[Any]:
     from tvm import te
     from tvm.s_tir import meta_schedule as ms
 
+    from autotune.backends.tvm.fastimport import import_tensor_intrin
+
+    import_tensor_intrin()  # TuneContext imports it: ~25 s without the memoised getmodule
     a = te.placeholder((16,), name="a")
     b = te.compute((16,), lambda i: a[i] + 1.0, name="b")
     mod = tvm.IRModule({"main": te.create_prim_func([a, b])})

@@ -21,7 +21,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from autotune.backends.base import Backend, Comparison, Outcome, Session, Workload, register
+from autotune.backends.base import Backend, Comparison, Outcome, RayDevices, Session, Workload, register
 from autotune.backends.xla.workload import META_KEYS
 from autotune.db.base import TuningDatabase
 from autotune.db.records import STATUSES, TargetInfo
@@ -45,6 +45,7 @@ class XlaBackend(Backend):
     rank_pool = 4
     confirm_rounds = 20
     zoo = "xla"
+    remote_engine = "ray"
 
     def resolve_target(self, spec: Any) -> str:
         from autotune.backends.xla.workload import resolve_platform
@@ -59,10 +60,18 @@ class XlaBackend(Backend):
                 raise UserError(f"XLA target {spec!r}: JAX sees no GPU on this machine") from None
         return platform
 
+    def resolve_remote(self, spec: Any, remote: RayDevices) -> Any:
+        """The platform of `spec` on the Ray cluster's nodes that offer `remote.key`, described
+        there (autotune/backends/xla/remote.py)."""
+        from autotune.backends.xla.remote import describe_device
+        from autotune.backends.xla.workload import resolve_platform
+
+        return describe_device(resolve_platform(spec), remote)
+
     def describe(self, target: Any) -> TargetInfo:
         from autotune.backends.xla.workload import target_info
 
-        return target_info(target)
+        return target.info if hasattr(target, "info") else target_info(target)
 
     def open(self, target: Any, db: TuningDatabase, job_id: int | None, **settings: Any) -> XlaSession:
         return XlaSession(self, target, db, job_id, **settings)
@@ -76,7 +85,8 @@ class XlaBackend(Backend):
 
 
 class XlaSession(Session):
-    """One isolated worker per model (restarted when it dies), in a private temporary folder."""
+    """One isolated worker per model (restarted when it dies), in a private temporary folder;
+    with `remote` (a `RemoteTarget` as the target), on a device of the Ray cluster."""
 
     def __init__(
         self,
@@ -86,9 +96,12 @@ class XlaSession(Session):
         job_id: int | None,
         timeout_s: float = 120.0,
         repeat: int = 15,
+        remote: RayDevices | None = None,
     ) -> None:
         super().__init__(backend, target, db, job_id)
         self.timeout_s, self.repeat = timeout_s, repeat
+        self.platform = getattr(target, "platform", target)
+        self.remote = remote if hasattr(target, "info") else None
         self._tmp = tempfile.TemporaryDirectory(prefix="autotune-xla-")
         self._workers: list[Any] = []
 
@@ -105,17 +118,30 @@ class XlaSession(Session):
         from autotune.passes import xla_options
 
         tmp = Path(self._tmp.name)
-        worker = IsolatedWorker(
-            source,
-            self.target,
-            xla_options.available(),
-            tmp / f"{len(self._workers)}-ref.npz",
-            self.timeout_s,
-            log_path=tmp / "worker.log",
-        )
+        if self.remote is not None:
+            from autotune.backends.xla.remote import RayWorker
+
+            worker = RayWorker(source, self.target, self.timeout_s, self.deadline)
+        else:
+            worker = IsolatedWorker(
+                source,
+                self.platform,
+                xla_options.available(),
+                tmp / f"{len(self._workers)}-ref.npz",
+                self.timeout_s,
+                log_path=tmp / "worker.log",
+            )
         self._workers.append(worker)
         self.timing.startup += worker.startup_s
         return worker
+
+    def where(self) -> str:
+        if self.remote is None:
+            return ""
+        return (
+            f"measuring on the Ray cluster at {self.remote.address}, nodes that offer "
+            f"{self.remote.key!r} (described by {self.target.node}: {self.target.info.device_model})"
+        )
 
     def workloads(self, model: Any, graph: dict[str, Any] | None = None) -> list[Workload]:
         info = model.info
