@@ -32,23 +32,40 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         c.add_argument("--json", action="store_true", help="machine-readable output")
         if name == "train":
             c.add_argument("--out", required=True, help="checkpoint file to write")
-            c.add_argument("--model", default="gnn", choices=["gnn", "xgboost", "random"])
+            c.add_argument("--model", default="gnn", choices=["gnn", "ensemble", "xgboost", "random"])
             c.add_argument(
                 "--all-data", action="store_true", help="after evaluating, refit on every workload"
             )
         else:
             c.add_argument("--checkpoint", help="evaluate this GNN checkpoint instead of training one")
             c.add_argument("--plots", help="directory for the training-curve and ranking PNGs")
+            c.add_argument(
+                "--by-model",
+                action="store_true",
+                help="hold out each model whole in turn (its every workload), over --seeds; paired "
+                "intervals against XGBoost",
+            )
+            c.add_argument("--seeds", default="0,1,2", help="with --by-model: seeds, comma-separated")
     p.set_defaults(run=run)
 
 
 def _data(args: argparse.Namespace) -> tuple[Any, Any, Any]:
+    if not 0 < args.test_fraction < 1:
+        raise UserError("--test-fraction must be between 0 and 1")
+    feat, data = _load(args)
+    try:
+        train, test = data.split(args.test_fraction, args.seed, args.holdout_kind)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    return feat, train, test
+
+
+def _load(args: argparse.Namespace) -> tuple[Any, Any]:
+    """The backend's featurizer and every usable workload of the database."""
     from autotune.costmodel.dataset import load_dataset
     from autotune.costmodel.features.base import for_backend
     from autotune.db import default_path, open_db
 
-    if not 0 < args.test_fraction < 1:
-        raise UserError("--test-fraction must be between 0 and 1")
     feat = for_backend(args.backend)
     with open_db(args.db or default_path(), readonly=True) as db:
         data = load_dataset(db, args.backend, feat)
@@ -57,11 +74,49 @@ def _data(args: argparse.Namespace) -> tuple[Any, Any, Any]:
             f"not enough {args.backend} measurements to train on: {len(set(data.groups))} workload(s) "
             "with 4+ measured candidates; run a data-collection job first (examples/costmodel_data.toml)"
         )
+    return feat, data
+
+
+def _by_model(args: argparse.Namespace) -> int:
+    """`eval --by-model`: leave one model out (autotune/costmodel/holdout.py)."""
+    from autotune.costmodel import base
+    from autotune.costmodel.holdout import held_out_models, leave_one_model_out
+
     try:
-        train, test = data.split(args.test_fraction, args.seed, args.holdout_kind)
-    except ValueError as exc:
-        raise UserError(str(exc)) from None
-    return feat, train, test
+        seeds = [int(x) for x in args.seeds.split(",") if x.strip()]
+    except ValueError:
+        seeds = []
+    if not seeds:
+        raise UserError(f"--seeds: expected comma-separated integers, got {args.seeds!r}")
+    feat, data = _load(args)
+    names = held_out_models(data)
+    if len(names) < 2:
+        raise UserError(
+            f"--by-model needs measured workloads of 2+ models; this database has {len(names)} "
+            f"({', '.join(names) or 'none'})"
+        )
+    fixed = {}
+    if args.checkpoint:
+        try:
+            fixed["gnn"] = base.load(args.checkpoint, feat.signature())
+        except base.CostModelError as exc:
+            raise UserError(str(exc)) from None
+    gnn_hp = {} if args.epochs is None else {"epochs": args.epochs}
+    result = leave_one_model_out(data, feat.signature(), seeds=seeds, fixed=fixed, gnn_hp=gnn_hp)
+    head = (
+        f"{args.backend}: {len(names)} models held out in turn ({len(set(data.groups))} workloads, "
+        f"{len(data)} candidates), seeds {','.join(map(str, seeds))}"
+    )
+    if args.json:
+        print(json.dumps({"summary": head, "rows": result.rows, "models": result.summary()}, indent=2))
+        return 0
+    print(head)
+    print(result.table())
+    print(
+        "per held-out model, seeds averaged: tau is Kendall's tau, top-1 and top-k (k = 5% of a workload's "
+        "candidates, at least 1) the best true latency over that of the model's top pick(s)"
+    )
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
@@ -77,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
         + (f", held-out kind {args.holdout_kind}" if args.holdout_kind else "")
     )
     if args.costmodel_command == "train":
-        hp = gnn_hp if args.model == "gnn" else {}
+        hp = gnn_hp if args.model in ("gnn", "ensemble") else {}
         rows, trained = compare(train, test, sig, kinds=[args.model], seed=args.seed, gnn_hp=gnn_hp)
         model = trained[args.model]
         if args.all_data:
@@ -92,6 +147,8 @@ def run(args: argparse.Namespace) -> int:
                 f"saved {args.model} to {args.out}" + (" (refit on all workloads)" if args.all_data else "")
             )
         return 0
+    if args.by_model:
+        return _by_model(args)
     models = {}
     if args.checkpoint:
         try:

@@ -217,6 +217,7 @@ REGISTRY: Registry[type[CostModel]] = Registry(
         "gnn": "autotune.costmodel.gnn",
         "xgboost": "autotune.costmodel.xgb",
         "random": "autotune.costmodel.random_model",
+        "ensemble": "autotune.costmodel.ensemble",
     },
 )
 register = REGISTRY.register
@@ -224,7 +225,8 @@ kinds = REGISTRY.kinds
 
 
 def create(kind: str, **kwargs: Any) -> CostModel:
-    """A cost model by name: 'gnn', 'xgboost' (MetaSchedule's default kind) or 'random'."""
+    """A cost model by name: 'gnn', 'xgboost' (MetaSchedule's default kind), 'ensemble' (both)
+    or 'random'."""
     return REGISTRY.create(kind, **kwargs)
 
 

@@ -1,5 +1,6 @@
 """Training data from a tuning database: every measured candidate as a graph with its
-latency relative to its workload's default, grouped by (workload, target).
+latency relative to its workload's default (or, without one, as in an imported MetaSchedule
+log, to its fastest candidate), grouped by (workload, target).
 
 Splits are by workload, never by candidate, so evaluation measures transfer to workloads
 the model has not seen; `holdout_kind` holds out every workload of one operator kind
@@ -34,6 +35,7 @@ class Dataset:
     relative: list[float] = field(default_factory=list)
     groups: list[int] = field(default_factory=list)
     names: dict[int, str] = field(default_factory=dict)  # group -> workload name
+    models: dict[int, frozenset[str]] = field(default_factory=dict)  # group -> models it is part of
 
     def __len__(self) -> int:
         return len(self.graphs)
@@ -47,6 +49,7 @@ class Dataset:
             [self.relative[i] for i in idx],
             [self.groups[i] for i in idx],
             {g: n for g, n in self.names.items() if g in keep},
+            {g: m for g, m in self.models.items() if g in keep},
         )
 
     def merge(self, other: Dataset) -> Dataset:
@@ -57,6 +60,7 @@ class Dataset:
             self.relative + other.relative,
             self.groups + other.groups,
             {**self.names, **other.names},
+            {**self.models, **other.models},
         )
 
     def split(
@@ -123,23 +127,38 @@ def load_dataset(
     feat = featurizer or for_backend(backend)
     data = Dataset()
     targets = [tid for tid, info in db.targets() if info.compiler == backend]
+    part_of = _models_of_workloads(db)
     group = 0
     for w in db.workloads(compiler=backend):
         if workloads is not None and w["id"] not in workloads:
             continue
         for tid in targets:
             rows, default = _rows(db, w["id"], tid)
-            if default is None or len(rows) < min_candidates:
+            if len(rows) < min_candidates:
                 continue
             graphs = feat.graphs(w, [c for c, _ in rows])
             kept = [(g, lat) for g, (_, lat) in zip(graphs, rows) if g is not None]
             if len(kept) < min_candidates:
                 continue
+            # A ranking needs only latencies relative to each other within the workload: the
+            # default's, else (an imported log has none) the fastest candidate's, is 1.
+            reference = default if default is not None else min(lat for _, lat in kept)
             for g, lat in kept:
                 data.graphs.append(g)
                 data.latency.append(lat)
-                data.relative.append(lat / default)
+                data.relative.append(lat / reference)
                 data.groups.append(group)
             data.names[group] = w["name"]
+            data.models[group] = part_of.get(w["id"], frozenset())
             group += 1
     return data
+
+
+def _models_of_workloads(db: Any) -> dict[int, frozenset[str]]:
+    """Workload id -> the names of the models whose composition holds it."""
+    out: dict[int, set[str]] = {}
+    for m in db.models():
+        model = db.model(m["name"], m["compiler"])
+        for w, _ in model["workloads"] if model else ():
+            out.setdefault(w["id"], set()).add(m["name"])
+    return {wid: frozenset(names) for wid, names in out.items()}

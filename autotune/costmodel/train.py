@@ -52,7 +52,7 @@ def compare(
     for kind in kinds:
         t0 = time.perf_counter()
         if kind not in trained:
-            hp = (gnn_hp or {}) if kind == "gnn" else {}
+            hp = (gnn_hp or {}) if kind in ("gnn", "ensemble") else {}
             trained[kind] = train_model(kind, train, signature, seed, **hp)
         row = {"model": kind, "train_s": time.perf_counter() - t0, **score(trained[kind], test)}
         rows.append(row)

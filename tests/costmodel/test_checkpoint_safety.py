@@ -103,7 +103,10 @@ def test_a_pickle_of_objects_is_refused(tmp_path):
     [
         (lambda c: c.clear() or c.update(x=[1, 2]), r"'kind' is missing"),
         (lambda c: c.update(kind=3), r"'kind' is of type int, not str"),
-        (lambda c: c.update(kind="nope"), r"unknown cost-model kind 'nope'; known: gnn, random, xgboost"),
+        (
+            lambda c: c.update(kind="nope"),
+            r"unknown cost-model kind 'nope'; known: ensemble, gnn, random, xgboost",
+        ),
         (lambda c: c.update(signature=["hlo"]), r"'signature' is of type list, not dict"),
         (lambda c: c.update(history={"epoch": 0}), r"'history' is of type dict, not list"),
         (lambda c: c.update(state=[1]), r"'state' is of type list, not dict"),

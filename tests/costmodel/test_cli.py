@@ -110,3 +110,52 @@ def test_user_errors_are_one_line(data_db, tmp_path):
     bad.write_text("[job]\ncost_model = 'missing.pt'\n[[models]]\nname = 'mlp'\nbackend = 'xla'\n")
     r = run_cli("tune", str(bad), "--db", str(tmp_path / "x.sqlite"))
     assert r.returncode == 2 and "no such checkpoint" in r.stderr
+
+
+def test_eval_by_model_holds_out_each_model_whole_with_paired_intervals(data_db):
+    r = run_cli(
+        "costmodel", "eval", "--db", str(data_db), "--backend", "xla", "--by-model", "--seeds", "0,1",
+        "--epochs", "3", "--json",
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr[-3000:]
+    out = json.loads(r.stdout)
+    assert {row["held_out"] for row in out["rows"]} == set(OPS)
+    assert len(out["rows"]) == len(OPS) * 2 * 4  # models x seeds x (gnn, ensemble, xgboost, random)
+    for row in out["rows"]:
+        assert -1.0 <= row["kendall_tau"] <= 1.0 and 0 < row["top1"] <= row["topk"] <= 1.0
+    summary = {m["model"]: m for m in out["models"]}
+    assert set(summary) == {"gnn", "ensemble", "xgboost", "random"}
+    assert summary["gnn"]["held_out_models"] == len(OPS)
+    for kind in ("gnn", "ensemble", "random"):
+        mean, low, high = summary[kind]["kendall_tau_vs_xgboost"]
+        assert low <= mean <= high
+    assert "kendall_tau_vs_xgboost" not in summary["xgboost"]
+    bad = run_cli("costmodel", "eval", "--db", str(data_db), "--backend", "xla", "--by-model", "--seeds", "x")
+    assert bad.returncode == 2 and bad.stderr.strip().count("\n") == 0 and "--seeds" in bad.stderr
+
+
+def test_a_workload_without_a_default_still_ranks_against_its_fastest(data_db, tmp_path):
+    """A ranking needs no default (an imported MetaSchedule log has none): each workload's
+    candidates are relative to its fastest instead, and every workload knows its models."""
+    import shutil
+    import sqlite3
+
+    from autotune.costmodel.dataset import load_dataset
+    from autotune.db import open_db
+
+    copy = tmp_path / "nodefault.sqlite"
+    shutil.copy(data_db, copy)
+    conn = sqlite3.connect(copy)
+    with conn:
+        conn.execute("DELETE FROM measurements WHERE source='default'")
+    conn.close()
+    with open_db(data_db, readonly=True) as db:
+        before = load_dataset(db, "xla")
+    with open_db(copy, readonly=True) as db:
+        after = load_dataset(db, "xla")
+    assert len(set(after.groups)) == len(set(before.groups)) == len(OPS)
+    for g in set(after.groups):
+        rel = [r for r, grp in zip(after.relative, after.groups) if grp == g]
+        assert min(rel) == 1.0
+        assert len(after.models[g]) == 1  # the op model it is the workload of
+    assert {m for names in after.models.values() for m in names} == set(OPS)

@@ -259,3 +259,32 @@ def test_a_torch_compile_over_its_bound_is_unavailable_and_says_why():
     assert out["torch"].status == "ok"  # the job goes on with the others
     if before:
         assert 0 < signal.getitimer(signal.ITIMER_REAL)[0] <= before
+
+
+def test_a_metaschedule_log_imported_without_defaults_is_training_data(tuned_db, tmp_path):
+    """A ranking needs no default: the job's records exported as a MetaSchedule log and
+    imported into a database that holds no default of them are a cost model's training data
+    (each workload's candidates against its fastest), and `costmodel eval` runs on them."""
+    from autotune.costmodel.dataset import load_dataset
+    from autotune.db import open_db
+
+    ms, imported = tmp_path / "ms", tmp_path / "imported.sqlite"
+    assert run_cli("db", "export", "--format", "metaschedule", str(ms), "--db", str(tuned_db)).returncode == 0
+    r = run_cli("db", "import", "--format", "metaschedule", str(ms), "--db", str(imported))
+    assert r.returncode == 0, r.stderr[-2000:]
+    with open_db(imported, readonly=True) as db:
+        assert db.stats()["measurements"] > 0
+        ((tid, _),) = db.targets()
+        assert all(
+            db.default_latency(w["id"], tid) is None for w in db.workloads(compiler="tvm", with_ir=False)
+        )
+        data = load_dataset(db, "tvm")
+    assert len(set(data.groups)) >= 2, data.names
+    for g in set(data.groups):
+        assert min(r for r, grp in zip(data.relative, data.groups) if grp == g) == 1.0
+    r = run_cli(
+        "costmodel", "eval", "--db", str(imported), "--backend", "tvm", "--test-fraction", "0.4",
+        "--epochs", "2", "--json",
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert [row["model"] for row in json.loads(r.stdout)["held_out"]] == ["gnn", "xgboost", "random"]
