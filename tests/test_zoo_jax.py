@@ -20,9 +20,21 @@ from autotune import zoo
 pytestmark = pytest.mark.timeout(120)
 
 REPO = Path(__file__).resolve().parents[1]
-MODELS = ["convnet", "gpt-block", "mlp"]
-OUT_SHAPES = {"convnet": (4, 10), "gpt-block": (2, 64, 128), "mlp": (8, 10)}
-IN_SHAPES = {"convnet": (4, 32, 32, 3), "gpt-block": (2, 64, 128), "mlp": (8, 128)}
+MODELS = ["bert-base-layer", "convnet", "gpt-block", "mlp", "resnet18"]
+OUT_SHAPES = {
+    "convnet": (4, 10),
+    "gpt-block": (2, 64, 128),
+    "mlp": (8, 10),
+    "resnet18": (1, 1000),
+    "bert-base-layer": (1, 128, 768),
+}
+IN_SHAPES = {
+    "convnet": (4, 32, 32, 3),
+    "gpt-block": (2, 64, 128),
+    "mlp": (8, 128),
+    "resnet18": (1, 224, 224, 3),
+    "bert-base-layer": (1, 128, 768),
+}
 
 
 def _env() -> dict[str, str]:
@@ -117,7 +129,8 @@ def test_listing_names_imports_neither_jax_nor_torch() -> None:
 
 
 def test_unknown_model_and_backend() -> None:
-    with pytest.raises(zoo.UnknownModelError, match="known models: convnet, gpt-block, mlp") as info:
+    known = "known models: bert-base-layer, convnet, gpt-block, mlp, resnet18"
+    with pytest.raises(zoo.UnknownModelError, match=known) as info:
         zoo.create("bert-tiny", backend="xla")
     assert "\n" not in str(info.value) and isinstance(info.value, ValueError)
     for call in (lambda: zoo.create("mlp", backend="onnx"), lambda: zoo.names(backend="onnx")):

@@ -57,6 +57,9 @@ _BUILTIN: dict[str, dict[str, str]] = {
         "mlp": "autotune.zoo.jax_mlp",
         "convnet": "autotune.zoo.jax_convnet",
         "gpt-block": "autotune.zoo.jax_gpt",
+        # Real sizes, in JAX itself (no extra needed).
+        "resnet18": "autotune.zoo.jax_resnet18",
+        "bert-base-layer": "autotune.zoo.jax_bert_base",
     },
 }
 
