@@ -105,6 +105,14 @@ latency MetaSchedule's default search finds with 4x the budget").
 (MetaSchedule's order within a batch), of the first within 5% of the reference; a run that never
 gets there counts as its budget (so the ratio understates a GNN miss). "s to 5%" = its
 created_at minus the start of tune(). Goal: ms-default's mean trials / ours >= 2.
+(5) Leave one model out (autotune.costmodel.holdout.leave_one_model_out, what `autotune costmodel
+eval --by-model` runs): each model of the database in turn is held out whole (every workload of
+its composition, even one another model shares); gnn, ensemble (GNN + XGBoost, z-scored scores
+averaged), xgboost and random are fitted on the other workloads, per seed in {model_seeds}, and
+scored on the held-out model's: Kendall's tau, top-1, top-k with k = 5% of a workload's candidates
+(at least 1), averaged over its workloads, then over seeds. "paired vs xgboost" = the mean over
+held-out models of (model - xgboost) with a 95% bootstrap interval over the held-out models (2,000
+resamples); an interval above 0 is a lead this data shows.
 """
 
 
@@ -199,6 +207,46 @@ def ranking(args: argparse.Namespace, backend: str, log: Any) -> dict[str, Any]:
         )
     res["_data"] = data
     return res
+
+
+def by_model(args: argparse.Namespace, backend: str, data: Any, log: Any) -> dict[str, Any]:
+    """(5) Leave one model out (autotune.costmodel.holdout), every model of the database."""
+    from autotune.costmodel.features.base import for_backend
+    from autotune.costmodel.holdout import held_out_models, leave_one_model_out
+
+    names = held_out_models(data)
+    if len(names) < 2:
+        log(f"{backend}: by-model skipped, {len(names)} model(s) in the data")
+        return {}
+    t0 = time.perf_counter()
+    result = leave_one_model_out(
+        data, for_backend(backend).signature(), seeds=args.model_seeds, gnn_hp=args.gnn_hp
+    )
+    log(f"{backend}: {len(names)} models held out in turn in {time.perf_counter() - t0:.0f} s")
+    return {"models": names, "rows": result.rows, "summary": result.summary(), "table": result.table()}
+
+
+def report_by_model(backend: str, res: dict[str, Any]) -> list[str]:
+    if not res:
+        return []
+    out = [
+        "",
+        f"(5) {backend}: leave one model out ({len(res['models'])} models: {', '.join(res['models'])}), "
+        f"seeds {','.join(map(str, sorted({r['seed'] for r in res['rows']})))}",
+        res["table"],
+        "per held-out model:",
+    ]
+    for name in res["models"]:
+        rows = [r for r in res["rows"] if r["held_out"] == name]
+        kinds = dict.fromkeys(r["model"] for r in rows)
+        cells = []
+        for kind in kinds:
+            mine = [r for r in rows if r["model"] == kind]
+            tau = statistics.mean(r["kendall_tau"] for r in mine)
+            topk = statistics.mean(r["topk"] for r in mine)
+            cells.append(f"{kind} tau {tau:.3f} top-k {topk:.3f}")
+        out.append(f"  {name} ({rows[0]['workloads'] if rows else 0} workloads): " + "; ".join(cells))
+    return out
 
 
 def mean_row(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -931,7 +979,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--tvm-search-runs", type=int, default=2, help="(4): runs per variant and model")
     p.add_argument("--tvm-ref-runs", type=int, default=1, help="(4): separate reference runs per model")
     p.add_argument("--results", default=None, help="results file name (default costmodel[-quick])")
-    p.add_argument("--skip", default="", help="sections to skip: ranking,search,tvm,tvm-search")
+    p.add_argument("--skip", default="", help="sections to skip: ranking,search,tvm,tvm-search,by-model")
+    p.add_argument("--model-seeds", default="0,1,2", help="seeds of (5), leave one model out")
     p.add_argument("--quick", action="store_true", help="small sizes (~3 min)")
     p.add_argument("--keep", action="store_true", help="keep the temporary databases")
     p.add_argument("--tvm-worker", help=argparse.SUPPRESS)
@@ -946,6 +995,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     a.backends = [b for b in a.backend.split(",") if b]
     a.seeds = [int(s) for s in a.seeds.split(",")]
     a.search_seeds = [int(s) for s in a.search_seeds.split(",")]
+    a.model_seeds = [int(s) for s in a.model_seeds.split(",")]
     a.workloads = [w for w in a.workloads.split(",") if w]
     a.tvm_workloads = [w for w in a.tvm_workloads.split(",") if w]
     a.variants = [v for v in a.variants.split(",") if v]
@@ -980,11 +1030,13 @@ def main(argv: list[str]) -> int:
         for backend in args.backends:
             ranked[backend] = ranking(args, backend, log)
         for backend, r in ranked.items():
-            if not r["random_splits"]:
-                continue
-            summ = summarize_ranking(r)
-            res[f"ranking_{backend}"] = {k: v for k, v in r.items() if not k.startswith("_")} | summ
-            text += report_ranking(backend, r, summ)
+            if r["random_splits"]:
+                summ = summarize_ranking(r)
+                res[f"ranking_{backend}"] = {k: v for k, v in r.items() if not k.startswith("_")} | summ
+                text += report_ranking(backend, r, summ)
+            if "by-model" not in args.skip:
+                res[f"by_model_{backend}"] = by_model(args, backend, r["_data"], log)
+                text += report_by_model(backend, res[f"by_model_{backend}"])
         search_res = tvm_res = None
         if "xla" in ranked and "search" not in args.skip:
             log("search efficiency (XLA) ...")
@@ -993,7 +1045,8 @@ def main(argv: list[str]) -> int:
         if "tvm" in ranked and "tvm" not in args.skip:
             log(f"TVM tuning of {TVM_MODEL} with the GNN and with XGBoost ...")
             tvm_res = res["share_tvm"] = tvm_share(args, ranked["tvm"]["_first_gnn"], tmp, log)
-        text += report_share(search_res, tvm_res)
+        if search_res or tvm_res:
+            text += report_share(search_res, tvm_res)
         if "tvm" in args.backends and "tvm-search" not in args.skip:
             log("search efficiency (TVM) ...")
             res["search_tvm"] = tvm_search(args, tmp, log)
@@ -1020,6 +1073,7 @@ def main(argv: list[str]) -> int:
         tvm_budget=args.tvm_budget,
         gnn_budget=2 * args.tvm_budget,
         tvm_ref_runs=args.tvm_ref_runs,
+        model_seeds=",".join(map(str, args.model_seeds)),
     )
     printed = "\n".join([C.wrap(method), *text])
     print()
