@@ -112,8 +112,12 @@ def test_the_loader_applies_the_stored_graph_config_or_warns_once_when_it_no_lon
 
 @pytest.fixture(scope="module")
 def joint_db(tmp_path_factory):
-    db = tmp_path_factory.mktemp("joint") / "tuning.sqlite"
-    args = ("tune", "--model", SOURCE, "--trials", "16", "--graph-trials", str(GRAPH_TRIALS))
+    folder = tmp_path_factory.mktemp("joint")
+    db, job = folder / "tuning.sqlite", folder / "job.toml"
+    # No baselines (torch.compile alone takes 2-15 s) and 4 proposals ranked per graph-level
+    # trial (each is fused by TVM's Relax pipeline to be ranked): the joint search, cheaper.
+    job.write_text(f'[job]\nbaselines = []\nrank_pool = 4\n[[models]]\nname = "{SOURCE}"\n')
+    args = ("tune", str(job), "--trials", "16", "--graph-trials", str(GRAPH_TRIALS))
     args += ("--db", str(db), "--no-progress")
     r = run_cli(*args)
     assert r.returncode == 0, r.stderr[-3000:]
@@ -169,7 +173,7 @@ def test_a_joint_search_run_again_measures_nothing_and_best_shows_the_graph(join
         assert after.pop("job_models") == before.pop("job_models") + 1  # what the job did: skipped
         assert after == before, "a re-run measured again, or lost the model's composition"
         # A job without the joint search keeps the model as it compiles (its graph config).
-    r = run_cli("tune", "--model", SOURCE, "--trials", "16", "--db", str(path), "--no-progress")
+    r = run_cli("tune", args[1], "--trials", "16", "--db", str(path), "--no-progress")
     assert r.returncode == 0 and "skipped" in r.stdout, r.stdout + r.stderr[-2000:]
     with open_db(path, readonly=True) as db:
         after = db.stats()

@@ -28,6 +28,7 @@ import os
 import shutil
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -170,9 +171,24 @@ class TvmSession(Session):
         no_spin()  # PyTorch baselines are timed in this process (see threads.py)
         use_cores(self.cores)  # before the runner starts its workers: they inherit it
         self.builder = PersistentBuilder(max_workers=self.cores, timeout_sec=build_timeout_s)
-        self.runner = ms.runner.LocalRunner(timeout_sec=run_timeout_s, evaluator_config=evaluator)
-        self.probe = ms.runner.LocalRunner(
-            timeout_sec=run_timeout_s * PROBE_TIMEOUT_FACTOR, evaluator_config=probe
+        self._run_timeout_s, self._evaluators = run_timeout_s, (evaluator, probe)
+
+    # Started on first use (each checks its workers for seconds): a job whose models are all
+    # tuned already runs nothing. A remote session sets both in __init__.
+    @cached_property
+    def runner(self) -> Any:
+        """MetaSchedule's runner of candidates and defaults."""
+        from tvm.s_tir import meta_schedule as ms
+
+        return ms.runner.LocalRunner(timeout_sec=self._run_timeout_s, evaluator_config=self._evaluators[0])
+
+    @cached_property
+    def probe(self) -> Any:
+        """A one-run runner with a longer timeout: how long a default takes."""
+        from tvm.s_tir import meta_schedule as ms
+
+        return ms.runner.LocalRunner(
+            timeout_sec=self._run_timeout_s * PROBE_TIMEOUT_FACTOR, evaluator_config=self._evaluators[1]
         )
 
     @property
