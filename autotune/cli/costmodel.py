@@ -29,6 +29,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         c.add_argument("--holdout-kind", help="hold out every workload of one kind (e.g. conv2d) instead")
         c.add_argument("--seed", type=int, default=0)
         c.add_argument("--epochs", type=int, default=None, help="GNN training epochs (default 20)")
+        c.add_argument(
+            "--loss",
+            choices=["pairwise", "listwise"],
+            default="pairwise",
+            help="the GNN's training loss: RankNet pairs (default) or ListNet lists, per workload",
+        )
         c.add_argument("--json", action="store_true", help="machine-readable output")
         if name == "train":
             c.add_argument("--out", required=True, help="checkpoint file to write")
@@ -101,7 +107,7 @@ def _by_model(args: argparse.Namespace) -> int:
             fixed["gnn"] = base.load(args.checkpoint, feat.signature())
         except base.CostModelError as exc:
             raise UserError(str(exc)) from None
-    gnn_hp = {} if args.epochs is None else {"epochs": args.epochs}
+    gnn_hp = _gnn_hp(args)
     result = leave_one_model_out(data, feat.signature(), seeds=seeds, fixed=fixed, gnn_hp=gnn_hp)
     head = (
         f"{args.backend}: {len(names)} models held out in turn ({len(set(data.groups))} workloads, "
@@ -119,13 +125,19 @@ def _by_model(args: argparse.Namespace) -> int:
     return 0
 
 
+def _gnn_hp(args: argparse.Namespace) -> dict[str, Any]:
+    """The GNN's hyperparameters the command line sets (the rest: its defaults)."""
+    hp: dict[str, Any] = {"loss": args.loss} if args.loss != "pairwise" else {}
+    return hp | ({} if args.epochs is None else {"epochs": args.epochs})
+
+
 def run(args: argparse.Namespace) -> int:
     from autotune.costmodel import base
     from autotune.costmodel.train import compare, plots, table, train_model
 
     feat, train, test = _data(args)
     sig = feat.signature()
-    gnn_hp = {} if args.epochs is None else {"epochs": args.epochs}
+    gnn_hp = _gnn_hp(args)
     head = (
         f"{args.backend}: {len(set(train.groups))} training workloads ({len(train)} candidates), "
         f"{len(set(test.groups))} held-out workloads ({len(test)} candidates)"

@@ -17,9 +17,10 @@ only, which is how the search uses them (it ranks one pool of proposals at a tim
 with a single candidate in the call gets a constant score. Workloads are told apart by the
 graphs' `workload_key` (graphs without one count as one workload); training centres per group.
 An ensemble of 3 such networks from different seeds scores a candidate by the mean of their
-standardised scores: one network's Kendall's tau moves by +-0.04 with its seed alone. Loss:
-RankNet (logistic pairwise) over every pair of candidates of the same workload whose true
-speeds differ by more than 1%.
+standardised scores: one network's Kendall's tau moves by +-0.04 with its seed alone. Loss
+(`loss`): RankNet (logistic pairwise, the default) over every pair of candidates of the same
+workload whose true speeds differ by more than 1%, or ListNet ("listwise": the softmax of
+the scores against the softmax of the true log-speeds, per workload).
 
 Example::
 
@@ -126,6 +127,26 @@ def pairwise_loss(scores: Any, targets: Any, groups: Any, margin: float = 0.01) 
     return torch.nn.functional.softplus(-diff[mask]).mean()
 
 
+def listwise_loss(scores: Any, targets: Any, groups: Any, temperature: float = 0.1) -> Any:
+    """ListNet loss: per group, the cross-entropy between the softmax of the true speeds (at
+    `temperature`, in log-speed units: the fastest candidates carry the weight) and the softmax
+    of the scores; averaged over the groups of the batch."""
+    import torch
+
+    losses = []
+    for grp in torch.unique(groups):
+        idx = groups == grp
+        if int(idx.sum()) < 2:
+            continue
+        truth = torch.softmax(targets[idx] / temperature, dim=0)
+        losses.append(-(truth * torch.log_softmax(scores[idx], dim=0)).sum())
+    return torch.stack(losses).mean() if losses else scores.sum() * 0.0
+
+
+#: The training losses `GNNModel(loss=...)` offers.
+LOSSES = {"pairwise": pairwise_loss, "listwise": listwise_loss}
+
+
 @register("gnn")
 class GNNModel(CostModel):
     """Graph neural network ranking model (see module docstring)."""
@@ -143,10 +164,13 @@ class GNNModel(CostModel):
         interact: bool | None = None,
         center: bool | None = None,
         ensemble: int = 3,
+        loss: str = "pairwise",
         **kwargs: Any,
     ) -> None:
-        """None = the featurizer's default (BY_FEATURIZER)."""
+        """None = the featurizer's default (BY_FEATURIZER); `loss`: one of `LOSSES`."""
         super().__init__(*args, **kwargs)
+        if loss not in LOSSES:
+            raise ValueError(f"unknown GNN loss {loss!r}; known: {', '.join(LOSSES)}")
         default = BY_FEATURIZER.get((self.signature or {}).get("featurizer", ""), FALLBACK)
         self.hp = {
             "flat": default["flat"] if flat is None else flat,
@@ -159,6 +183,7 @@ class GNNModel(CostModel):
             "groups_per_step": groups_per_step,
             "max_per_group": max_per_group,
             "ensemble": ensemble,
+            "loss": loss,
         }
         self.nets: list[Any] = []
         self.scale: list[tuple[float, float]] = []  # per network: mean, std of its training scores
@@ -274,7 +299,7 @@ class GNNModel(CostModel):
                     idx += rng.sample(members, min(len(members), self.hp["max_per_group"]))
                 grp = torch.tensor([int(groups[i]) for i in idx])
                 scores = net(*self._batch([graphs[i] for i in idx], grp.tolist()))
-                loss = pairwise_loss(scores, y[idx], grp)
+                loss = LOSSES[self.hp["loss"]](scores, y[idx], grp)
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
@@ -351,8 +376,10 @@ class GNNModel(CostModel):
             )
         hp, norm, dims = state.get("hp"), state.get("norm"), state.get("dims")
         scale, weights = state.get("scale"), state.get("weights")
-        if not isinstance(hp, dict) or not set(self.hp) - {"center"} <= set(hp):
+        if not isinstance(hp, dict) or not set(self.hp) - {"center", "loss"} <= set(hp):
             raise CostModelError("GNN checkpoint: 'hp' is not a dict of its hyperparameters")
+        if hp.get("loss", "pairwise") not in LOSSES:
+            raise CostModelError(f"GNN checkpoint: unknown loss {hp.get('loss')!r}")
         if not isinstance(norm, dict) or not all(isinstance(v, torch.Tensor) for v in norm.values()):
             raise CostModelError("GNN checkpoint: 'norm' is not a dict of tensors")
         if not isinstance(weights, list) or not all(isinstance(w, dict) for w in weights):
@@ -368,7 +395,8 @@ class GNNModel(CostModel):
             and all(type(v) in (int, float) for x in scale for v in x)
         ):
             raise CostModelError("GNN checkpoint: 'scale' is not a (mean, std) pair per network")
-        self.hp, self.norm = {**hp, "center": hp.get("center", False)}, dict(norm)
+        self.hp = {**hp, "center": hp.get("center", False), "loss": hp.get("loss", "pairwise")}
+        self.norm = dict(norm)
         self.scale = [(float(mu), float(sd)) for mu, sd in scale]
         self.nets = []
         for w in weights:

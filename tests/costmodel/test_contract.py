@@ -49,10 +49,12 @@ def split():
     return _family(24, 24, seed=0).split(0.25, seed=1)
 
 
-@pytest.mark.parametrize("kind", ["gnn", "xgboost"])
+@pytest.mark.parametrize("kind", ["gnn", "gnn-listwise", "ensemble", "xgboost"])
 def test_learns_to_rank_unseen_workloads(kind, split):
     train, test = split
-    hp = {"epochs": 30} if kind == "gnn" else {}
+    hp = {"epochs": 30} if kind in ("gnn", "ensemble") else {}
+    if kind == "gnn-listwise":
+        kind, hp = "gnn", {"epochs": 30, "loss": "listwise"}
     model = base.create(kind, signature=SIG, seed=0, **hp)
     model.fit(train.graphs, train.relative, train.groups)
     scores = model.predict(test.graphs)
@@ -198,3 +200,29 @@ def test_centred_gnn_scores_each_workload_against_its_own_candidates(tmp_path):
     np.testing.assert_allclose(model.predict(many)[: len(scores)], scores, rtol=1e-4, atol=1e-5)
     model.save(tmp_path / "c.pt")
     assert base.load(tmp_path / "c.pt", SIG).hp["center"]
+
+
+def test_the_gnns_losses_prefer_the_true_order_within_each_workload_only():
+    from autotune.costmodel.gnn import GNNModel, listwise_loss, pairwise_loss
+
+    targets = torch.tensor([3.0, 2.0, 1.0, 0.5, 0.0, -1.0])
+    groups = torch.tensor([0, 0, 0, 1, 1, 1])
+    right, wrong = targets.clone(), -targets
+    across = torch.tensor([3.0, 2.0, 1.0, 13.0, 12.0, 11.0])  # right within each, any order across
+    for loss in (pairwise_loss, listwise_loss):
+        assert float(loss(right, targets, groups)) < float(loss(wrong, targets, groups)), loss
+        assert abs(float(loss(across + 5, targets, groups)) - float(loss(across, targets, groups))) < 1e-5
+    single = torch.tensor([0, 1, 2, 3, 4, 5])  # no workload with two candidates: nothing to learn
+    assert float(listwise_loss(right, targets, single)) == float(pairwise_loss(right, targets, single)) == 0.0
+    with pytest.raises(ValueError, match="unknown GNN loss"):
+        GNNModel(signature=SIG, loss="nope")
+
+
+def test_a_listwise_gnn_checkpoint_keeps_its_loss(split, tmp_path):
+    train, test = split
+    model = base.create("gnn", signature=SIG, seed=0, epochs=2, loss="listwise")
+    model.fit(train.graphs, train.relative, train.groups)
+    model.save(tmp_path / "l.pt")
+    again = base.load(tmp_path / "l.pt", SIG)
+    assert again.hp["loss"] == "listwise"
+    np.testing.assert_allclose(again.predict(test.graphs), model.predict(test.graphs), rtol=1e-5)
