@@ -8,6 +8,7 @@ Usage::
     autotune db import --format metaschedule IN_DIR [--db PATH]
     autotune db merge OTHER.sqlite [--db PATH]
     autotune db verify [--backend B] [--target T] [--time-budget S] [--db PATH]
+    autotune db query SQL [--table | --json | --csv] [-p NAME=VALUE] [--db PATH]   (cli/db_query.py)
 
 Read commands (stats, check, export) open the database read-only and never create it. Bad
 input ends in one line on stderr and a non-zero exit; a refused file is left untouched.
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from autotune import backends
+from autotune.cli import db_query
 from autotune.db import SQLiteDatabase, default_path, open_db
 from autotune.db.records import STATUSES, DatabaseError
 from autotune.errors import UserError
@@ -90,32 +92,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the rows added per table as JSON")
     p.set_defaults(run=run, action=_merge)
 
-    p = sub.add_parser(
-        "query",
-        parents=[common],
-        help="run one read-only SQL query (tables and views: docs/database.md)",
-        description="Run one read-only SQL query on a tuning database and print its rows. The file "
-        "is opened read-only and any statement that would write is refused. Views for the common "
-        "questions: best_configs, model_best_configs, model_results, measurements_named, "
-        "confirmations, latest_confirmations (docs/database.md).",
-    )
-    p.add_argument("sql", metavar="SQL", help="one SQL statement that returns rows")
-    shape = p.add_mutually_exclusive_group()
-    for flag, text in (
-        ("table", "aligned columns for reading, long values shortened (default)"),
-        ("json", 'a JSON list of objects, one per row (blobs as {"$base64": true, "encoded": ...})'),
-        ("csv", "a header row, then the rows"),
-    ):
-        shape.add_argument(f"--{flag}", dest="format", action="store_const", const=flag, help=text)
-    p.add_argument(
-        "-p",
-        "--param",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="bind :NAME in the SQL to VALUE (a string; repeatable)",
-    )
-    p.set_defaults(run=run, action=_query, format="table")
+    db_query.add_parser(sub, common, run)
     return parser
 
 
@@ -279,199 +256,3 @@ def _merge(args: argparse.Namespace, path: Path) -> int:
     parts = ", ".join(f"{table} {n}" for table, n in added.items() if n)
     print(f"merged {other_path} into {path}: added {parts or 'nothing'}")
     return 0
-
-
-# --- autotune db query: one read-only statement, its rows as a table, JSON or CSV ----------
-
-#: What a query may do: read tables and views, call functions, run a recursive CTE, and the
-#: savepoint sqlite-utils wraps it in; PRAGMAs only those that read. Everything else (every
-#: write, ATTACH, CREATE TEMP ..., a PRAGMA that sets a value) is refused by SQLite itself.
-_READ_ACTIONS = frozenset(
-    {
-        sqlite3.SQLITE_SELECT,
-        sqlite3.SQLITE_READ,
-        sqlite3.SQLITE_FUNCTION,
-        sqlite3.SQLITE_RECURSIVE,
-        sqlite3.SQLITE_TRANSACTION,
-        sqlite3.SQLITE_SAVEPOINT,
-    }
-)
-_READ_PRAGMAS = frozenset(
-    {
-        "application_id",
-        "collation_list",
-        "compile_options",
-        "data_version",
-        "database_list",
-        "encoding",
-        "foreign_key_check",
-        "foreign_key_list",
-        "foreign_keys",
-        "freelist_count",
-        "function_list",
-        "index_info",
-        "index_list",
-        "index_xinfo",
-        "integrity_check",
-        "journal_mode",
-        "module_list",
-        "page_count",
-        "page_size",
-        "pragma_list",
-        "quick_check",
-        "schema_version",
-        "table_info",
-        "table_list",
-        "table_xinfo",
-        "user_version",
-    }
-)
-#: PRAGMAs whose argument names what to read (the others set a value when given one).
-_PRAGMAS_OF_A_NAME = frozenset(
-    {
-        "foreign_key_check",
-        "foreign_key_list",
-        "index_info",
-        "index_list",
-        "index_xinfo",
-        "table_info",
-        "table_list",
-        "table_xinfo",
-        "integrity_check",
-        "quick_check",
-    }
-)
-_WRITES = {
-    sqlite3.SQLITE_INSERT: "INSERT",
-    sqlite3.SQLITE_UPDATE: "UPDATE",
-    sqlite3.SQLITE_DELETE: "DELETE",
-    sqlite3.SQLITE_ATTACH: "ATTACH",
-    sqlite3.SQLITE_DETACH: "DETACH",
-    sqlite3.SQLITE_ALTER_TABLE: "ALTER TABLE",
-    sqlite3.SQLITE_ANALYZE: "ANALYZE",
-    sqlite3.SQLITE_REINDEX: "REINDEX",
-}
-_TABLE_CELL = 60  # --table shortens longer values (--json and --csv print them whole)
-_TABLE_BATCH = 1000  # --table aligns this many rows at a time, so a large result streams
-
-
-def _query(args: argparse.Namespace, path: Path) -> int:
-    """`autotune db query SQL`: the rows of one read-only statement, as a table, JSON or CSV.
-
-    The file is opened read-only (an older schema is read through an upgraded copy in memory)
-    and an SQLite authorizer refuses any statement that would write, so a query can never
-    change a database, not even that copy. Rows stream: a large result is never held whole.
-    """
-    import os
-
-    import sqlite_utils  # only this command needs it
-
-    from autotune.errors import first_line
-
-    params: dict[str, str] = {}
-    for item in args.param:
-        name, eq, value = item.partition("=")
-        name = name.strip().lstrip(":@$")
-        if not eq or not name:
-            raise UserError(f"--param {item!r}: expected NAME=VALUE (bound to :NAME in the query)")
-        params[name] = value
-    refused: list[str] = []
-
-    def authorize(
-        action: int, arg1: str | None, arg2: str | None, _db: str | None, _inner: str | None
-    ) -> int:
-        if action in _READ_ACTIONS:
-            return sqlite3.SQLITE_OK
-        if action == sqlite3.SQLITE_PRAGMA:
-            name = (arg1 or "").lower()
-            if name in _READ_PRAGMAS and (arg2 is None or name in _PRAGMAS_OF_A_NAME):
-                return sqlite3.SQLITE_OK
-            refused.append(f"PRAGMA {name}" + ("" if arg2 is None else f"={arg2}"))
-            return sqlite3.SQLITE_DENY
-        if action == sqlite3.SQLITE_UPDATE and arg1 == "sqlite_master":
-            return sqlite3.SQLITE_IGNORE  # SQLite declaring a table-valued PRAGMA function
-        refused.append(_WRITES.get(action, "a statement that is not a read"))
-        return sqlite3.SQLITE_DENY
-
-    with open_db(path, readonly=True) as db:
-        conn = db.conn
-        conn.set_authorizer(authorize)
-        store = sqlite_utils.Database(conn, recursive_triggers=False, execute_plugins=False)
-        try:
-            try:
-                rows = store.query(args.sql, params or None)
-            except ValueError as exc:  # sqlite-utils: the statement returns no rows
-                raise UserError(
-                    "autotune db query only reads: give one statement that returns rows "
-                    "(SELECT, WITH, VALUES or a PRAGMA that reads)"
-                ) from exc
-            _QUERY_WRITERS[args.format](rows, sys.stdout)
-            sys.stdout.flush()
-        except (sqlite3.Error, sqlite3.Warning) as exc:
-            if refused:
-                raise UserError(f"autotune db query only reads: {refused[0]} refused") from exc
-            raise UserError(f"query failed: {first_line(exc)}") from exc
-        except BrokenPipeError:  # the reader went away (`| head`): stop quietly
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    return 0
-
-
-def _json_value(value: Any) -> Any:
-    if isinstance(value, bytes):  # the convention of sqlite-utils and datasette
-        import base64
-
-        return {"$base64": True, "encoded": base64.b64encode(value).decode("ascii")}
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
-
-
-def _write_json(rows: Any, out: Any) -> None:
-    start = "[\n"
-    for row in rows:
-        out.write(start + json.dumps(row, default=_json_value))
-        start = ",\n"
-    out.write("[]\n" if start == "[\n" else "\n]\n")
-
-
-def _write_csv(rows: Any, out: Any) -> None:
-    import base64
-    import csv
-
-    writer = csv.writer(out)
-    for i, row in enumerate(rows):
-        if i == 0:
-            writer.writerow(row.keys())
-        writer.writerow(
-            [base64.b64encode(v).decode("ascii") if isinstance(v, bytes) else v for v in row.values()]
-        )
-
-
-def _table_cell(value: Any) -> Any:
-    if isinstance(value, bytes):
-        return f"<{len(value)} bytes>"
-    if isinstance(value, str):
-        text = " ".join(value.split())
-        return text if len(text) <= _TABLE_CELL else text[: _TABLE_CELL - 3] + "..."
-    return value
-
-
-def _write_table(rows: Any, out: Any) -> None:
-    from tabulate import tabulate
-
-    batch: list[dict[str, Any]] = []
-    printed = False
-
-    def flush() -> None:
-        out.write(("\n" if printed else "") + tabulate(batch, headers="keys", disable_numparse=True) + "\n")
-
-    for row in rows:
-        batch.append({k: _table_cell(v) for k, v in row.items()})
-        if len(batch) == _TABLE_BATCH:
-            flush()
-            batch, printed = [], True
-    if batch:
-        flush()
-    elif not printed:
-        out.write("(no rows)\n")
-
-
-_QUERY_WRITERS = {"table": _write_table, "json": _write_json, "csv": _write_csv}
