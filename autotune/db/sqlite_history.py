@@ -93,6 +93,16 @@ class SQLiteHistory:
         )
         return [dict(r) for r in rows]
 
+    def model_measurement_before(self, model_id: int, target_id: int, job_id: int) -> dict[str, Any] | None:
+        """The latest end-to-end measurement of a model on a target taken by a job before
+        `job_id` (the model's own last measured job, whichever jobs ran between)."""
+        row = self.conn.execute(
+            "SELECT * FROM model_measurements WHERE model_id=? AND target_id=? AND job_id < ?"
+            " ORDER BY job_id DESC, id DESC LIMIT 1",
+            (model_id, target_id, job_id),
+        ).fetchone()
+        return dict(row) if row is not None else None
+
     def versions_before(self, job_id: int) -> set[tuple[str, str]]:
         """(compiler, compiler version) of every target measured by jobs before this one."""
         rows = self.conn.execute(

@@ -345,7 +345,9 @@ def _changes(
     db: TuningDatabase, job_id: int, previous: int | None, rows: list[dict[str, Any]], targets: set[int]
 ) -> list[str]:
     """What is new since the job before: models, compiler versions, and end-to-end regressions
-    and gains of the tuned builds (the same model and target in both jobs)."""
+    and gains of the tuned builds, each against the model's own last measurement on the target
+    (in whichever earlier job took it: a nightly job that skipped a model measures it again only
+    when it is tuned again)."""
     if previous is None:
         return ["the first job in this database"]
     lines = []
@@ -358,17 +360,16 @@ def _changes(
         info = db.target_info(t)
         if (info.compiler, info.compiler_version) not in seen:
             lines.append(f"new compiler version: {info.compiler} {info.compiler_version}")
-    then = {(m["model"], m["compiler"], m["target_id"]): m for m in db.job_model_measurements(previous)}
-    for now in db.job_model_measurements(job_id):
-        old = then.get((now["model"], now["compiler"], now["target_id"]))
+    for now in db.job_model_measurements(job_id):  # each against its own last measured job
+        old = db.model_measurement_before(now["model_id"], now["target_id"], job_id)
         if old is None:
             continue
         change = now["tuned_median"] / old["tuned_median"] - 1.0
         word = "REGRESSION" if change > REGRESSION else "faster" if change < -REGRESSION else "unchanged"
         lines.append(
             f"{word}: {now['model']} ({now['compiler']}) tuned {now['tuned_median'] * 1e3:.3f} ms vs "
-            f"{old['tuned_median'] * 1e3:.3f} ms in job {previous} ({change * 100:+.1f}%)"
+            f"{old['tuned_median'] * 1e3:.3f} ms in job {old['job_id']} ({change * 100:+.1f}%)"
         )
     if not lines:
-        lines.append(f"nothing new since job {previous} (no model measured end to end in both)")
+        lines.append(f"nothing new since job {previous} (no model of it measured end to end before)")
     return lines

@@ -132,6 +132,26 @@ def test_collect_reads_curves_failures_decisions_and_changes(filled):
         assert collect(db, models=["fn"]).job["id"] == job  # the latest job that tuned fn
 
 
+def test_a_regression_is_against_the_models_own_last_measured_job(filled):
+    """A nightly job in between that skipped the model (measured nothing of it) does not hide a
+    regression: the next job compares with the model's own last end-to-end measurement."""
+    path, job, later = filled
+    with open_db(path) as db:
+        net = db.model("net", "tvm")
+        (last,) = db.job_model_measurements(later)
+        tid = last["target_id"]
+        skipped = db.start_job({})  # measured nothing
+        db.add_job_model(skipped, "net", "tvm", tid, "skipped", 0, 0, 0.5, {"profile": PROFILE})
+        db.finish_job(skipped, "done")
+        third = db.start_job({})
+        db.add_model_measurement(net["id"], tid, [3.6e-3] * 3, [4e-3] * 3, 1.1, job_id=third)
+        db.finish_job(third, "done")
+        assert db.model_measurement_before(net["id"], tid, third)["job_id"] == later
+        assert db.model_measurement_before(net["id"], tid, job) is None
+        changes = "\n".join(collect(db, third).changes)
+    assert f"REGRESSION: net (tvm) tuned 3.600 ms vs 3.000 ms in job {later} (+20.0%)" in changes, changes
+
+
 def test_report_files_are_self_contained_and_say_the_same(filled, tmp_path):
     path, job, _ = filled
     with open_db(path, readonly=True) as db:
