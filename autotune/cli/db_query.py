@@ -3,7 +3,7 @@ query itself runs in autotune/db/readonly.py).
 
 Usage::
 
-    autotune db query "SELECT * FROM best_configs" [--table | --json | --csv] [-p NAME=VALUE] [--db PATH]
+    autotune db query SQL [--table | --json | --csv] [-p NAME=VALUE] [--db PATH]   (docs/database.md)
 """
 
 from __future__ import annotations
