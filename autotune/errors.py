@@ -18,3 +18,13 @@ def first_line(exc: BaseException, limit: int = 200) -> str:
     the message is empty)."""
     lines = str(exc).splitlines()
     return lines[0][:limit] if lines else type(exc).__name__
+
+
+def last_line(error: BaseException | str, limit: int | None = None) -> str:
+    """The last non-empty line of an error (an exception's message, or its text): the exception
+    itself, after any traceback a worker or Ray put before it; at most `limit` characters. An
+    empty message is its type's name (an exception) or "" (a text)."""
+    lines = [ln.strip() for ln in str(error).splitlines() if ln.strip()]
+    if not lines:
+        return type(error).__name__ if isinstance(error, BaseException) else ""
+    return lines[-1][:limit]

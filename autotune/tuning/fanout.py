@@ -39,6 +39,7 @@ from typing import Any
 from autotune.backends.raycluster import connect, disconnect, ray_module
 from autotune.db.records import canonical_json
 from autotune.db.schema import snapshot
+from autotune.errors import last_line
 from autotune.tuning.jobfile import JobSpec
 from autotune.tuning.report import JobReport, ModelResult
 
@@ -195,7 +196,7 @@ class _BoundGraphTasks:
             try:
                 out, data = ray.get(ref)
             except Exception as exc:  # noqa: BLE001 - failed for good, after its retries: one line
-                out = Outcome("run_error", [], f"ray task: {_last_line(exc)}")
+                out = Outcome("run_error", [], f"ray task: {last_line(exc, 300)}")
                 record = Recorder(tuner.db, tuner.target_id, tuner.job_id, GRAPH_KIND)
                 record(plan.graph.workload_id, config, out.status, [], out.error)
                 outs.append(out)
@@ -269,7 +270,9 @@ def _collect(ray: Any, db: Any, job_id: int, entry: Any, ref: Any) -> list[Model
     try:
         shard_report, data = ray.get(ref)
     except Exception as exc:  # noqa: BLE001 - Ray wraps the worker's error; one line of it
-        failed = ModelResult(entry.name, entry.backend, status="failed", error=f"ray task: {_last_line(exc)}")
+        failed = ModelResult(
+            entry.name, entry.backend, status="failed", error=f"ray task: {last_line(exc, 300)}"
+        )
         db.add_job_model(job_id, entry.name, entry.backend, None, "failed", 0, 0, None, failed.as_dict())
         return [failed]
     merge_shard(db, data, job_id)
@@ -285,9 +288,3 @@ def merge_shard(db: Any, data: bytes, job_id: int) -> None:
         path.write_bytes(data)
         with open_db(path, readonly=True) as shard:
             db.merge_from(shard, own_shard=True, jobs_as=job_id)
-
-
-def _last_line(exc: BaseException) -> str:
-    """The last line of a Ray error: the worker's own exception, after Ray's traceback."""
-    text = str(exc).strip()
-    return (text.splitlines()[-1] if text else type(exc).__name__)[:300]

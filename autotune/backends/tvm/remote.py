@@ -53,7 +53,7 @@ from tvm.s_tir.meta_schedule.runner import PyRunner, PyRunnerFuture, RunnerInput
 
 from autotune.backends.base import DeviceLost, Remote
 from autotune.backends.tvm.workload import DeviceInfo
-from autotune.errors import UserError, first_line
+from autotune.errors import UserError, first_line, last_line
 
 T = TypeVar("T")
 
@@ -85,12 +85,6 @@ _LOST = (
     "ConnectionError",
     "no free device",
 )
-
-
-def last_line(error: str) -> str:
-    """The last non-empty line of an error: the exception itself, after any traceback."""
-    lines = [ln.strip() for ln in error.splitlines() if ln.strip()]
-    return lines[-1] if lines else ""
 
 
 def is_lost(error: str) -> bool:

@@ -40,7 +40,7 @@ from typing import Any
 from autotune.backends.base import DeviceLost, RayDevices
 from autotune.backends.raycluster import connect, nodes_offering
 from autotune.db.records import TargetInfo
-from autotune.errors import UserError, first_line
+from autotune.errors import UserError, first_line, last_line
 
 #: How long describing the device may take (a node's first task starts a Ray worker).
 DESCRIBE_WAIT_S = 120.0
@@ -203,7 +203,7 @@ class RayWorker:
             )
         except RayActorError as exc:
             self._actor = None
-            return {"status": "run_error", "error": f"device lost: {_last_line(exc)}"}
+            return {"status": "run_error", "error": f"device lost: {last_line(exc, 300)}"}
         except GetTimeoutError:
             ray.kill(self._actor)
             self._actor = None
@@ -236,9 +236,3 @@ def _host_class(ray: Any) -> Any:
     if _HOST is None:
         _HOST = ray.remote(_Host)
     return _HOST
-
-
-def _last_line(exc: BaseException) -> str:
-    """The last non-empty line of a Ray error (the cause, after Ray's own preamble)."""
-    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
-    return (lines[-1] if lines else type(exc).__name__)[:300]
