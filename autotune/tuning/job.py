@@ -34,9 +34,22 @@ from autotune.tuning.joint import graph_left
 from autotune.tuning.model import ModelTuner, Settings
 from autotune.tuning.report import JobReport, ModelResult
 
+#: The signals a running job received (SIGINT, SIGTERM). A compiler may turn the
+#: KeyboardInterrupt raised inside one of its callbacks into its own error (MetaSchedule: an
+#: empty RuntimeError that failed the model, and the job went on to the next); the job checks
+#: this instead, so Ctrl-C stops it wherever the signal landed.
+_SIGNALS: list[int] = []
+
 
 def _raise_interrupt(signum: int, frame: Any) -> None:
+    _SIGNALS.append(signum)
     raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _stop_if_signalled(cause: BaseException | None = None) -> None:
+    """Raise KeyboardInterrupt when the job was signalled, whatever became of the first one."""
+    if _SIGNALS:
+        raise KeyboardInterrupt(f"signal {_SIGNALS[0]}") from cause
 
 
 def _cost_models(spec: JobSpec) -> dict[str, Any]:
@@ -133,7 +146,8 @@ def run_job(
     deadline = started + spec.time_budget_s
     job_id = db.start_job(spec.as_dict() | {"force": force})
     report = JobReport(job_id, str(db.path), 0.0)
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    _SIGNALS.clear()
+    previous = {sig: signal.signal(sig, _raise_interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     status = "failed"
     tuners: dict[str, ModelTuner] = {}
     try:
@@ -163,6 +177,7 @@ def run_job(
                 else:
                     _measure(tuner, plan, result, force)
             result.seconds = time.time() - t0
+            _stop_if_signalled()  # before a model a swallowed interrupt cut short is saved as done
             _save(db, job_id, tuners.get(entry.backend), result)
         # What the models that finished early left of the clock goes to those it cut, in turn.
         trials_left = sum(entry.trials for entry, *_ in cut)
@@ -175,13 +190,15 @@ def run_job(
                     _go_on(tuner, entry, plan, result, share, force, progress, tqdm)
                 _measure(tuner, plan, result, force)
             result.seconds += time.time() - t0
+            _stop_if_signalled()
             _save(db, job_id, tuner, result)
         status = "done"
     except KeyboardInterrupt:
         status = "interrupted"
         raise
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         for tuner in tuners.values():
             tuner.close()
             tuner.session.close()
@@ -235,6 +252,7 @@ def _one_model(result: ModelResult) -> Iterator[None]:
         result.status, result.note = "partial", str(exc)
         print(f"autotune: {result.name}: {exc}", file=sys.stderr)
     except Exception as exc:
+        _stop_if_signalled(exc)  # the compiler's error for an interrupt is not the model's failure
         first = str(exc).splitlines()[0] if str(exc) else ""
         result.status, result.error = "failed", f"{type(exc).__name__}: {first}"
 
