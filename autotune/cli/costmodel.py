@@ -52,6 +52,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                 "intervals against XGBoost",
             )
             c.add_argument("--seeds", default="0,1,2", help="with --by-model: seeds, comma-separated")
+            c.add_argument(
+                "--hold-out",
+                default="",
+                metavar="NAMES",
+                help="with --by-model: hold out only these models, comma-separated (default: every model)",
+            )
     p.set_defaults(run=run)
 
 
@@ -101,6 +107,13 @@ def _by_model(args: argparse.Namespace) -> int:
             f"--by-model needs measured workloads of 2+ models; this database has {len(names)} "
             f"({', '.join(names) or 'none'})"
         )
+    only = [x.strip() for x in args.hold_out.split(",") if x.strip()]
+    unknown = sorted(set(only) - set(names))
+    if unknown:
+        raise UserError(
+            f"--hold-out: no measured {args.backend} workloads of {', '.join(unknown)}; "
+            f"models here: {', '.join(names)}"
+        )
     fixed = {}
     if args.checkpoint:
         try:
@@ -108,9 +121,12 @@ def _by_model(args: argparse.Namespace) -> int:
         except base.CostModelError as exc:
             raise UserError(str(exc)) from None
     gnn_hp = _gnn_hp(args)
-    result = leave_one_model_out(data, feat.signature(), seeds=seeds, fixed=fixed, gnn_hp=gnn_hp)
+    result = leave_one_model_out(
+        data, feat.signature(), seeds=seeds, fixed=fixed, gnn_hp=gnn_hp, only=only or None
+    )
     head = (
-        f"{args.backend}: {len(names)} models held out in turn ({len(set(data.groups))} workloads, "
+        f"{args.backend}: {len(only or names)} of {len(names)} models held out in turn "
+        f"({len(set(data.groups))} workloads, "
         f"{len(data)} candidates), seeds {','.join(map(str, seeds))}"
     )
     if args.json:

@@ -38,6 +38,18 @@ class EnsembleModel(CostModel):
             for name in MEMBERS
         }
 
+    @classmethod
+    def of(cls, members: dict[str, CostModel]) -> EnsembleModel:
+        """An ensemble of members already fitted on the same data (leave-one-model-out fits
+        the GNN and XGBoost anyway: their ensemble costs no third fit)."""
+        if set(members) != set(MEMBERS):
+            raise CostModelError(f"ensemble: expected members {list(MEMBERS)}, got {sorted(members)}")
+        first = members[MEMBERS[0]]
+        model = cls(signature=first.signature, seed=first.seed)
+        model.members = {name: members[name] for name in MEMBERS}
+        model.history = list(getattr(members["gnn"], "history", []))
+        return model
+
     def fit(self, graphs: Sequence[Any], relative: Sequence[float], groups: Sequence[int]) -> None:
         for model in self.members.values():
             model.fit(graphs, relative, groups)

@@ -132,6 +132,16 @@ def test_eval_by_model_holds_out_each_model_whole_with_paired_intervals(data_db)
     assert "kendall_tau_vs_xgboost" not in summary["xgboost"]
     bad = run_cli("costmodel", "eval", "--db", str(data_db), "--backend", "xla", "--by-model", "--seeds", "x")
     assert bad.returncode == 2 and bad.stderr.strip().count("\n") == 0 and "--seeds" in bad.stderr
+    one = run_cli(
+        "costmodel", "eval", "--db", str(data_db), "--backend", "xla", "--by-model", "--seeds", "0",
+        "--epochs", "2", "--hold-out", OPS[0], "--json",
+    )  # fmt: skip
+    assert one.returncode == 0, one.stderr[-3000:]
+    assert {row["held_out"] for row in json.loads(one.stdout)["rows"]} == {OPS[0]}
+    bad = run_cli(
+        "costmodel", "eval", "--db", str(data_db), "--backend", "xla", "--by-model", "--hold-out", "resnet99"
+    )
+    assert bad.returncode == 2 and bad.stderr.strip().count("\n") == 0 and "resnet99" in bad.stderr
 
 
 def test_a_workload_without_a_default_still_ranks_against_its_fastest(data_db, tmp_path):

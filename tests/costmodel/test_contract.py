@@ -226,3 +226,22 @@ def test_a_listwise_gnn_checkpoint_keeps_its_loss(split, tmp_path):
     again = base.load(tmp_path / "l.pt", SIG)
     assert again.hp["loss"] == "listwise"
     np.testing.assert_allclose(again.predict(test.graphs), model.predict(test.graphs), rtol=1e-5)
+
+
+def test_an_ensemble_of_fitted_members_predicts_as_one_fitted_whole(split):
+    """`EnsembleModel.of` (what leave-one-model-out uses to skip a third fit) is the same
+    model as fitting the ensemble: the same members, the same mean of z-scores."""
+    from autotune.costmodel.ensemble import EnsembleModel
+
+    train, test = split
+    members = {}
+    for kind, hp in (("gnn", {"epochs": 3}), ("xgboost", {"rounds": 20})):
+        members[kind] = base.create(kind, signature=SIG, seed=0, **hp)
+        members[kind].fit(train.graphs, train.relative, train.groups)
+    whole = base.create("ensemble", signature=SIG, seed=0, epochs=3)
+    whole.members["xgboost"] = base.create("xgboost", signature=SIG, seed=0, rounds=20)
+    whole.fit(train.graphs, train.relative, train.groups)
+    made = EnsembleModel.of(members)
+    assert np.allclose(made.predict(test.graphs), whole.predict(test.graphs), atol=1e-5)
+    with pytest.raises(base.CostModelError, match="members"):
+        EnsembleModel.of({"gnn": members["gnn"]})
