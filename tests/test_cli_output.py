@@ -236,3 +236,24 @@ def test_last_candidate_wording_says_which_way_the_ratio_goes():
     assert last_candidate(row(0.02)) == "0.02x (50.0x slower): lost, default kept"
     assert last_candidate(row(1.3, won=True, kept=True)) == "1.30x: won, kept"
     assert last_candidate({"last_confirmation": None}) == "-"
+
+
+@pytest.mark.parametrize("args", [["db", "stats"], ["db", "query", "SELECT * FROM measurements_named"]])
+def test_a_reader_that_goes_away_stops_the_command_quietly(tmp_path, args):
+    """`autotune db stats | head -1`: the pipe closes before everything is written; the
+    command stops without an error line (it printed "autotune: error: Broken pipe", rc 2)."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    db = make_db(tmp_path / "a.sqlite", "a")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "autotune.cli.main", *args, "--db", str(db)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    proc.stdout.close()  # the reader is gone before the first line
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 0 and err == "", err

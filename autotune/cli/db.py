@@ -102,6 +102,8 @@ def run(args: argparse.Namespace) -> int:
         return int(args.action(args, path) or 0)
     except sqlite3.Error as exc:  # a corrupt file found after opening it
         raise DatabaseError(f"{path}: unusable database ({exc})") from exc
+    except BrokenPipeError:
+        raise  # not the user's mistake: `autotune` stops quietly
     except OSError as exc:
         where = f"{exc.filename}: " if exc.filename else ""
         raise UserError(f"{where}{exc.strerror or exc}") from exc

@@ -52,7 +52,6 @@ def add_parser(sub: Any, common: argparse.ArgumentParser, run: Any) -> None:
 
 def query(args: argparse.Namespace, path: Path) -> int:
     """The rows of one read-only statement (`autotune.db.readonly.query_rows`), written out."""
-    import os
 
     from autotune.db.readonly import query_rows
 
@@ -63,11 +62,8 @@ def query(args: argparse.Namespace, path: Path) -> int:
         if not eq or not name:
             raise UserError(f"--param {item!r}: expected NAME=VALUE (bound to :NAME in the query)")
         params[name] = value
-    try:
-        _WRITERS[args.format](query_rows(path, args.sql, params), sys.stdout)
-        sys.stdout.flush()
-    except BrokenPipeError:  # the reader went away (`| head`): stop quietly
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    _WRITERS[args.format](query_rows(path, args.sql, params), sys.stdout)
+    sys.stdout.flush()  # a reader gone (`| head`) is BrokenPipeError: the CLI stops quietly
     return 0
 
 
