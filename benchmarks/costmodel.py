@@ -90,25 +90,25 @@ wrapped in a timing PyCostModel (EvolutionarySearch._cost_model patched in the s
 adds up the seconds inside predict (featurizing included) and update; share = (predict + update) /
 run_job wall (import, defaults, search, builds, runs, confirmation).
 (4) Search efficiency (TVM): our cost model ({tvm_cost_model}; its GNN {epochs} epochs) is trained
-on the TVM data minus every workload of the evaluated models ({tvm_search_models}) and saved to a temporary checkpoint. Per
-model, {tvm_runs_search} search seed(s), each run in its own subprocess into a fresh temporary
-SQLite file through autotune.tuning.model.ModelTuner.prepare + tune (the job's path; confirmation
-skipped; target llvm; 16 trials per MetaSchedule iteration; the TVM session's builder and runner
-for both): "ms-default" = cost_model "none" = MetaSchedule's default search (XGBModel, population
-512, 4 generations; it scores randomly until it has 100 measurements), {ms_budget} trials (4x
-{tvm_budget}); "gnn" = the held-out checkpoint as MetaSchedule's PyCostModel (population 128, 3
-generations, learns online), {gnn_budget} trials. The two variants alternate which runs first.
-Reference = the fastest trial of {tvm_ref_runs} separate MetaSchedule default run(s) of the model
-with {ms_budget} trials (search seeds 1000..), which are not among the compared runs ("the best
-latency MetaSchedule's default search finds with 4x the budget").
-"to 5%" = 1-based index, among the costliest subgraph's tune measurements in database order
-(MetaSchedule's order within a batch), of the first within 5% of the reference; a run that never
-gets there counts as its budget (so the ratio understates a GNN miss). "s to 5%" = its
-created_at minus the start of tune(). Goal: ms-default's mean trials / ours >= 4. "At equal
-trials": per variant, the median over its runs of (the fastest of the default and the first n
-tune measurements) / the reference, at n = 8, 16, 32 (online learning: ours updates the
-pre-trained GNN with each batch's measurements, MetaSchedule's XGBoost learns from none);
-"cost model / tune s" = the seconds inside the PyCostModel's predict and update / tune().
+on the TVM data minus every workload of the evaluated models ({tvm_search_models}) and saved to a
+temporary checkpoint. Per model, {tvm_runs_search} search seed(s), each run in its own subprocess
+into a fresh temporary SQLite file through autotune.tuning.model.ModelTuner.prepare + tune (the
+job's path; confirmation skipped; target llvm; 16 trials per MetaSchedule iteration; the TVM
+session's builder and runner for both): "ms-default" = cost_model "none" = MetaSchedule's default
+search (XGBModel, population 512, 4 generations; it scores randomly until it has 100
+measurements), {ms_budget} trials (4x {tvm_budget}); "gnn" = the held-out checkpoint as
+MetaSchedule's PyCostModel (population 128, 3 generations, learns online), {gnn_budget} trials.
+The two variants alternate which runs first. Reference = the fastest trial of {tvm_ref_runs}
+separate MetaSchedule default run(s) of the model with {ms_budget} trials (search seeds 1000..),
+which are not among the compared runs ("the best latency MetaSchedule's default search finds with
+4x the budget"). "to 5%" = 1-based index, among the costliest subgraph's tune measurements in
+database order (MetaSchedule's order within a batch), of the first within 5% of the reference; a
+run that never gets there counts as its budget (so the ratio understates a GNN miss). "s to 5%" =
+its created_at minus the start of tune(). Goal: ms-default's mean trials / ours >= 4. "At equal
+trials": per variant, the median over its runs of (the fastest of the default and the first n tune
+measurements) / the reference, at n = 8, 16, 32 (online learning: ours updates the pre-trained GNN
+with each batch's measurements, MetaSchedule's XGBoost learns from none); "cost model / tune s" =
+the seconds inside the PyCostModel's predict and update / tune().
 (5) Leave one model out (autotune.costmodel.holdout.leave_one_model_out, what `autotune costmodel
 eval --by-model` runs): each model of the database in turn is held out whole (every workload of
 its composition, even one another model shares); gnn, ensemble (GNN + XGBoost, z-scored scores
@@ -229,7 +229,26 @@ def by_model(args: argparse.Namespace, backend: str, data: Any, log: Any) -> dic
         data, for_backend(backend).signature(), seeds=args.model_seeds, gnn_hp=args.gnn_hp, only=names
     )
     log(f"{backend}: {len(names)} models held out in turn in {time.perf_counter() - t0:.0f} s")
-    return {"models": names, "rows": result.rows, "summary": result.summary(), "table": result.table()}
+    return {
+        "models": names,
+        "rows": result.rows,
+        "summary": result.summary(),
+        "table": result.table(),
+        "subsets": subset_tables(result.rows, result.kinds),
+    }
+
+
+def subset_tables(rows: list[dict[str, Any]], kinds: tuple[str, ...]) -> dict[str, str]:
+    """The same comparison over the whole models held out and over the operator shapes
+    (zoo names 'op-...') held out, each with its own bootstrap over its models."""
+    from autotune.costmodel.holdout import HoldoutResult
+
+    out = {}
+    for label, whole in (("whole models", True), ("operator shapes", False)):
+        mine = [r for r in rows if r["held_out"].startswith("op-") != whole]
+        if len({r["held_out"] for r in mine}) >= 2:
+            out[label] = HoldoutResult(rows=mine, kinds=kinds).table()
+    return out
 
 
 def report_by_model(backend: str, res: dict[str, Any]) -> list[str]:
@@ -240,8 +259,17 @@ def report_by_model(backend: str, res: dict[str, Any]) -> list[str]:
         f"(5) {backend}: leave one model out ({len(res['models'])} models: {', '.join(res['models'])}), "
         f"seeds {','.join(map(str, sorted({r['seed'] for r in res['rows']})))}",
         res["table"],
-        "per held-out model:",
     ]
+    for label, table in res.get("subsets", {}).items():
+        held = sorted(
+            {
+                r["held_out"]
+                for r in res["rows"]
+                if r["held_out"].startswith("op-") != (label == "whole models")
+            }
+        )
+        out += [f"held out: the {len(held)} {label} only", table]
+    out.append("per held-out model:")
     for name in res["models"]:
         rows = [r for r in res["rows"] if r["held_out"] == name]
         kinds = dict.fromkeys(r["model"] for r in rows)
