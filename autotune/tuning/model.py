@@ -136,16 +136,24 @@ class ModelTuner:
         if self._subgraph is not None:
             self._subgraph.close()
 
+    def _search_model_seconds(self) -> float:
+        """Seconds our cost model has spent inside the subgraph search (TVM: MetaSchedule's
+        PyCostModel, featurizing included; 0 without one, or with MetaSchedule's own)."""
+        model = getattr(self._subgraph, "cost_model", None)
+        return float(getattr(model, "seconds", 0.0) or 0.0)
+
     @contextmanager
     def timed(self, plan: ModelPlan) -> Iterator[None]:
         """Adds the time of a step, and the session's share of it, to the model's profile."""
         t0, before = time.perf_counter(), dict(vars(self.session.timing))
+        model_s = self._search_model_seconds()
         try:
             yield
         finally:
             after = vars(self.session.timing)
             p = plan.profile
             p.total += time.perf_counter() - t0
+            p.costmodel += self._search_model_seconds() - model_s
             p.startup += after["startup"] - before["startup"]
             p.compile += after["compile"] - before["compile"]
             p.run += after["run"] - before["run"]

@@ -55,6 +55,9 @@ def test_every_trial_and_default_is_recorded(tuned_db):
         assert m, out
         counts = {w["name"]: db.count(w["id"], tid, source="tune") for w, _ in model["workloads"]}
         assert counts.pop(m.group(1)) == 16 and set(counts.values()) == {8}
+        # The GNN's time inside MetaSchedule is the profile's cost model time (it read 0.0).
+        cm = re.search(r"time [\d.]+ s: .*cost model ([\d.]+)", out)
+        assert cm and float(cm.group(1)) > 0, out
 
 
 def test_best_reports_each_subgraph_and_end_to_end(tuned_db):
