@@ -238,16 +238,18 @@ def by_model(args: argparse.Namespace, backend: str, data: Any, log: Any) -> dic
     }
 
 
-def subset_tables(rows: list[dict[str, Any]], kinds: tuple[str, ...]) -> dict[str, str]:
+def subset_tables(rows: list[dict[str, Any]], kinds: tuple[str, ...]) -> dict[str, dict[str, Any]]:
     """The same comparison over the whole models held out and over the operator shapes
-    (zoo names 'op-...') held out, each with its own bootstrap over its models."""
+    (zoo names 'op-...') held out, each with its own bootstrap over its models: per subset,
+    its models and its table."""
     from autotune.costmodel.holdout import HoldoutResult
 
     out = {}
     for label, whole in (("whole models", True), ("operator shapes", False)):
         mine = [r for r in rows if r["held_out"].startswith("op-") != whole]
-        if len({r["held_out"] for r in mine}) >= 2:
-            out[label] = HoldoutResult(rows=mine, kinds=kinds).table()
+        held = sorted({r["held_out"] for r in mine})
+        if len(held) >= 2:
+            out[label] = {"models": held, "table": HoldoutResult(rows=mine, kinds=kinds).table()}
     return out
 
 
@@ -260,15 +262,8 @@ def report_by_model(backend: str, res: dict[str, Any]) -> list[str]:
         f"seeds {','.join(map(str, sorted({r['seed'] for r in res['rows']})))}",
         res["table"],
     ]
-    for label, table in res.get("subsets", {}).items():
-        held = sorted(
-            {
-                r["held_out"]
-                for r in res["rows"]
-                if r["held_out"].startswith("op-") != (label == "whole models")
-            }
-        )
-        out += [f"held out: the {len(held)} {label} only", table]
+    for label, sub in res.get("subsets", {}).items():
+        out += [f"held out: the {len(sub['models'])} {label} only", sub["table"]]
     out.append("per held-out model:")
     for name in res["models"]:
         rows = [r for r in res["rows"] if r["held_out"] == name]
