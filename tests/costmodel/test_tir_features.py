@@ -171,7 +171,7 @@ def test_cost_model_inside_evolutionary_search(workload_mod, target):
     )
     ctx = _context(workload_mod, target, strategy)
     model = CountingModel()
-    cm = ScoreModelCostModel(model)
+    cm = ScoreModelCostModel(model, by_sketch=False)
     strategy.pre_tuning(4, 4, ctx.generate_design_space(), ms.database.MemoryDatabase(), cm)
     cands = strategy.generate_measure_candidates()
     strategy.post_tuning()
@@ -197,7 +197,7 @@ def test_cost_model_inside_evolutionary_search(workload_mod, target):
 
 def test_unreadable_candidates_score_zero(workload_mod, target):
     ctx = _context(workload_mod, target)
-    cm = ScoreModelCostModel(CountingModel())
+    cm = ScoreModelCostModel(CountingModel(), by_sketch=False)
     cands = [ms.search_strategy.MeasureCandidate(s, []) for s in ctx.generate_design_space()[:2]]
     assert (cm.predict(ctx, cands) > 0).all()
     featurize = cm.featurizer.graphs_of_modules
@@ -209,6 +209,40 @@ def test_unreadable_candidates_score_zero(workload_mod, target):
     cm._cache.clear()
     assert (cm.predict(ctx, cands) == 1.0).all()  # nothing readable: sample uniformly
     assert positive_scores(np.array([np.nan, -1e4, 0.0])).tolist() == pytest.approx([0.0, 0.0, np.log(2)])
+
+
+def test_first_batch_ranks_within_each_sketch(workload_mod, target):
+    """Candidates of one sketch share a sketch key whatever their decisions; in a workload's
+    first batch every sketch's best candidate (by the model) scores the top score, and the
+    order within a sketch is the model's; after its first measurements the model's scores."""
+    from autotune.costmodel.metaschedule import by_sketch_scores, sketch_key
+
+    ctx = _context(workload_mod, target)
+    spaces = ctx.generate_design_space()
+    cands = []
+    for space in spaces:
+        for seed in range(1, 9):
+            sch = tvm.s_tir.Schedule(workload_mod, seed=seed)
+            space.trace.apply_to_schedule(sch, remove_postproc=True)
+            cands.append(ms.search_strategy.MeasureCandidate(sch, []))
+    keys = np.array([sketch_key(c.sch.trace) for c in cands])
+    per_space = [set(keys[i * 8 : (i + 1) * 8].tolist()) for i in range(len(spaces))]
+    assert all(len(k) == 1 for k in per_space) and len(set().union(*per_space)) >= 2, per_space
+    plain = ScoreModelCostModel(CountingModel(), by_sketch=False).predict(ctx, cands)
+    cm = ScoreModelCostModel(CountingModel(), by_sketch=True)
+    first = cm.predict(ctx, cands)
+    for k in set(keys.tolist()):
+        idx = np.nonzero(keys == k)[0]
+        assert first[idx].max() == pytest.approx(plain.max())
+        assert (np.diff(first[idx][np.argsort(-plain[idx], kind="stable")]) <= 1e-12).all()
+    cm.update(ctx, cands[:2], [ms.runner.RunnerResult([1e-3], None)] * 2)
+    assert np.allclose(cm.predict(ctx, cands), plain)
+    assert by_sketch_scores(np.array([5.0, 4.0, 1.0, 0.5]), np.array([0, 0, 1, 1])).tolist() == [
+        5.0,
+        2.5,
+        5.0,
+        2.5,
+    ]
 
 
 def test_adapter_with_our_model_kinds(workload_mod, target):
