@@ -84,7 +84,7 @@ Profile.total (featurizing and ranking proposals, online updates; total = prepar
 model runs of (2). TVM: `autotune.tuning.job.run_job` of {tvm_model} ({tvm_trials} trials,
 evolutionary search, fresh temporary database, target llvm), each run in its own subprocess,
 {tvm_runs} run(s) per variant alternated: "gnn" = cost_model <the TVM checkpoint named below>
-(ScoreModelCostModel; the search then uses population 128, 3 generations) vs "xgb" = MetaSchedule's
+(ScoreModelCostModel; the search then uses population 128, GENERATIONS generations) vs "xgb" = MetaSchedule's
 XGBoost ("none" in a job file; population 512, 4 generations). The PyCostModel the search builds is
 wrapped in a timing PyCostModel (EvolutionarySearch._cost_model patched in the subprocess) that
 adds up the seconds inside predict (featurizing included) and update; share = (predict + update) /
@@ -97,11 +97,11 @@ job's path; confirmation skipped; target llvm; 16 trials per MetaSchedule iterat
 session's builder and runner for both): "ms-default" = cost_model "none" = MetaSchedule's default
 search (XGBModel, population 512, 4 generations; it scores randomly until it has 100
 measurements), {ms_budget} trials (4x {tvm_budget}); "gnn" = the held-out checkpoint as
-MetaSchedule's PyCostModel (population 128, 3 generations, learns online), {gnn_budget} trials,
-with the package's first-batch rules (autotune.costmodel.metaschedule: {first_batch}); "gnn
-K=V" = the same with that rule changed (BY_SKETCH: a workload's first batch ranks candidates
-within their sketch; 0 = the model ranks them all against each other). The variants rotate
-which runs first. Reference = the fastest trial of {tvm_ref_runs}
+MetaSchedule's PyCostModel (population 128, learns online), {gnn_budget} trials,
+with the package's rules ({first_batch}); "gnn K=V" = the same with that rule changed
+(BY_SKETCH: a workload's first batch ranks candidates within their sketch, 0 = the model ranks
+them all against each other; GENERATIONS: of the evolutionary search per batch). The variants
+rotate which runs first. Reference = the fastest trial of {tvm_ref_runs}
 separate MetaSchedule default run(s) of the model with {ms_budget} trials (search seeds 1000..),
 which are not among the compared runs ("the best latency MetaSchedule's default search finds with
 4x the budget"). "to 5%" = 1-based index, among the costliest subgraph's tune measurements in
@@ -641,10 +641,11 @@ def tvm_search_worker(cfg: dict[str, Any]) -> dict[str, Any]:
     be = backends.get("tvm")
     db = open_db(cfg["db"])
     session = be.open(be.resolve_target("llvm"), db, None)
-    from autotune.costmodel import metaschedule
+    import importlib
 
-    for knob, value in (cfg.get("knobs") or {}).items():  # first-batch rules of this variant
-        setattr(metaschedule, knob, type(getattr(metaschedule, knob))(value))
+    for knob, value in (cfg.get("knobs") or {}).items():  # the rules this variant changes
+        module = importlib.import_module(KNOBS[knob])
+        setattr(module, knob, type(getattr(module, knob))(value))
     tuner = ModelTuner(be, session, db, None, Settings(cost_model=cfg["cost_model"], seed=cfg["seed"]))
     try:
         model = be.load_model(cfg["model"])
@@ -718,15 +719,15 @@ def tvm_search(args: argparse.Namespace, tmp: Path, log: Any) -> dict[str, Any]:
     return res
 
 
-#: The first-batch rules of autotune.costmodel.metaschedule that (4)'s variants may change.
-KNOBS = ("BY_SKETCH",)
+#: The package's rules that (4)'s variants may change, and the module of each.
+KNOBS = {"BY_SKETCH": "autotune.costmodel.metaschedule", "GENERATIONS": "autotune.search.metaschedule"}
 
 
 def package_knobs() -> str:
-    """The package's first-batch rules, as printed (importing them imports TVM)."""
-    from autotune.costmodel import metaschedule
+    """The package's rules, as printed (importing them imports TVM)."""
+    import importlib
 
-    return ", ".join(f"{k} = {getattr(metaschedule, k)}" for k in KNOBS)
+    return ", ".join(f"{k} = {getattr(importlib.import_module(m), k)}" for k, m in KNOBS.items())
 
 
 def parse_knobs(text: str) -> dict[str, dict[str, float]]:
@@ -737,7 +738,7 @@ def parse_knobs(text: str) -> dict[str, dict[str, float]]:
         for part in spec.split("+"):
             knob, _, value = part.partition("=")
             if knob not in KNOBS or not value:
-                raise SystemExit(f"--tvm-variants: {part!r} is not one of {KNOBS} = value")
+                raise SystemExit(f"--tvm-variants: {part!r} is not one of {list(KNOBS)} = value")
             knobs[knob] = float(value)
         out[spec] = knobs
     return out

@@ -53,6 +53,8 @@ def drop_foreign_handlers() -> None:
 
 #: Traces of similar workloads measured first on a fresh workload (see `warm_start`).
 WARM_START = 4
+#: Generations of the evolutionary search per batch with our cost model (MetaSchedule: 4).
+GENERATIONS = 3
 
 
 @register("evolutionary")
@@ -114,7 +116,9 @@ class EvolutionarySearch(SubgraphSearch):
         if not self.uses_gnn:
             return "evolutionary"
         population = self.rank_pool * self.trials_per_iter
-        return ms.search_strategy.EvolutionarySearch(population_size=population, genetic_num_iters=3)
+        return ms.search_strategy.EvolutionarySearch(
+            population_size=population, genetic_num_iters=GENERATIONS
+        )
 
     def _contexts(self, task: Any, strategy: Any = "evolutionary") -> tuple[list[Any], list[float]]:
         from autotune.backends.tvm.space import design_space
