@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import json
 import math
 import os
@@ -84,10 +85,11 @@ Profile.total (featurizing and ranking proposals, online updates; total = prepar
 model runs of (2). TVM: `autotune.tuning.job.run_job` of {tvm_model} ({tvm_trials} trials,
 evolutionary search, fresh temporary database, target llvm), each run in its own subprocess,
 {tvm_runs} run(s) per variant alternated: "gnn" = cost_model <the TVM checkpoint named below>
-(ScoreModelCostModel; the search then uses population 128, GENERATIONS generations) vs "xgb" = MetaSchedule's
-XGBoost ("none" in a job file; population 512, 4 generations). The PyCostModel the search builds is
-wrapped in a timing PyCostModel (EvolutionarySearch._cost_model patched in the subprocess) that
-adds up the seconds inside predict (featurizing included) and update; share = (predict + update) /
+(ScoreModelCostModel; the search then uses population 128 and GENERATIONS, as in (4)) vs
+"xgb" = MetaSchedule's XGBoost ("none" in a job file; population 512, 4 generations). The
+PyCostModel the search builds is wrapped in a timing PyCostModel (EvolutionarySearch._cost_model
+patched in the subprocess) that adds up the seconds inside predict (featurizing included) and
+update; share = (predict + update) /
 run_job wall (import, defaults, search, builds, runs, confirmation).
 (4) Search efficiency (TVM): our cost model ({tvm_cost_model}; its GNN {epochs} epochs) is trained
 on the TVM data minus every workload of the evaluated models ({tvm_search_models}) and saved to a
@@ -98,7 +100,7 @@ session's builder and runner for both): "ms-default" = cost_model "none" = MetaS
 search (XGBModel, population 512, 4 generations; it scores randomly until it has 100
 measurements), {ms_budget} trials (4x {tvm_budget}); "gnn" = the held-out checkpoint as
 MetaSchedule's PyCostModel (population 128, learns online), {gnn_budget} trials,
-with the package's rules ({first_batch}); "gnn K=V" = the same with that rule changed
+with the package's rules ({rules}); "gnn K=V" = the same with that rule changed
 (BY_SKETCH: a workload's first batch ranks candidates within their sketch, 0 = the model ranks
 them all against each other; GENERATIONS: of the evolutionary search per batch). The variants
 rotate which runs first. Reference = the fastest trial of {tvm_ref_runs}
@@ -641,8 +643,6 @@ def tvm_search_worker(cfg: dict[str, Any]) -> dict[str, Any]:
     be = backends.get("tvm")
     db = open_db(cfg["db"])
     session = be.open(be.resolve_target("llvm"), db, None)
-    import importlib
-
     for knob, value in (cfg.get("knobs") or {}).items():  # the rules this variant changes
         module = importlib.import_module(KNOBS[knob])
         setattr(module, knob, type(getattr(module, knob))(value))
@@ -725,8 +725,6 @@ KNOBS = {"BY_SKETCH": "autotune.costmodel.metaschedule", "GENERATIONS": "autotun
 
 def package_knobs() -> str:
     """The package's rules, as printed (importing them imports TVM)."""
-    import importlib
-
     return ", ".join(f"{k} = {getattr(importlib.import_module(m), k)}" for k, m in KNOBS.items())
 
 
@@ -954,10 +952,10 @@ def report_tvm_search(res: dict[str, Any]) -> list[str]:
     mean_trials: dict[str, float] = {}
     strict: dict[str, float] = {}  # a miss counts as MetaSchedule's budget for every variant
     for v, runs in per.items():
-        n = [r["trials_to_near"] if r.get("trials_to_near") is not None else r["budget"] for r in runs]
+        n = [trials_to_near(r, r["budget"]) for r in runs]
         hit = [r for r in runs if r.get("trials_to_near") is not None]
         mean_trials[v] = statistics.fmean(n)
-        strict[v] = statistics.fmean(r.get("trials_to_near") or res["ms_budget"] for r in runs)
+        strict[v] = statistics.fmean(trials_to_near(r, res["ms_budget"]) for r in runs)
         rows.append(
             [
                 v,
@@ -972,9 +970,8 @@ def report_tvm_search(res: dict[str, Any]) -> list[str]:
     heads = ["variant", "reached 5%", "mean trials to 5% (miss = budget)", f"(miss = {res['ms_budget']})"]
     heads += ["median", "mean s to 5% (hits)"]
     out.append(C.table([*heads, "tune s / trial"], rows))
-    for v in [v for v in mean_trials if v.startswith("gnn") and mean_trials[v] > 0]:
-        if "ms-default" not in mean_trials:
-            break
+    ours = [v for v in mean_trials if v.startswith("gnn") and mean_trials[v] > 0]
+    for v in ours if "ms-default" in mean_trials else []:
         ratio = mean_trials["ms-default"] / mean_trials[v]
         out.append(
             f"goal >= 4x fewer trials: MetaSchedule default / ours ({v}) = {ratio:.2f}x "
@@ -983,6 +980,12 @@ def report_tvm_search(res: dict[str, Any]) -> list[str]:
         )
     out += equal_trials(res, per)
     return out
+
+
+def trials_to_near(run: dict[str, Any], miss: int) -> int:
+    """The run's trials to within 5% of the reference; `miss` when it never got there."""
+    n = run.get("trials_to_near")
+    return miss if n is None else n
 
 
 def best_so_far(run: dict[str, Any], n: int) -> float | None:
@@ -1198,7 +1201,7 @@ def main(argv: list[str]) -> int:
         model_seeds=",".join(map(str, args.model_seeds)),
         loss=args.loss,
         tvm_cost_model=args.tvm_model,
-        first_batch=package_knobs(),
+        rules=package_knobs(),
     )
     printed = "\n".join([C.wrap(method), *text])
     print()

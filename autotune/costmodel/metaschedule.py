@@ -21,7 +21,7 @@ workload's first batch (before any of its candidates was measured in this search
 each candidate scores the score at its rank within its sketch (`by_sketch_scores`): the
 picks and the parents of the evolution cover every sketch, and the later batches, the model
 updated by the first, start from a database that does. On that dense, 32 trials then found
-3.4 ms where 30 of 32 had stayed in one sketch at 7.2-7.5 ms (benchmarks/README.md). (A random
+3.4 ms where 28 of 32 had stayed in one sketch, the best at 7.24 ms (benchmarks/README.md). (A random
 share of the first batch instead did not leave the family: what is random there is drawn from
 a population the model already evolved.)
 
@@ -69,9 +69,9 @@ def sketch_key(trace: Any) -> int:
         if name == "EnterPostproc":
             break
         ins = []
-        for x in inst.inputs:
+        for x in inst.inputs:  # a random variable: where it was defined; a constant: its type
             handle = x.__chandle__() if hasattr(x, "__chandle__") else None
-            ins.append(where.get(handle, type(x).__name__) if handle is not None else type(x).__name__)
+            ins.append(where.get(handle, type(x).__name__))
         for j, o in enumerate(inst.outputs):
             where[o.__chandle__()] = (k, j)
         out.append((name, str(inst.attrs), tuple(ins)))
@@ -158,7 +158,6 @@ class ScoreModelCostModel(PyCostModel):
         self._groups: dict[int, int] = {}  # workload hash -> group id
         self._refs: dict[int, float] = {}  # workload hash -> reference latency
         self._rng = np.random.default_rng(seed)
-        self._measured_by: dict[int, int] = {}  # workload hash -> measurements seen
         self.by_sketch = BY_SKETCH if by_sketch is None else bool(by_sketch)
         self._sketches: dict[tuple[int, int], int] = {}  # first batch: candidate -> sketch key
         self.seconds = 0.0  # time spent in predict and update (featurizing included)
@@ -201,12 +200,16 @@ class ScoreModelCostModel(PyCostModel):
             if raw.shape[0] != len(ok):
                 raise ValueError(f"model gave {raw.shape[0]} scores for {len(ok)} candidates")
             scores[ok] = positive_scores(raw)
-            if self.by_sketch and self._measured_by.get(wkey, 0) == 0:
+            if self.by_sketch and self._first_batch(wkey):
                 sketches = np.array([self._sketch(keys[i], candidates[i]) for i in ok])
                 scores[ok] = by_sketch_scores(scores[ok], sketches)
         if not np.any(scores > 0):  # nothing readable: let the search sample uniformly
             scores[:] = 1.0
         return scores
+
+    def _first_batch(self, wkey: int) -> bool:
+        """No candidate of the workload measured yet (its reference is set by the first)."""
+        return wkey not in self._refs
 
     def _sketch(self, key: tuple[int, int], candidate: Any) -> int:
         if key not in self._sketches:
@@ -233,7 +236,6 @@ class ScoreModelCostModel(PyCostModel):
         graphs = self.graphs(context, [candidates[i] for i in keep])
         pairs = [(g, lats[i] / ref) for g, i in zip(graphs, keep) if g is not None]  # type: ignore[operator]
         self.measured += len(keep)
-        self._measured_by[wkey] = self._measured_by.get(wkey, 0) + len(keep)
         self._sketches = {k: v for k, v in self._sketches.items() if k[0] != wkey}  # first batch over
         if not pairs:
             return
