@@ -85,7 +85,7 @@ Profile.total (featurizing and ranking proposals, online updates; total = prepar
 model runs of (2). TVM: `autotune.tuning.job.run_job` of {tvm_model} ({tvm_trials} trials,
 evolutionary search, fresh temporary database, target llvm), each run in its own subprocess,
 {tvm_runs} run(s) per variant alternated: "gnn" = cost_model <the TVM checkpoint named below>
-(ScoreModelCostModel; the search then uses population 128 and GENERATIONS, as in (4)) vs
+(ScoreModelCostModel; the search then uses population rank_pool x 16 and GENERATIONS, as in (4)) vs
 "xgb" = MetaSchedule's XGBoost ("none" in a job file; population 512, 4 generations). The
 PyCostModel the search builds is wrapped in a timing PyCostModel (EvolutionarySearch._cost_model
 patched in the subprocess) that adds up the seconds inside predict (featurizing included) and
@@ -99,10 +99,11 @@ job's path; confirmation skipped; target llvm; 16 trials per MetaSchedule iterat
 session's builder and runner for both): "ms-default" = cost_model "none" = MetaSchedule's default
 search (XGBModel, population 512, 4 generations; it scores randomly until it has 100
 measurements), {ms_budget} trials (4x {tvm_budget}); "gnn" = the held-out checkpoint as
-MetaSchedule's PyCostModel (population 128, learns online), {gnn_budget} trials,
+MetaSchedule's PyCostModel (population rank_pool x 16, learns online), {gnn_budget} trials,
 with the package's rules ({rules}); "gnn K=V" = the same with that rule changed
 (BY_SKETCH: a workload's first batch ranks candidates within their sketch, 0 = the model ranks
-them all against each other; GENERATIONS: of the evolutionary search per batch). The variants
+them all against each other; GENERATIONS: of the evolutionary search per batch; rank_pool:
+the population per trial of a batch). The variants
 rotate which runs first. Reference = the fastest trial of {tvm_ref_runs}
 separate MetaSchedule default run(s) of the model with {ms_budget} trials (search seeds 1000..),
 which are not among the compared runs ("the best latency MetaSchedule's default search finds with
@@ -644,8 +645,8 @@ def tvm_search_worker(cfg: dict[str, Any]) -> dict[str, Any]:
     db = open_db(cfg["db"])
     session = be.open(be.resolve_target("llvm"), db, None)
     for knob, value in (cfg.get("knobs") or {}).items():  # the rules this variant changes
-        module = importlib.import_module(KNOBS[knob])
-        setattr(module, knob, type(getattr(module, knob))(value))
+        holder = knob_holder(knob)
+        setattr(holder, knob, type(getattr(holder, knob))(value))
     tuner = ModelTuner(be, session, db, None, Settings(cost_model=cfg["cost_model"], seed=cfg["seed"]))
     try:
         model = be.load_model(cfg["model"])
@@ -720,12 +721,24 @@ def tvm_search(args: argparse.Namespace, tmp: Path, log: Any) -> dict[str, Any]:
 
 
 #: The package's rules that (4)'s variants may change, and the module of each.
-KNOBS = {"BY_SKETCH": "autotune.costmodel.metaschedule", "GENERATIONS": "autotune.search.metaschedule"}
+#: 'module' or 'module:Class' (a class attribute, e.g. the backend's rank_pool).
+KNOBS = {
+    "BY_SKETCH": "autotune.costmodel.metaschedule",
+    "GENERATIONS": "autotune.search.metaschedule",
+    "rank_pool": "autotune.backends.tvm.backend:TvmBackend",
+}
+
+
+def knob_holder(knob: str) -> Any:
+    """The module or class that holds a knob."""
+    module, _, cls = KNOBS[knob].partition(":")
+    holder = importlib.import_module(module)
+    return getattr(holder, cls) if cls else holder
 
 
 def package_knobs() -> str:
     """The package's rules, as printed (importing them imports TVM)."""
-    return ", ".join(f"{k} = {getattr(importlib.import_module(m), k)}" for k, m in KNOBS.items())
+    return ", ".join(f"{k} = {getattr(knob_holder(k), k)}" for k in KNOBS)
 
 
 def parse_knobs(text: str) -> dict[str, dict[str, float]]:
