@@ -24,12 +24,30 @@ def flat_matrix(graphs: Sequence[Any]) -> np.ndarray:
 class XGBoostModel(CostModel):
     """Gradient-boosted trees with a pairwise ranking objective, grouped by workload."""
 
+    #: Trees an online update adds, fitted on its measurements (boosting goes on from the model).
+    UPDATE_ROUNDS = 10
+
     def __init__(self, *args: Any, rounds: int = 200, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.rounds = rounds
         self.booster: Any = None
 
     def fit(self, graphs: Sequence[Any], relative: Sequence[float], groups: Sequence[int]) -> None:
+        curve = self._boost(graphs, relative, groups, self.rounds, None)
+        self.history = [{"epoch": i, "train_metric": float(v)} for i, v in enumerate(curve)]
+
+    def update(self, graphs: Sequence[Any], relative: Sequence[float], groups: Sequence[int]) -> None:
+        """Online: `UPDATE_ROUNDS` more trees on the new measurements, keeping the trained ones
+        (a refit on a job's batch alone would forget everything learned before it)."""
+        if self.booster is None:
+            self.fit(graphs, relative, groups)
+            return
+        self._boost(graphs, relative, groups, self.UPDATE_ROUNDS, self.booster)
+
+    def _boost(
+        self, graphs: Sequence[Any], relative: Sequence[float], groups: Sequence[int], rounds: int, start: Any
+    ) -> list[float]:
+        """Train `rounds` trees (on top of the booster `start`, if any); the training curve."""
         import xgboost as xgb
 
         order = np.argsort(np.asarray(groups), kind="stable")
@@ -59,10 +77,15 @@ class XGBoostModel(CostModel):
         }
         evals: dict[str, Any] = {}
         self.booster = xgb.train(
-            params, dtrain, self.rounds, evals=[(dtrain, "train")], evals_result=evals, verbose_eval=False
+            params,
+            dtrain,
+            rounds,
+            evals=[(dtrain, "train")],
+            evals_result=evals,
+            verbose_eval=False,
+            xgb_model=start,
         )
-        curve = next(iter(evals.get("train", {}).values()), [])
-        self.history = [{"epoch": i, "train_metric": float(v)} for i, v in enumerate(curve)]
+        return list(next(iter(evals.get("train", {}).values()), []))
 
     def predict(self, graphs: Sequence[Any]) -> np.ndarray:
         import xgboost as xgb

@@ -103,6 +103,21 @@ def test_online_update(kind, split):
     assert np.isfinite(model.predict(test.graphs)).all()
 
 
+@pytest.mark.parametrize("kind", ["gnn", "ensemble", "xgboost"])
+def test_an_online_update_keeps_what_the_model_learned(kind, split):
+    """A job's first batch (a few candidates of one workload) adds to the trained model: the
+    ranking of unseen workloads stays what training gave it, not what 4 candidates teach."""
+    train, test = split
+    model = base.create(kind, signature=SIG, seed=0, **({"epochs": 30} if kind != "xgboost" else {}))
+    model.fit(train.graphs, train.relative, train.groups)
+    before = metrics.evaluate(model.predict(test.graphs), test.latency, test.groups)["kendall_tau"]
+    batch = train.subset({train.groups[0]})
+    idx = list(range(4))
+    model.update([batch.graphs[i] for i in idx], [batch.relative[i] for i in idx], [0] * 4)
+    after = metrics.evaluate(model.predict(test.graphs), test.latency, test.groups)["kendall_tau"]
+    assert after > 0.5 and after > before - 0.1, (before, after)
+
+
 def test_metrics():
     lat = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
     assert metrics.kendall_tau([6, 5, 4, 3, 2, 1], lat) == pytest.approx(1.0)

@@ -148,7 +148,7 @@ def test_the_joint_searchs_graph_level_configs_run_as_ray_tasks(short_tmp):
         text=True,
         timeout=500,
     )
-    assert r.returncode == 0, r.stderr[-3000:]
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     assert "graph: 2 graph-level config(s) measured (" in r.stdout and "2 as parallel tasks" in r.stdout, (
         r.stdout
     )
