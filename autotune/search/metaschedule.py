@@ -25,6 +25,7 @@ from typing import Any
 
 from tvm.s_tir import meta_schedule as ms
 
+from autotune import interrupts
 from autotune.backends.tvm.fastimport import import_tensor_intrin
 from autotune.backends.tvm.recorder import RecordOutcomes
 from autotune.db.recorder import Recorder
@@ -171,20 +172,21 @@ class EvolutionarySearch(SubgraphSearch):
             if trials <= 0:
                 return self.msdb.db.count(wid, self.msdb.target_id) - before
         try:
-            ms.tune_tasks(
-                tasks=contexts,
-                task_weights=weights,
-                work_dir=self._workdir.name,
-                max_trials_global=trials,
-                max_trials_per_task=trials,
-                num_trials_per_iter=min(self.trials_per_iter, trials),
-                builder=self.session.builder,
-                runner=self.session.runner,
-                database=self.msdb,
-                cost_model=self.cost_model,
-                measure_callbacks=self.callbacks,
-                task_scheduler="round-robin",
-            )
+            with interrupts.native():  # Ctrl-C waits for the batch's end (interrupts.py)
+                ms.tune_tasks(
+                    tasks=contexts,
+                    task_weights=weights,
+                    work_dir=self._workdir.name,
+                    max_trials_global=trials,
+                    max_trials_per_task=trials,
+                    num_trials_per_iter=min(self.trials_per_iter, trials),
+                    builder=self.session.builder,
+                    runner=self.session.runner,
+                    database=self.msdb,
+                    cost_model=self.cost_model,
+                    measure_callbacks=self.callbacks,
+                    task_scheduler="round-robin",
+                )
         except Exception:  # a remote device given up reaches us as a RuntimeError: DeviceLost
             self.session.raise_if_lost()
             raise

@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from autotune import backends
+from autotune import backends, interrupts
 from autotune.backends.base import DeviceLost
 from autotune.errors import UserError
 from autotune.tuning import joint
@@ -34,22 +34,22 @@ from autotune.tuning.joint import graph_left
 from autotune.tuning.model import ModelTuner, Settings
 from autotune.tuning.report import JobReport, ModelResult
 
-#: The signals a running job received (SIGINT, SIGTERM). A compiler may turn the
-#: KeyboardInterrupt raised inside one of its callbacks into its own error (MetaSchedule: an
-#: empty RuntimeError that failed the model, and the job went on to the next); the job checks
-#: this instead, so Ctrl-C stops it wherever the signal landed.
-_SIGNALS: list[int] = []
 
-
+# The signals a running job received are `interrupts.SIGNALS`. A compiler may turn the
+# KeyboardInterrupt raised inside one of its callbacks into its own error (MetaSchedule: an
+# empty RuntimeError that failed the model, and the job went on to the next); the job checks
+# them instead, so Ctrl-C stops it wherever the signal landed.
 def _raise_interrupt(signum: int, frame: Any) -> None:
-    _SIGNALS.append(signum)
-    raise KeyboardInterrupt(f"signal {signum}")
+    """The job's SIGINT/SIGTERM handler: record; raise unless inside C++ (see interrupts.py)."""
+    interrupts.SIGNALS.append(signum)
+    if not interrupts.deferred():
+        raise KeyboardInterrupt(f"signal {signum}")
 
 
 def _stop_if_signalled(cause: BaseException | None = None) -> None:
     """Raise KeyboardInterrupt when the job was signalled, whatever became of the first one."""
-    if _SIGNALS:
-        raise KeyboardInterrupt(f"signal {_SIGNALS[0]}") from cause
+    if interrupts.SIGNALS:
+        raise KeyboardInterrupt(f"signal {interrupts.SIGNALS[0]}") from cause
 
 
 def _cost_models(spec: JobSpec) -> dict[str, Any]:
@@ -146,7 +146,7 @@ def run_job(
     deadline = started + spec.time_budget_s
     job_id = db.start_job(spec.as_dict() | {"force": force})
     report = JobReport(job_id, str(db.path), 0.0)
-    _SIGNALS.clear()
+    interrupts.SIGNALS.clear()
     previous = {sig: signal.signal(sig, _raise_interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     status = "failed"
     tuners: dict[str, ModelTuner] = {}

@@ -19,6 +19,7 @@ from tvm.ir.utils import derived_object
 from tvm.s_tir.meta_schedule.database import TuningRecord, Workload
 from tvm.s_tir.meta_schedule.measure_callback import PyMeasureCallback
 
+from autotune import interrupts
 from autotune.backends.tvm.database import trace_json
 from autotune.compare import failed_run
 from autotune.db.recorder import Recorder
@@ -69,3 +70,4 @@ class RecordOutcomes(PyMeasureCallback):
             self.record(wid, {"trace": trace_json(record)}, status, secs, error=str(error))
             if self.on_outcome is not None:
                 self.on_outcome(wid, status, min(secs) if status == "ok" else None)
+        interrupts.check()  # a Ctrl-C during the batch stops the search here, the batch recorded

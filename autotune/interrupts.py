@@ -1,0 +1,43 @@
+"""Ctrl-C and SIGTERM in a job: raised in Python, never through C++ that cannot pass it on.
+
+A job's signal handler raises KeyboardInterrupt wherever Python runs next. Inside
+MetaSchedule's tuning loop that can be Python code called from C++ that cannot pass an
+exception on, and the process ends in std::terminate (1 in 8 Ctrl-Cs under load, exit -11
+instead of 130, the job never recorded as interrupted). So inside a `native()` section the
+handler only records the signal; our own callbacks there (`check()`: a measure callback, the
+cost model) raise it, where MetaSchedule hands the error back to its caller, and the end of
+the section raises it at the latest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+#: Signals received during the current job (the first is the one reported).
+SIGNALS: list[int] = []
+_depth = 0
+
+
+def deferred() -> bool:
+    """True inside a `native()` section: a signal is recorded, not raised."""
+    return _depth > 0
+
+
+def check() -> None:
+    """Raise KeyboardInterrupt when a signal was received (a safe point in a callback)."""
+    if SIGNALS:
+        raise KeyboardInterrupt(f"signal {SIGNALS[0]}")
+
+
+@contextmanager
+def native() -> Iterator[None]:
+    """A call into C++ that calls back into Python: signals wait for `check()` or its end."""
+    global _depth
+    _depth += 1
+    try:
+        yield
+    finally:
+        _depth -= 1
+        if _depth == 0:
+            check()
