@@ -4,9 +4,9 @@ A job's signal handler raises KeyboardInterrupt wherever Python runs next. Insid
 MetaSchedule's tuning loop that can be Python code called from C++ that cannot pass an
 exception on, and the process ends in std::terminate (1 in 8 Ctrl-Cs under load, exit -11
 instead of 130, the job never recorded as interrupted). So inside a `native()` section the
-handler only records the signal; our own callbacks there (`check()`: a measure callback, the
-cost model) raise it, where MetaSchedule hands the error back to its caller, and the end of
-the section raises it at the latest.
+handler only records the signal; our measure callback there raises it (`check()`), where
+MetaSchedule hands the error back to its caller, and the end of the section raises it at the
+latest.
 """
 
 from __future__ import annotations
@@ -24,10 +24,11 @@ def deferred() -> bool:
     return _depth > 0
 
 
-def check() -> None:
-    """Raise KeyboardInterrupt when a signal was received (a safe point in a callback)."""
+def check(cause: BaseException | None = None) -> None:
+    """Raise KeyboardInterrupt when a signal was received, whatever became of the first one
+    (a safe point: a callback, a section's end, between models)."""
     if SIGNALS:
-        raise KeyboardInterrupt(f"signal {SIGNALS[0]}")
+        raise KeyboardInterrupt(f"signal {SIGNALS[0]}") from cause
 
 
 @contextmanager

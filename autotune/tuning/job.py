@@ -46,12 +46,6 @@ def _raise_interrupt(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt(f"signal {signum}")
 
 
-def _stop_if_signalled(cause: BaseException | None = None) -> None:
-    """Raise KeyboardInterrupt when the job was signalled, whatever became of the first one."""
-    if interrupts.SIGNALS:
-        raise KeyboardInterrupt(f"signal {interrupts.SIGNALS[0]}") from cause
-
-
 def _cost_models(spec: JobSpec) -> dict[str, Any]:
     """Each backend's cost model (None: none), loaded before the job starts."""
     from autotune.costmodel.base import CostModelError
@@ -177,7 +171,7 @@ def run_job(
                 else:
                     _measure(tuner, plan, result, force)
             result.seconds = time.time() - t0
-            _stop_if_signalled()  # before a model a swallowed interrupt cut short is saved as done
+            interrupts.check()  # before a model a swallowed interrupt cut short is saved as done
             _save(db, job_id, tuners.get(entry.backend), result)
         # What the models that finished early left of the clock goes to those it cut, in turn.
         trials_left = sum(entry.trials for entry, *_ in cut)
@@ -190,7 +184,7 @@ def run_job(
                     _go_on(tuner, entry, plan, result, share, force, progress, tqdm)
                 _measure(tuner, plan, result, force)
             result.seconds += time.time() - t0
-            _stop_if_signalled()
+            interrupts.check()
             _save(db, job_id, tuner, result)
         status = "done"
     except KeyboardInterrupt:
@@ -252,7 +246,7 @@ def _one_model(result: ModelResult) -> Iterator[None]:
         result.status, result.note = "partial", str(exc)
         print(f"autotune: {result.name}: {exc}", file=sys.stderr)
     except Exception as exc:
-        _stop_if_signalled(exc)  # the compiler's error for an interrupt is not the model's failure
+        interrupts.check(exc)  # the compiler's error for an interrupt is not the model's failure
         first = str(exc).splitlines()[0] if str(exc) else ""
         result.status, result.error = "failed", f"{type(exc).__name__}: {first}"
 
