@@ -17,7 +17,6 @@ Example::
 
 from __future__ import annotations
 
-import signal
 import sys
 import time
 from collections.abc import Iterator
@@ -33,17 +32,6 @@ from autotune.tuning.jobfile import JobSpec
 from autotune.tuning.joint import graph_left
 from autotune.tuning.model import ModelTuner, Settings
 from autotune.tuning.report import JobReport, ModelResult
-
-
-# The signals a running job received are `interrupts.SIGNALS`. A compiler may turn the
-# KeyboardInterrupt raised inside one of its callbacks into its own error (MetaSchedule: an
-# empty RuntimeError that failed the model, and the job went on to the next); the job checks
-# them instead, so Ctrl-C stops it wherever the signal landed.
-def _raise_interrupt(signum: int, frame: Any) -> None:
-    """The job's SIGINT/SIGTERM handler: record; raise unless inside C++ (see interrupts.py)."""
-    interrupts.SIGNALS.append(signum)
-    if not interrupts.deferred():
-        raise KeyboardInterrupt(f"signal {signum}")
 
 
 def _cost_models(spec: JobSpec) -> dict[str, Any]:
@@ -64,6 +52,16 @@ def prepare_job(spec: JobSpec) -> tuple[dict[str, Any], dict[str, Any], list[tup
     """Everything a job needs before any work, checked: (backends, targets, loaded models,
     cost models). A mistake is one UserError line, and the database is untouched."""
     used = {name: backends.get(name) for name in spec.backends()}
+    targets = {}
+    for name, be in used.items():  # first, the cheapest mistake to find (a remote device answers)
+        remote = spec.remote(name)  # validated: each backend's engine is set
+        targets[name] = (
+            be.resolve_target(spec.target) if remote is None else be.resolve_remote(spec.target, remote)
+        )
+    if spec.report:
+        from autotune.report import check_out
+
+        check_out(spec.report)  # before any work: a file in its place, or no matplotlib
     models = []
     for entry in spec.models:
         try:
@@ -71,16 +69,6 @@ def prepare_job(spec: JobSpec) -> tuple[dict[str, Any], dict[str, Any], list[tup
         except UserError as exc:
             raise UserError(f"model {entry.name!r}: {exc}") from None
     costmodels = _cost_models(spec)
-    if spec.report:
-        from autotune.report import check_out
-
-        check_out(spec.report)  # before any work: a file in its place, or no matplotlib
-    targets = {}
-    for name, be in used.items():  # last: a remote device is asked where it is
-        remote = spec.remote(name)  # validated: each backend's engine is set
-        targets[name] = (
-            be.resolve_target(spec.target) if remote is None else be.resolve_remote(spec.target, remote)
-        )
     return used, targets, models, costmodels
 
 
@@ -140,59 +128,62 @@ def run_job(
     deadline = started + spec.time_budget_s
     job_id = db.start_job(spec.as_dict() | {"force": force})
     report = JobReport(job_id, str(db.path), 0.0)
-    interrupts.SIGNALS.clear()
-    previous = {sig: signal.signal(sig, _raise_interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     status = "failed"
     tuners: dict[str, ModelTuner] = {}
     try:
-        trials_left = sum(entry.trials for entry, _ in models)
-        cut: list[tuple[Any, ModelTuner, Any, ModelResult]] = []  # models their share's clock cut
-        for entry, model in models:
-            trials_left -= entry.trials
-            result = ModelResult(entry.name, entry.backend)
-            report.models.append(result)
-            t0 = time.time()
-            with _one_model(result):
-                if entry.backend not in tuners:
-                    tuners[entry.backend] = open_tuner(
-                        spec,
-                        used[entry.backend],
-                        targets[entry.backend],
-                        db,
-                        job_id,
-                        settings,
-                        costmodels[entry.backend],
-                        deadline,
+        # Ctrl-C and SIGTERM raise KeyboardInterrupt (recorded only inside C++: interrupts.py).
+        # A compiler may turn that into its own error (MetaSchedule: an empty RuntimeError that
+        # failed the model, and the job went on to the next); the job checks the record instead,
+        # so Ctrl-C stops it wherever the signal landed.
+        with interrupts.handled():
+            trials_left = sum(entry.trials for entry, _ in models)
+            cut: list[tuple[Any, ModelTuner, Any, ModelResult]] = []  # models their share's clock cut
+            for entry, model in models:
+                trials_left -= entry.trials
+                result = ModelResult(entry.name, entry.backend)
+                report.models.append(result)
+                t0 = time.time()
+                with _one_model(result):
+                    if entry.backend not in tuners:
+                        tuners[entry.backend] = open_tuner(
+                            spec,
+                            used[entry.backend],
+                            targets[entry.backend],
+                            db,
+                            job_id,
+                            settings,
+                            costmodels[entry.backend],
+                            deadline,
+                        )
+                    tuner = tuners[entry.backend]
+                    plan = _tune_model(
+                        tuner, entry, model, result, deadline, trials_left, force, progress, tqdm
                     )
-                tuner = tuners[entry.backend]
-                plan = _tune_model(tuner, entry, model, result, deadline, trials_left, force, progress, tqdm)
-                if result.status == "partial":
-                    cut.append((entry, tuner, plan, result))
-                else:
+                    if result.status == "partial":
+                        cut.append((entry, tuner, plan, result))
+                    else:
+                        _measure(tuner, plan, result, force)
+                result.seconds = time.time() - t0
+                interrupts.check()  # before a model a swallowed interrupt cut short is saved as done
+                _save(db, job_id, tuners.get(entry.backend), result)
+            # What the models that finished early left of the clock goes to those it cut, in turn.
+            trials_left = sum(entry.trials for entry, *_ in cut)
+            for entry, tuner, plan, result in cut:
+                trials_left -= entry.trials
+                t0 = time.time()
+                with _one_model(result):
+                    share = model_deadline(deadline, entry.trials, trials_left)
+                    if time.time() < share:
+                        _go_on(tuner, entry, plan, result, share, force, progress, tqdm)
                     _measure(tuner, plan, result, force)
-            result.seconds = time.time() - t0
-            interrupts.check()  # before a model a swallowed interrupt cut short is saved as done
-            _save(db, job_id, tuners.get(entry.backend), result)
-        # What the models that finished early left of the clock goes to those it cut, in turn.
-        trials_left = sum(entry.trials for entry, *_ in cut)
-        for entry, tuner, plan, result in cut:
-            trials_left -= entry.trials
-            t0 = time.time()
-            with _one_model(result):
-                share = model_deadline(deadline, entry.trials, trials_left)
-                if time.time() < share:
-                    _go_on(tuner, entry, plan, result, share, force, progress, tqdm)
-                _measure(tuner, plan, result, force)
-            result.seconds += time.time() - t0
-            interrupts.check()
-            _save(db, job_id, tuner, result)
+                result.seconds += time.time() - t0
+                interrupts.check()
+                _save(db, job_id, tuner, result)
         status = "done"
     except KeyboardInterrupt:
         status = "interrupted"
         raise
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
         for tuner in tuners.values():
             tuner.close()
             tuner.session.close()
