@@ -28,6 +28,36 @@ def _env(tmp: Path) -> dict[str, str]:
     return dict(os.environ, TMPDIR=str(tmp), RAY_AUTH_MODE="disabled", RAY_USAGE_STATS_ENABLED="0")
 
 
+def _processes_of(tmp: Path) -> list[int]:
+    """The processes started for this test's cluster (Ray's daemons, its workers, the jobs):
+    those whose environment has its TMPDIR. Ray renames its workers ('ray::IDLE'), so their
+    command lines do not say; `ray stop --force` would also stop every other Ray on the
+    machine, such as another test process's."""
+    mark = f"TMPDIR={tmp}".encode()
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if mark in (entry / "environ").read_bytes().split(b"\0"):
+                pids.append(int(entry.name))
+        except OSError:  # gone meanwhile, or not ours
+            pass
+    return pids
+
+
+def _stop_cluster(tmp: Path) -> None:
+    """SIGKILL this test's Ray processes, and only those; wait (10 s at most) until they are gone."""
+    until = time.time() + 10
+    while (pids := _processes_of(tmp)) and time.time() < until:
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.2)
+
+
 @pytest.fixture(scope="module")
 def cluster():
     """A one-node Ray cluster on 127.0.0.1 whose node offers one unit of KEY: (address, tmp)."""
@@ -40,7 +70,7 @@ def cluster():
     try:
         yield f"127.0.0.1:{port}", tmp
     finally:
-        subprocess.run([*ray, "stop", "--force"], env=_env(tmp), capture_output=True, timeout=120)
+        _stop_cluster(tmp)
         shutil.rmtree(tmp, ignore_errors=True)
 
 
@@ -63,10 +93,11 @@ def _rows(path: Path, sql: str) -> list[tuple]:
         conn.close()
 
 
-def _actor_pids() -> list[int]:
-    """The processes of the model's worker actors (Ray titles them 'ray::_Host...')."""
+def _actor_pids(tmp: Path) -> list[int]:
+    """The processes of the model's worker actors in this test's cluster (Ray titles them
+    'ray::_Host...')."""
     out = subprocess.run(["pgrep", "-f", "ray::_Host"], capture_output=True, text=True).stdout
-    return [int(p) for p in out.split()]
+    return [int(p) for p in out.split() if int(p) in _processes_of(tmp)]
 
 
 def _kill_actor_mid_job(tmp: Path, p: subprocess.Popen, n: int = 3) -> bool:
@@ -78,7 +109,7 @@ def _kill_actor_mid_job(tmp: Path, p: subprocess.Popen, n: int = 3) -> bool:
                 done = _rows(shard, "SELECT count(*) FROM measurements WHERE source='tune'")[0][0]
             except sqlite3.OperationalError:
                 done = 0
-            pids = _actor_pids()
+            pids = _actor_pids(tmp)
             if done >= n and pids:
                 for pid in pids:
                     os.kill(pid, signal.SIGKILL)
@@ -190,5 +221,5 @@ def test_a_device_that_never_comes_back_stops_the_model_within_the_budget():
     finally:
         if node.poll() is None:
             os.killpg(node.pid, signal.SIGKILL)
-        subprocess.run([*ray, "stop", "--force"], env=_env(tmp), capture_output=True, timeout=120)
+        _stop_cluster(tmp)
         shutil.rmtree(tmp, ignore_errors=True)
