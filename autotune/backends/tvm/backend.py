@@ -408,16 +408,23 @@ class TvmSession(Session):
             mod = self._module(workload, config)
         except Exception as exc:  # a trace that no longer applies
             return Outcome("build_error", error=f"{type(exc).__name__}: {exc}"[:2000])
-        if not config:
-            probe = self.run_candidate(mod, self.probe)
-            if probe.status == "ok" and min(probe.samples) >= LONG_RUN_S:
-                return probe
-            if probe.status == "timeout":  # over the probe's timeout: one run here says how long
-                return Outcome("ok", self._time_here(mod, long=True))
-        out = self.run_candidate(mod)
-        if out.status != "ok" and not config:
-            out = Outcome("ok", self._time_here(mod))
-        return out
+        if config:
+            return self.run_candidate(mod)
+        path, _ = self._build(mod)  # the default: built once, probed, then timed
+        try:
+            if path is not None:
+                probe = self._run(path, mod, self.probe)
+                if probe.status == "ok" and min(probe.samples) >= LONG_RUN_S:
+                    return probe
+                if probe.status == "timeout":  # over the probe's timeout: one run here says how long
+                    return Outcome("ok", self._time_here(mod, long=True))
+                out = self._run(path, mod)
+                if out.status == "ok":
+                    return out
+        finally:
+            if path is not None:
+                shutil.rmtree(os.path.dirname(path), ignore_errors=True)
+        return Outcome("ok", self._time_here(mod))  # the pool could not build or run it
 
     def _time_here(self, mod: Any, long: bool = False) -> list[float]:
         """A module built here and timed in one process where kernels run (this one, or a
@@ -437,27 +444,43 @@ class TvmSession(Session):
 
     def run_candidate(self, mod: Any, runner: Any = None) -> Outcome:
         """Build one scheduled module in the pool and time it with the runner (or `runner`)."""
-        from tvm.s_tir.meta_schedule.builder import BuilderInput
-        from tvm.s_tir.meta_schedule.runner import RunnerInput
+        path, failed = self._build(mod)
+        if path is None:
+            return failed
+        try:
+            return self._run(path, mod, runner)
+        finally:
+            shutil.rmtree(os.path.dirname(path), ignore_errors=True)
 
-        from autotune.backends.tvm import measure
+    def _build(self, mod: Any) -> tuple[str | None, Outcome | None]:
+        """(the built artifact's path, None), or (None, the failed build's outcome)."""
+        from tvm.s_tir.meta_schedule.builder import BuilderInput
+
         from autotune.backends.tvm.recorder import classify
 
         t0 = time.perf_counter()
         built = self.builder.build([BuilderInput(mod, self.target)])[0]
         self.timing.compile += time.perf_counter() - t0
         if built.error_msg:
-            return Outcome(classify(built.error_msg, None, []), error=str(built.error_msg))
+            return None, Outcome(classify(built.error_msg, None, []), error=str(built.error_msg))
+        return built.artifact_path, None
+
+    def _run(self, path: str, mod: Any, runner: Any = None) -> Outcome:
+        """Time a built artifact of `mod` with the runner (or `runner`); the artifact stays."""
+        from tvm.s_tir.meta_schedule.runner import RunnerInput
+
+        from autotune.backends.tvm import measure
+        from autotune.backends.tvm.recorder import classify
+
         args = measure.arg_info(mod)  # packed weight layouts, as the builder builds it
         device = "cpu" if self.target.kind.name == "llvm" else self.target.kind.name
         t0 = time.perf_counter()
         try:
-            ran = (runner or self.runner).run([RunnerInput(built.artifact_path, device, args)])[0].result()
+            ran = (runner or self.runner).run([RunnerInput(path, device, args)])[0].result()
         except Exception:  # a remote runner that gave the device up: DeviceLost
             self.raise_if_lost()
             raise
         finally:
-            shutil.rmtree(os.path.dirname(built.artifact_path), ignore_errors=True)
             self.timing.run += time.perf_counter() - t0
         secs = [float(x) for x in (ran.run_secs or [])]
         status = classify(None, ran.error_msg, secs)
