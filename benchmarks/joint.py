@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import re
 import sqlite3
 import subprocess
 import sys
@@ -31,21 +32,21 @@ graph_trials = 0, into a fresh file (copied after it); (2) joint: the same job o
 with graph_trials = G: its subgraphs are tuned already, so only the joint search runs: G
 graph-level configs of the model (TVM conv layouts, ops kept out of fusion, GELU form;
 exhaustive for a space of at most G, else TPE with the composition cost model measuring the
-best-ranked of 8 proposals), each config's new subgraphs tuned with the trials the model's own
-subgraphs they replace were given (split by default time; the model's mean per subgraph where
-they replace none), the fastest confirmed interleaved against the model's own graph; (3)
-subgraph only at the same trials: the copy of file 1 tuned further, to as many trials as the
-joint search measured in all (its subgraphs', its graph configs' and their new subgraphs');
-(4) graph only: a fresh file, levels = ["graph"], graph_trials = G: the same graph search with
-every kernel at TVM's default schedule. "tune s" is each subprocess's wall clock (for the joint
-search: its graph pass alone), "trials" the candidates measured. Then, in this process: TVM's
-default build (untuned), each file's build (autotune.tvm.compile) and PyTorch eager
-(torch.set_num_threads = the cores), each output checked against TVM's default build
-(autotune.compare.mismatch), timed interleaved: ROUNDS rounds, each one sample of every
-contender in an order rotated every round, one sample = the mean over at least 50 ms of
-back-to-back runs after a warm-up. Reported: medians, and the median over rounds of the paired
-ratio subgraph-only (1) / contender ("x sub": above 1, faster than subgraph-only), the same
-for subgraph-only at the same trials (3) ("x same"), and torch / contender ("x torch")."""
+best-ranked of POOL proposals, the TVM backend's rank_pool), each config's new subgraphs tuned
+with the trials the model's own subgraphs they replace were given (split by default time; the
+model's mean per subgraph where they replace none), the fastest confirmed interleaved against
+the model's own graph; (3) subgraph only at the same trials: the copy of file 1 tuned further,
+to as many trials as the joint search measured in all (its subgraphs', its graph configs' and
+their new subgraphs'); (4) graph only: a fresh file, levels = ["graph"], graph_trials = G: the
+same graph search with every kernel at TVM's default schedule. "tune s" is each subprocess's
+wall clock (for the joint search: its graph pass alone), "trials" the candidates measured.
+Then, in this process: TVM's default build (untuned), each file's build (autotune.tvm.compile)
+and PyTorch eager (torch.set_num_threads = the cores), each output checked against TVM's
+default build (autotune.compare.mismatch), timed interleaved: ROUNDS rounds, each one sample of
+every contender in an order rotated every round, one sample = the mean over at least 50 ms of
+back- to-back runs after a warm-up. Reported: medians, and the median over rounds of the paired
+ratio subgraph-only (1) / contender ("x sub": above 1, faster than subgraph-only), the same for
+subgraph-only at the same trials (3) ("x same"), and torch / contender ("x torch")."""
 
 SAME = "subgraph only, same trials"
 
@@ -244,7 +245,10 @@ def main() -> int:
         for model, t in zip(models, trials):
             results[model] = run_model(model, t, args.graph_trials, args.rounds, Path(tmp))
             print(render(model, results[model]), flush=True)
-    method = METHOD.replace("ROUNDS", str(args.rounds)).replace("G ", f"G={args.graph_trials} ", 1)
+    from autotune import backends
+
+    method = re.sub(r"\bG\b", str(args.graph_trials), METHOD.replace("ROUNDS", str(args.rounds)))
+    method = method.replace("POOL", str(backends.get("tvm").rank_pool))
     text = "\n\n".join([C.wrap(method), *(render(k, r) for k, r in results.items())])
     C.write_result(args.results, method, results, text, sys.argv[1:], script=f"benchmarks/{NAME}.py")
     print(text)
