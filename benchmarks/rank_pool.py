@@ -26,13 +26,14 @@ Method. For each pool P and run i (RUNS runs, the pools' order alternated run by
 slow phase of the machine falls on both), `autotune tune JOB --db FILE --no-progress` in a
 subprocess into a fresh file; the job: the model at TRIALS trials, baselines = [], rank_pool =
 P (MetaSchedule's population per generation: P x trials_per_iter, ranked by the shipped GNN),
-everything else the defaults. "tune s" is the subprocess's wall clock; "cost model s" and
-"tune time" the job's own profile line. Then, in this process: TVM's default build, every
-file's build (autotune.tvm.compile) and PyTorch eager (torch.set_num_threads = the cores), each
-output checked against TVM's default build, timed interleaved: ROUNDS rounds, each one sample
-of every contender in an order rotated every round, one sample = the mean over at least 50 ms
-of back-to-back runs after a warm-up. Reported: each build's median, and per pool the mean and
-range of its runs' medians, and the median over rounds of the paired ratio eager / build."""
+everything else the defaults. "tune s" is the subprocess's wall clock; "cost model s" and "tune
+time" the job's own profile line. Then, in this process: TVM's default build, every file's
+build (autotune.tvm.compile) and PyTorch eager (torch.set_num_threads = the cores), each output
+checked against TVM's default build, timed interleaved: ROUNDS rounds, each one sample of every
+contender in an order rotated every round, one sample = the mean over at least 50 ms of
+back-to-back runs after a warm-up (PyTorch's after 0.15 s idle: TVM's workers spin about 50-100
+ms after a parallel kernel and starve it). Reported: each build's median, and per pool the mean
+and range of its runs' medians, and the median over rounds of the paired ratio eager / build."""
 
 
 def _profile(stdout: str) -> dict[str, float]:
