@@ -127,7 +127,12 @@ def _torch_timer(module: Any, args: tuple, min_ms: float) -> Any:
     return sample
 
 
-def measure(model: str, dbs: dict[str, Path], rounds: int) -> dict[str, Any]:
+def time_builds(
+    model: str, dbs: dict[str, Path], rounds: int
+) -> tuple[dict[str, list[float]], dict[str, str]]:
+    """TVM's default build, each database's build (the compile-time loader) and PyTorch eager of
+    a zoo model, outputs checked against TVM's default and timed interleaved in this process:
+    (samples by label, output mismatches by label)."""
     import torch
 
     import autotune.tvm
@@ -148,9 +153,13 @@ def measure(model: str, dbs: dict[str, Path], rounds: int) -> dict[str, Any]:
     wrong = {k: compare.mismatch(importer.run(ex, x), reference) for k, ex in builds.items()}
     timers = {k: measure.time_vm(ex, x) for k, ex in builds.items()}
     timers["PyTorch eager"] = _torch_timer(m.module.eval(), tuple(m.example_inputs), 50.0)
-    samples = C.interleave(timers, rounds, pause_s=0.05)
+    return C.interleave(timers, rounds, pause_s=0.05), wrong
+
+
+def measure(model: str, dbs: dict[str, Path], rounds: int) -> dict[str, Any]:
+    samples, wrong = time_builds(model, dbs, rounds)
     rows = {}
-    for k in timers:
+    for k in samples:
         rows[k] = {
             "median_s": C.median(samples[k]),
             "x_sub": C.paired_ratio(samples["subgraph only"], samples[k]),

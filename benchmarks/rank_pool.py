@@ -17,7 +17,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as C
-from joint import _torch_timer, _tune
+from joint import _tune, time_builds
 
 NAME = "rank_pool"
 
@@ -70,27 +70,7 @@ def tune_all(model: str, trials: int, pools: list[int], runs: int, tmp: Path) ->
 
 def measure(model: str, jobs: dict[str, Any], rounds: int) -> dict[str, Any]:
     """Every build and PyTorch eager, timed interleaved in this process: label -> row."""
-    import torch
-
-    import autotune.tvm
-    from autotune import compare, zoo
-    from autotune.backends.tvm import importer
-    from autotune.backends.tvm import measure as tvm_measure
-    from autotune.backends.tvm.workload import resolve_target
-
-    m = zoo.create(model)
-    target = resolve_target("llvm")
-    torch.set_num_threads(int(target.export().get("num-cores", 1)))
-    mod = importer.to_relax(m.module, m.example_inputs)
-    x = [t.numpy() for t in m.example_inputs]
-    builds = {"TVM default": importer.build_default(mod, target)}
-    for label, job in jobs.items():
-        builds[label] = autotune.tvm.compile(mod, target, db=str(job["db"]))
-    reference = importer.run(builds["TVM default"], x)
-    wrong = {k: compare.mismatch(importer.run(ex, x), reference) for k, ex in builds.items()}
-    timers = {k: tvm_measure.time_vm(ex, x) for k, ex in builds.items()}
-    timers["PyTorch eager"] = _torch_timer(m.module.eval(), tuple(m.example_inputs), 50.0)
-    samples = C.interleave(timers, rounds, pause_s=0.05)
+    samples, wrong = time_builds(model, {label: job["db"] for label, job in jobs.items()}, rounds)
     return {
         k: {
             "median_s": C.median(samples[k]),
@@ -98,7 +78,7 @@ def measure(model: str, jobs: dict[str, Any], rounds: int) -> dict[str, Any]:
             "wrong": wrong.get(k, ""),
             "samples": len(samples[k]),
         }
-        for k in timers
+        for k in samples
     }
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 from autotune import backends, interrupts
@@ -130,60 +130,60 @@ def run_job(
     report = JobReport(job_id, str(db.path), 0.0)
     status = "failed"
     tuners: dict[str, ModelTuner] = {}
+    # Ctrl-C and SIGTERM raise KeyboardInterrupt (recorded only inside C++: interrupts.py). A
+    # compiler may turn that into its own error (MetaSchedule: an empty RuntimeError that failed
+    # the model, and the job went on to the next); the job checks the record instead, so Ctrl-C
+    # stops it wherever the signal landed.
+    signals = ExitStack()
     try:
-        # Ctrl-C and SIGTERM raise KeyboardInterrupt (recorded only inside C++: interrupts.py).
-        # A compiler may turn that into its own error (MetaSchedule: an empty RuntimeError that
-        # failed the model, and the job went on to the next); the job checks the record instead,
-        # so Ctrl-C stops it wherever the signal landed.
-        with interrupts.handled():
-            trials_left = sum(entry.trials for entry, _ in models)
-            cut: list[tuple[Any, ModelTuner, Any, ModelResult]] = []  # models their share's clock cut
-            for entry, model in models:
-                trials_left -= entry.trials
-                result = ModelResult(entry.name, entry.backend)
-                report.models.append(result)
-                t0 = time.time()
-                with _one_model(result):
-                    if entry.backend not in tuners:
-                        tuners[entry.backend] = open_tuner(
-                            spec,
-                            used[entry.backend],
-                            targets[entry.backend],
-                            db,
-                            job_id,
-                            settings,
-                            costmodels[entry.backend],
-                            deadline,
-                        )
-                    tuner = tuners[entry.backend]
-                    plan = _tune_model(
-                        tuner, entry, model, result, deadline, trials_left, force, progress, tqdm
+        signals.enter_context(interrupts.handled())
+        trials_left = sum(entry.trials for entry, _ in models)
+        cut: list[tuple[Any, ModelTuner, Any, ModelResult]] = []  # models their share's clock cut
+        for entry, model in models:
+            trials_left -= entry.trials
+            result = ModelResult(entry.name, entry.backend)
+            report.models.append(result)
+            t0 = time.time()
+            with _one_model(result):
+                if entry.backend not in tuners:
+                    tuners[entry.backend] = open_tuner(
+                        spec,
+                        used[entry.backend],
+                        targets[entry.backend],
+                        db,
+                        job_id,
+                        settings,
+                        costmodels[entry.backend],
+                        deadline,
                     )
-                    if result.status == "partial":
-                        cut.append((entry, tuner, plan, result))
-                    else:
-                        _measure(tuner, plan, result, force)
-                result.seconds = time.time() - t0
-                interrupts.check()  # before a model a swallowed interrupt cut short is saved as done
-                _save(db, job_id, tuners.get(entry.backend), result)
-            # What the models that finished early left of the clock goes to those it cut, in turn.
-            trials_left = sum(entry.trials for entry, *_ in cut)
-            for entry, tuner, plan, result in cut:
-                trials_left -= entry.trials
-                t0 = time.time()
-                with _one_model(result):
-                    share = model_deadline(deadline, entry.trials, trials_left)
-                    if time.time() < share:
-                        _go_on(tuner, entry, plan, result, share, force, progress, tqdm)
+                tuner = tuners[entry.backend]
+                plan = _tune_model(tuner, entry, model, result, deadline, trials_left, force, progress, tqdm)
+                if result.status == "partial":
+                    cut.append((entry, tuner, plan, result))
+                else:
                     _measure(tuner, plan, result, force)
-                result.seconds += time.time() - t0
-                interrupts.check()
-                _save(db, job_id, tuner, result)
+            result.seconds = time.time() - t0
+            interrupts.check()  # before a model a swallowed interrupt cut short is saved as done
+            _save(db, job_id, tuners.get(entry.backend), result)
+        # What the models that finished early left of the clock goes to those it cut, in turn.
+        trials_left = sum(entry.trials for entry, *_ in cut)
+        for entry, tuner, plan, result in cut:
+            trials_left -= entry.trials
+            t0 = time.time()
+            with _one_model(result):
+                share = model_deadline(deadline, entry.trials, trials_left)
+                if time.time() < share:
+                    _go_on(tuner, entry, plan, result, share, force, progress, tqdm)
+                _measure(tuner, plan, result, force)
+            result.seconds += time.time() - t0
+            interrupts.check()
+            _save(db, job_id, tuner, result)
         status = "done"
     except KeyboardInterrupt:
         status = "interrupted"
         raise
     finally:
+        signals.close()  # the previous handlers are back before the clean-up
         for tuner in tuners.values():
             tuner.close()
             tuner.session.close()

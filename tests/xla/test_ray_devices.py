@@ -97,7 +97,8 @@ def _actor_pids(tmp: Path) -> list[int]:
     """The processes of the model's worker actors in this test's cluster (Ray titles them
     'ray::_Host...')."""
     out = subprocess.run(["pgrep", "-f", "ray::_Host"], capture_output=True, text=True).stdout
-    return [int(p) for p in out.split() if int(p) in _processes_of(tmp)]
+    mine = set(_processes_of(tmp))
+    return [int(p) for p in out.split() if int(p) in mine]
 
 
 def _kill_actor_mid_job(tmp: Path, p: subprocess.Popen, n: int = 3) -> bool:

@@ -27,6 +27,8 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -410,8 +412,7 @@ class TvmSession(Session):
             return Outcome("build_error", error=f"{type(exc).__name__}: {exc}"[:2000])
         if config:
             return self.run_candidate(mod)
-        path, _ = self._build(mod)  # the default: built once, probed, then timed
-        try:
+        with self._built(mod) as (path, _):  # the default: built once, probed, then timed
             if path is not None:
                 probe = self._run(path, mod, self.probe)
                 if probe.status == "ok" and min(probe.samples) >= LONG_RUN_S:
@@ -421,9 +422,6 @@ class TvmSession(Session):
                 out = self._run(path, mod)
                 if out.status == "ok":
                     return out
-        finally:
-            if path is not None:
-                shutil.rmtree(os.path.dirname(path), ignore_errors=True)
         return Outcome("ok", self._time_here(mod))  # the pool could not build or run it
 
     def _time_here(self, mod: Any, long: bool = False) -> list[float]:
@@ -444,16 +442,13 @@ class TvmSession(Session):
 
     def run_candidate(self, mod: Any, runner: Any = None) -> Outcome:
         """Build one scheduled module in the pool and time it with the runner (or `runner`)."""
-        path, failed = self._build(mod)
-        if path is None:
-            return failed
-        try:
-            return self._run(path, mod, runner)
-        finally:
-            shutil.rmtree(os.path.dirname(path), ignore_errors=True)
+        with self._built(mod) as (path, failed):
+            return failed if path is None else self._run(path, mod, runner)
 
-    def _build(self, mod: Any) -> tuple[str | None, Outcome | None]:
-        """(the built artifact's path, None), or (None, the failed build's outcome)."""
+    @contextmanager
+    def _built(self, mod: Any) -> Iterator[tuple[str | None, Outcome | None]]:
+        """`mod` built in the pool: (the artifact's path, None), removed when the block ends; or
+        (None, the failed build's outcome)."""
         from tvm.s_tir.meta_schedule.builder import BuilderInput
 
         from autotune.backends.tvm.recorder import classify
@@ -462,8 +457,12 @@ class TvmSession(Session):
         built = self.builder.build([BuilderInput(mod, self.target)])[0]
         self.timing.compile += time.perf_counter() - t0
         if built.error_msg:
-            return None, Outcome(classify(built.error_msg, None, []), error=str(built.error_msg))
-        return built.artifact_path, None
+            yield None, Outcome(classify(built.error_msg, None, []), error=str(built.error_msg))
+            return
+        try:
+            yield built.artifact_path, None
+        finally:
+            shutil.rmtree(os.path.dirname(built.artifact_path), ignore_errors=True)
 
     def _run(self, path: str, mod: Any, runner: Any = None) -> Outcome:
         """Time a built artifact of `mod` with the runner (or `runner`); the artifact stays."""
