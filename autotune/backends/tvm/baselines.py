@@ -10,10 +10,8 @@ Each baseline is warmed up, its outputs are checked against TVM's default build
 (`compare.mismatch`), and it is timed interleaved with the tuned build, round by round
 (`compare.interleaved`): its speedup is the median of the paired ratios. A sample of it is
 taken the way TVM's timer takes one of the tuned build (`_timer`). Two thread pools share
-the CPU and each spins after its last call: OpenMP's workers about 10 ms after a torch call,
-TVM's idle workers 50-100 ms after a parallel kernel (TVM's default, which the job's process
-keeps: see threads.py). So a sample of the tuned build starts after `HANDOVER_S` idle and
-one of PyTorch after `TORCH_HANDOVER_S`: neither is timed in the other's wake.
+the CPU (OpenMP's workers spin about 10 ms after a torch call), so every sample, of either
+side, starts after `HANDOVER_S` idle: neither is timed in the other's wake.
 
 Example::
 
@@ -35,18 +33,13 @@ import numpy as np
 
 from autotune import compare
 from autotune.backends.base import BaselineResult
-from autotune.backends.tvm.threads import SPIN_S
 
 #: The longest torch.compile may take to compile a model (its first call), seconds.
 COMPILE_TIMEOUT_S = 180.0
 #: Each sample times back-to-back calls for at least this long (TVM's `time_vm` uses 50 ms).
 MIN_MS = 50.0
-#: Idle before a sample of the tuned build: PyTorch's OpenMP workers stop spinning by then.
+#: Idle before every sample, of either side: the other thread pool stops spinning by then.
 HANDOVER_S = 0.02
-#: Idle before a PyTorch sample: TVM's workers stop spinning by then (measured here: eager
-#: mlp 20-26 ms a call instead of 0.047 when timed 20 or 50 ms after a tuned TVM run, clean
-#: from 100 ms).
-TORCH_HANDOVER_S = SPIN_S
 
 
 class CompileTimeout(Exception):
@@ -165,7 +158,7 @@ def _timer(fn: Callable[..., Any], args: tuple[Any, ...]) -> Callable[[], float]
     import torch
 
     def sample() -> float:
-        time.sleep(TORCH_HANDOVER_S)
+        time.sleep(HANDOVER_S)
         number, ms = 1, 0.0
         with torch.no_grad():
             while True:

@@ -6,46 +6,30 @@ core while its schedule was parallelized for two (measured here: 104 GFLOP/s on 
 dense layer, 191-203 with both cores). Tuning and the compile-time loader therefore set the
 pool to the target's `num-cores`, unless the user chose with `TVM_NUM_THREADS`.
 
-Where candidates are timed, in the tuning session's runner workers, the idle workers of
-TVM's pool sleep at once (`TVM_THREAD_POOL_SPIN_COUNT=0`, the runner's initializer
-`no_spin`): kernels tuned that way made the faster models (bert-tiny 0.118-0.133 ms against
-0.155-0.160 tuned with spinning workers, two jobs each). The job's own process, where the
-tuned model is confirmed and timed end to end beside PyTorch, leaves the spinning as TVM has
-it, as the compile-time loader does: that is what users run, and a model of many short
-kernels pays for waking sleeping workers at each one (the mlp 0.042-0.047 ms against 0.020).
-Spinning TVM workers starve PyTorch's OpenMP threads for 50-100 ms after a parallel kernel,
-so PyTorch is timed after that (`baselines.TORCH_HANDOVER_S`).
+A tuning session also turns off the spinning of TVM's idle workers
+(`TVM_THREAD_POOL_SPIN_COUNT=0`): it times PyTorch in the same process, and spinning TVM
+workers starve PyTorch's OpenMP threads (measured here: a BERT-base dense layer in PyTorch
+took 17-29 ms beside a spinning TVM pool, 4.8 ms without; the TVM kernel itself 3.02 vs
+3.03 ms). The compile-time loader leaves the spinning as TVM has it.
 
 Example::
 
+    no_spin()                                   # before the pool starts
     use_cores(int(target.export()["num-cores"]))
-    ms.runner.LocalRunner(..., initializer=no_spin)  # its workers' pools sleep when idle
 """
 
 from __future__ import annotations
 
 import os
-import time
 
 ENV = "TVM_NUM_THREADS"
 SPIN_ENV = "TVM_THREAD_POOL_SPIN_COUNT"
 
 
 def no_spin() -> None:
-    """Idle TVM workers sleep at once instead of spinning, in a process whose pool has not
-    started yet (TVM reads the setting once); a `TVM_THREAD_POOL_SPIN_COUNT` the user set
-    wins."""
+    """Idle TVM workers sleep at once instead of spinning (for pools started from now on);
+    a `TVM_THREAD_POOL_SPIN_COUNT` the user set wins."""
     os.environ.setdefault(SPIN_ENV, "0")
-
-
-#: How long TVM's idle workers spin after a parallel kernel, at most (50-100 ms measured here).
-SPIN_S = 0.15
-
-
-def settle() -> None:
-    """Wait until this process's TVM workers stop spinning: before timing elsewhere on the
-    same cores (a runner worker, PyTorch) right after a kernel ran here."""
-    time.sleep(SPIN_S)
 
 
 def use_cores(cores: int) -> int:
