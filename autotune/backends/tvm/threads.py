@@ -10,7 +10,11 @@ A tuning session also turns off the spinning of TVM's idle workers
 (`TVM_THREAD_POOL_SPIN_COUNT=0`): it times PyTorch in the same process, and spinning TVM
 workers starve PyTorch's OpenMP threads (measured here: a BERT-base dense layer in PyTorch
 took 17-29 ms beside a spinning TVM pool, 4.8 ms without; the TVM kernel itself 3.02 vs
-3.03 ms). The compile-time loader leaves the spinning as TVM has it.
+3.03 ms on that 3 ms kernel; a model of many microsecond kernels does pay for waking the
+workers at each one: the mlp 0.042-0.047 ms against 0.020 spinning). The compile-time loader
+leaves the spinning as TVM has it. Tried and reverted (2026-12-05): the job's process
+spinning and PyTorch timed 0.15 s after each TVM sample; PyTorch eager convnet then measured
+1.54 ms against 0.66 with TVM's workers asleep (clean only from 0.5 s idle).
 
 Example::
 
