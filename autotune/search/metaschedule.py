@@ -199,6 +199,7 @@ class EvolutionarySearch(SubgraphSearch):
         computes (`transfer.similar_schedules`): at most `WARM_START` of them and an eighth
         of the trials. Measured and recorded like any candidate, they are in the database
         the evolutionary search draws its first population from. Returns how many ran."""
+        from autotune.backends.tvm.threads import settle
         from autotune.backends.tvm.transfer import MAX_REFERENCE_S, similar_schedules
 
         db, tid = self.msdb.db, self.msdb.target_id
@@ -210,6 +211,8 @@ class EvolutionarySearch(SubgraphSearch):
         found = similar_schedules(
             db, tid, mod, name, limit, self.target, exclude=wid, on_device=self.session.on_device
         )
+        if found:
+            settle()  # the replays' checks ran here: their spinning workers would slow the timing
         for config, sch_mod in found:
             out = self.session.run_candidate(sch_mod)
             self.record(wid, config, out.status, out.samples, error=out.error)

@@ -149,7 +149,7 @@ class TvmSession(Session):
 
         from autotune.backends.tvm.builder import PersistentBuilder
         from autotune.backends.tvm.database import MetaScheduleDatabase
-        from autotune.backends.tvm.threads import no_spin, use_cores
+        from autotune.backends.tvm.threads import use_cores
         from autotune.backends.tvm.workload import physical_cores
 
         super().__init__(backend, target, db, job_id)
@@ -170,7 +170,6 @@ class TvmSession(Session):
             self.runner = self.device.runner(run_timeout_s, evaluator)
             self.probe = self.device.runner(run_timeout_s * PROBE_TIMEOUT_FACTOR, probe)
             return
-        no_spin()  # PyTorch baselines are timed in this process (see threads.py)
         use_cores(self.cores)  # before the runner starts its workers: they inherit it
         self.builder = PersistentBuilder(max_workers=self.cores, timeout_sec=build_timeout_s)
         self._run_timeout_s, self._evaluators = run_timeout_s, (evaluator, probe)
@@ -179,18 +178,27 @@ class TvmSession(Session):
     # tuned already runs nothing. A remote session sets both in __init__.
     @cached_property
     def runner(self) -> Any:
-        """MetaSchedule's runner of candidates and defaults."""
+        """MetaSchedule's runner of candidates and defaults; its workers' TVM pools sleep when
+        idle (see threads.py)."""
         from tvm.s_tir import meta_schedule as ms
 
-        return ms.runner.LocalRunner(timeout_sec=self._run_timeout_s, evaluator_config=self._evaluators[0])
+        from autotune.backends.tvm.threads import no_spin
+
+        return ms.runner.LocalRunner(
+            timeout_sec=self._run_timeout_s, evaluator_config=self._evaluators[0], initializer=no_spin
+        )
 
     @cached_property
     def probe(self) -> Any:
         """A one-run runner with a longer timeout: how long a default takes."""
         from tvm.s_tir import meta_schedule as ms
 
+        from autotune.backends.tvm.threads import no_spin
+
         return ms.runner.LocalRunner(
-            timeout_sec=self._run_timeout_s * PROBE_TIMEOUT_FACTOR, evaluator_config=self._evaluators[1]
+            timeout_sec=self._run_timeout_s * PROBE_TIMEOUT_FACTOR,
+            evaluator_config=self._evaluators[1],
+            initializer=no_spin,
         )
 
     @property

@@ -10,8 +10,10 @@ Each baseline is warmed up, its outputs are checked against TVM's default build
 (`compare.mismatch`), and it is timed interleaved with the tuned build, round by round
 (`compare.interleaved`): its speedup is the median of the paired ratios. A sample of it is
 taken the way TVM's timer takes one of the tuned build (`_timer`). Two thread pools share
-the CPU (OpenMP's workers spin about 10 ms after a torch call), so every sample, of either
-side, starts after `HANDOVER_S` idle: neither is timed in the other's wake.
+the CPU and each spins after its last call (OpenMP's after a torch call, TVM's after a
+parallel kernel: TVM's default, which the job's process keeps, see threads.py), so every
+sample, of either side, starts once the process's other threads are idle
+(`threads.settle`): neither is timed in the other's wake.
 
 Example::
 
@@ -33,13 +35,12 @@ import numpy as np
 
 from autotune import compare
 from autotune.backends.base import BaselineResult
+from autotune.backends.tvm.threads import settle
 
 #: The longest torch.compile may take to compile a model (its first call), seconds.
 COMPILE_TIMEOUT_S = 180.0
 #: Each sample times back-to-back calls for at least this long (TVM's `time_vm` uses 50 ms).
 MIN_MS = 50.0
-#: Idle before every sample, of either side: the other thread pool stops spinning by then.
-HANDOVER_S = 0.02
 
 
 class CompileTimeout(Exception):
@@ -146,7 +147,7 @@ def _timed(
     if wrong:
         why = f"outputs differ from TVM's default build: {wrong}"
         return BaselineResult("wrong_result", error=why, version=ver, setup_s=setup_s)
-    samples, tuned_samples = compare.interleaved(_timer(fn, args), _after_handover(tuned), rounds)
+    samples, tuned_samples = compare.interleaved(_timer(fn, args), _after_settling(tuned), rounds)
     return BaselineResult("ok", samples, tuned_samples, version=ver, setup_s=setup_s)
 
 
@@ -158,7 +159,7 @@ def _timer(fn: Callable[..., Any], args: tuple[Any, ...]) -> Callable[[], float]
     import torch
 
     def sample() -> float:
-        time.sleep(HANDOVER_S)
+        settle()
         number, ms = 1, 0.0
         with torch.no_grad():
             while True:
@@ -174,11 +175,11 @@ def _timer(fn: Callable[..., Any], args: tuple[Any, ...]) -> Callable[[], float]
     return sample
 
 
-def _after_handover(timer: Callable[[], float]) -> Callable[[], float]:
-    """`timer`, each sample taken after HANDOVER_S idle."""
+def _after_settling(timer: Callable[[], float]) -> Callable[[], float]:
+    """`timer`, each sample taken once the process's other threads are idle."""
 
     def sample() -> float:
-        time.sleep(HANDOVER_S)
+        settle()
         return timer()
 
     return sample
