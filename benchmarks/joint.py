@@ -21,6 +21,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as C
 
+from autotune.backends.tvm.threads import settle
+
 NAME = "joint"
 ZOO = ("bert-tiny", "convnet")
 HELD_OUT = ("benchmarks/torch_models.py:vit_block", "benchmarks/torch_models.py:sepconv")
@@ -44,8 +46,9 @@ Then, in this process: TVM's default build (untuned), each file's build (autotun
 and PyTorch eager (torch.set_num_threads = the cores), each output checked against TVM's
 default build (autotune.compare.mismatch), timed interleaved: ROUNDS rounds, each one sample of
 every contender in an order rotated every round, one sample = the mean over at least 50 ms of
-back-to-back runs after a warm-up (PyTorch's after 0.15 s idle: TVM's workers spin about 50-100
-ms after a parallel kernel and starve it). Reported: medians, and the median over rounds of the
+back-to-back runs after a warm-up (PyTorch's once TVM's spinning workers are idle,
+autotune.backends.tvm.threads.settle: they starve it otherwise).
+Reported: medians, and the median over rounds of the
 paired ratio subgraph-only (1) / contender ("x sub": above 1, faster than subgraph-only), the
 same for subgraph-only at the same trials (3) ("x same"), and torch / contender ("x torch")."""
 
@@ -104,17 +107,11 @@ def _graph_best(db: Path, model: str) -> dict[str, Any]:
     return {"configs": 0, "best": {}, "confirmed_speedup": None}
 
 
-#: Idle before a PyTorch sample: TVM's workers (spinning here: the loader leaves them as TVM
-#: has them) stop by then. Timed 20 or 50 ms after a parallel TVM kernel, eager mlp took
-#: 20-26 ms a call (0.047 ms 100 ms after).
-TVM_IDLE_S = 0.15
-
-
 def _torch_timer(module: Any, args: tuple, min_ms: float) -> Any:
     import torch
 
     def sample() -> float:
-        time.sleep(TVM_IDLE_S)
+        settle()  # TVM's workers (spinning here, as the loader leaves them) idle first
         with torch.no_grad():
             module(*args)
             n, t0 = 0, time.perf_counter()

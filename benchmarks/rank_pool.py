@@ -31,8 +31,9 @@ time" the job's own profile line. Then, in this process: TVM's default build, ev
 build (autotune.tvm.compile) and PyTorch eager (torch.set_num_threads = the cores), each output
 checked against TVM's default build, timed interleaved: ROUNDS rounds, each one sample of every
 contender in an order rotated every round, one sample = the mean over at least 50 ms of
-back-to-back runs after a warm-up (PyTorch's after 0.15 s idle: TVM's workers spin about 50-100
-ms after a parallel kernel and starve it). Reported: each build's median, and per pool the mean
+back-to-back runs after a warm-up (PyTorch's once TVM's spinning workers are idle,
+autotune.backends.tvm.threads.settle: they starve it otherwise).
+Reported: each build's median, and per pool the mean
 and range of its runs' medians, and the median over rounds of the paired ratio eager / build."""
 
 
