@@ -103,9 +103,13 @@ MetaSchedule's PyCostModel (population rank_pool x 16, learns online), {gnn_budg
 with the package's rules ({rules}); "gnn K=V" = the same with that rule changed
 (BY_SKETCH: a workload's first batch ranks candidates within their sketch, 0 = the model ranks
 them all against each other; GENERATIONS: of the evolutionary search per batch; rank_pool:
-the population per trial of a batch). The variants
-rotate which runs first. Reference = the fastest trial of {tvm_ref_runs}
-separate MetaSchedule default run(s) of the model with {ms_budget} trials (search seeds 1000..),
+the population per trial of a batch); "SHARED_DB=1" = the runs' database starts as the data
+database without the evaluated models' workloads (merged as data from elsewhere), as a nightly
+job's shared database holds other models' tunings: a fresh subgraph first measures the fastest
+traces of similar subgraphs replayed on it (autotune/backends/tvm/transfer.py; at most 4 and an
+eighth of the trials, counted among them). The variants rotate which runs first. Reference =
+the fastest trial of {tvm_ref_runs} separate MetaSchedule default run(s) of the model with
+{ms_budget} trials (search seeds 1000..),
 which are not among the compared runs ("the best latency MetaSchedule's default search finds with
 4x the budget"). "to 5%" = 1-based index, among the costliest subgraph's tune measurements in
 database order (MetaSchedule's order within a batch), of the first within 5% of the reference; a
@@ -654,10 +658,11 @@ def tvm_search_worker(cfg: dict[str, Any]) -> dict[str, Any]:
             t0 = time.perf_counter()
             plan = tuner.prepare(cfg["model"], cfg["model"], model)
             prepare_s = time.perf_counter() - t0
+            sg = max(plan.workloads, key=lambda s: s.default_s * s.workload.weight)
+            held_out(cfg["held"], db.workload_by_id(sg.workload_id)["fingerprint"], sg.name)
             start, t1 = time.time(), time.perf_counter()
             tuner.tune(plan, cfg["trials"], deadline=time.time() + 3600)
             tune_s = time.perf_counter() - t1
-        sg = max(plan.workloads, key=lambda s: s.default_s * s.workload.weight)
         rows = [r for r in db.outcomes(sg.workload_id, tuner.target_id) if r["source"] == "tune"]
         inner = tuner.subgraph_search.cost_model
         return {
@@ -678,6 +683,17 @@ def tvm_search_worker(cfg: dict[str, Any]) -> dict[str, Any]:
         db.close()
 
 
+def held_out(held: dict[str, Any], fingerprint: str, name: str) -> None:
+    """Raise unless the evaluated subgraph is held out: absent from the data database (the
+    cost model's training data and the shared database), or among its held-out workloads."""
+    from autotune.db import open_db
+
+    with open_db(held["data_db"], readonly=True) as data:
+        known = data.workload(fingerprint)
+    if known is not None and known["id"] not in held["ids"]:
+        raise RuntimeError(f"{name} is workload {known['id']} of the data database: not held out")
+
+
 def tvm_search(args: argparse.Namespace, tmp: Path, log: Any) -> dict[str, Any]:
     ckpt = tvm_heldout_checkpoint(args, tmp / "tvm-heldout.pt")
     log(
@@ -685,11 +701,17 @@ def tvm_search(args: argparse.Namespace, tmp: Path, log: Any) -> dict[str, Any]:
         f"trained in {ckpt['train_s']:.0f} s"
     )
     budget, big = args.tvm_budget, args.tvm_budget * args.ref_factor
-    variants: list[tuple[str, str, int, dict[str, float] | None]] = [
-        ("gnn", str(ckpt["path"]), budget * 2, None)
-    ]
-    variants += [(f"gnn {k}", str(ckpt["path"]), budget * 2, v) for k, v in args.tvm_knobs.items()]
-    variants.append(("ms-default", "none", big, None))
+    Variant = tuple[str, str, int, dict[str, float] | None, Path | None]
+    variants: list[Variant] = [("gnn", str(ckpt["path"]), budget * 2, None, None)]
+    shared = tmp / "shared.sqlite"
+    held = {"data_db": args.db, "ids": ckpt["held_out_workload_ids"]}
+    for k, v in args.tvm_knobs.items():
+        start = shared if v.pop(SHARED_DB, 0) else None
+        if start is not None and not shared.exists():
+            added = shared_db(args.db, ckpt["held_out_workload_ids"], shared)
+            log(f"  shared database: the data database without those workloads ({added})")
+        variants.append((f"gnn {k}", str(ckpt["path"]), budget * 2, v, start))
+    variants.append(("ms-default", "none", big, None, None))
     res: dict[str, Any] = {
         "checkpoint": ckpt,
         "budget": budget,
@@ -701,15 +723,17 @@ def tvm_search(args: argparse.Namespace, tmp: Path, log: Any) -> dict[str, Any]:
     for name in args.tvm_workloads:
         # The reference: separate MetaSchedule default runs, never among the compared runs.
         refs = [
-            tvm_search_run(name, "reference", "none", big, 1000 + i, tmp, log, None)
+            tvm_search_run(name, "reference", "none", big, 1000 + i, tmp, log, None, None, held)
             for i in range(args.tvm_ref_runs)
         ]
         runs = []
         for seed in args.search_seeds[: args.tvm_search_runs]:
             order = variants[k % len(variants) :] + variants[: k % len(variants)]  # rotate the order
             k += 1
-            for variant, spec, trials, knobs in order:
-                runs.append(tvm_search_run(name, variant, spec, trials, seed, tmp, log, knobs))
+            for variant, spec, trials, knobs, start_db in order:
+                runs.append(
+                    tvm_search_run(name, variant, spec, trials, seed, tmp, log, knobs, start_db, held)
+                )
         ref_best = [r["best_s"] for r in refs if r.get("best_s")]
         ref = min(ref_best) if ref_best else None
         for r in runs:
@@ -720,6 +744,26 @@ def tvm_search(args: argparse.Namespace, tmp: Path, log: Any) -> dict[str, Any]:
     return res
 
 
+def shared_db(data_db: str, held_out: list[int], path: Path) -> dict[str, int]:
+    """A shared database of other models' tunings, as a nightly job's is: the data database
+    merged (as data from elsewhere) into a new file without the held-out workloads, whose
+    rows, and every row that depends on them, are left out."""
+    from autotune.db import open_db
+
+    class Without:
+        def __init__(self, db: Any) -> None:
+            self.db = db
+
+        def dump(self) -> Iterator[tuple[str, dict[str, Any]]]:
+            for table, row in self.db.dump():
+                if not (table == "workloads" and row.get("id") in held_out):
+                    yield table, row
+
+    with open_db(data_db, readonly=True) as src, open_db(path) as dst:
+        added = dst.merge_from(Without(src))
+    return {k: v for k, v in added.items() if v}
+
+
 #: The package's rules that (4)'s variants may change, and the module of each.
 #: 'module' or 'module:Class' (a class attribute, e.g. the backend's rank_pool).
 KNOBS = {
@@ -727,6 +771,8 @@ KNOBS = {
     "GENERATIONS": "autotune.search.metaschedule",
     "rank_pool": "autotune.backends.tvm.backend:TvmBackend",
 }
+#: Not a rule: SHARED_DB=1 starts the variant's runs from the shared database (`shared_db`).
+SHARED_DB = "SHARED_DB"
 
 
 def knob_holder(knob: str) -> Any:
@@ -748,8 +794,8 @@ def parse_knobs(text: str) -> dict[str, dict[str, float]]:
         knobs = {}
         for part in spec.split("+"):
             knob, _, value = part.partition("=")
-            if knob not in KNOBS or not value:
-                raise SystemExit(f"--tvm-variants: {part!r} is not one of {list(KNOBS)} = value")
+            if knob not in (*KNOBS, SHARED_DB) or not value:
+                raise SystemExit(f"--tvm-variants: {part!r} is not one of {[*KNOBS, SHARED_DB]} = value")
             knobs[knob] = float(value)
         out[spec] = knobs
     return out
@@ -764,16 +810,16 @@ def tvm_search_run(
     tmp: Path,
     log: Any,
     knobs: dict[str, float] | None,
+    start_db: Path | None,
+    held: dict[str, Any],
 ) -> dict[str, Any]:
-    """One TVM tune of (4) in its own subprocess and fresh database; its trials and best."""
-    cfg = {
-        "model": name,
-        "cost_model": spec,
-        "trials": trials,
-        "seed": seed,
-        "knobs": knobs,
-        "db": str(Path(tempfile.mkdtemp(dir=tmp)) / "tuning.sqlite"),
-    }
+    """One TVM tune of (4) in its own subprocess and fresh database (a copy of `start_db`
+    when given); its trials and best."""
+    db = Path(tempfile.mkdtemp(dir=tmp)) / "tuning.sqlite"
+    if start_db is not None:
+        shutil.copyfile(start_db, db)
+    cfg = {"model": name, "cost_model": spec, "trials": trials, "seed": seed, "knobs": knobs, "db": str(db)}
+    cfg["held"] = held
     result, err, wall = run_worker("tvm-search-worker", cfg)
     if result is None:
         log(f"  tvm {name} {variant}: FAILED {err[-2000:]}")
@@ -1108,7 +1154,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--tvm-budget", type=int, default=16, help="(4): ours runs 2x this, MetaSchedule 4x")
     p.add_argument("--tvm-search-runs", type=int, default=2, help="(4): runs per variant and model")
     p.add_argument("--tvm-ref-runs", type=int, default=1, help="(4): separate reference runs per model")
-    p.add_argument("--tvm-variants", default="", help="(4): extra variants, e.g. BY_SKETCH=0")
+    p.add_argument(
+        "--tvm-variants",
+        default="",
+        help="(4): extra variants, e.g. BY_SKETCH=0 or SHARED_DB=1+BY_SKETCH=0 ('+' joins; SHARED_DB=1: "
+        "the runs start from the data database without the evaluated models)",
+    )
     p.add_argument("--tvm-model", default="gnn", choices=("gnn", "ensemble"), help="(4): our cost model")
     p.add_argument("--results", default=None, help="results file name (default costmodel[-quick])")
     p.add_argument("--skip", default="", help="sections to skip: ranking,search,tvm,tvm-search,by-model")

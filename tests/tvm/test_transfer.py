@@ -93,6 +93,35 @@ def test_a_similar_subgraph_replays_the_fastest_traces_and_computes_the_same(tun
     assert sources == [first.workload_id, other.workload_id], "most shapes in common first"
 
 
+def test_sources_share_shapes_first_then_are_nearest_in_size(tmp_path):
+    """A 3x3 convolution of 128 channels at 28x28 shares no argument shape with ResNet's
+    other stages; theirs (same dtypes and ranks) are its sources, the nearest first."""
+    from autotune.db import open_db
+
+    def conv(c: int, hw: int) -> list:
+        args = [[1, c, hw, hw], [c, c, 3, 3], [1, c, 1, 1], [1, c, hw, hw]]
+        return [["TENSOR", "float32", a] for a in args]
+
+    with open_db(tmp_path / "t.sqlite") as db:
+        ids = {
+            key: db.add_workload(f"tvm:{key}", "tvm", name, "{}", {"args_info": info})
+            for key, name, info in [
+                ("s1", "fused_conv2d_add_relu", conv(64, 56)),
+                ("s3", "fused_conv2d_add_relu2", conv(256, 14)),
+                ("s4", "fused_conv2d_add_relu3", conv(512, 7)),
+                ("same", "fused_conv2d_add_relu4", conv(128, 28)),
+                ("dense", "fused_matmul_add", [["TENSOR", "float32", [128, 128]]] * 3),
+                ("rank", "fused_conv2d_add", conv(128, 28)[:3]),
+            ]
+        }
+        got = transfer.similar_workloads(db, "fused_conv2d_add_relu9", conv(128, 28), exclude=-1)
+    assert got[0] == ids["same"], "every shape in common"
+    assert got[1] == ids["rank"], "three shapes in common, other arguments"
+    # None in common: nearest in size first; stages 1 and 3 are as far (2x the channels, half
+    # the width, or the reverse): the newest first.
+    assert got[2:] == [ids["s3"], ids["s1"], ids["s4"]]
+
+
 def test_traces_that_fail_the_check_are_never_replayed(tuned):
     db, session, _, plan, first = tuned
     bad = [[["Annotate", ["b0", "x"], ["pragma_import_llvm"], []]], []]

@@ -5,9 +5,13 @@ with and without the residual add, BERT's query, key, value and output projectio
 shape, different epilogues). A trace tuned for one often applies to the other as it is
 (the same loops, tiles and layouts) and is a far better first guess than a random sample.
 `similar_schedules` picks the workloads most like a new one on the same target (the same
-leading operator, the most argument shapes in common), replays their fastest traces on the
-new module and returns those that apply: candidates to be measured here like any other,
-never results. Every trace is checked by `traces.check` before it is replayed (a merged
+leading operator; the most argument shapes in common, then the nearest shapes of the same
+ranks: ResNet's other stages for a 3x3 convolution of 128 channels), replays their fastest
+traces on the new module and returns those that apply: candidates to be measured here like
+any other, never results. (On other loop extents TVM's replay keeps a tile split's inner
+factors where their product divides the new extent, else puts the whole extent innermost;
+refitting each factor to the nearest divisor was measured no better, see
+benchmarks/README.md.) Every trace is checked by `traces.check` before it is replayed (a merged
 database is data from elsewhere), and every replay must compute what the untuned module
 computes before it is returned (one run of the untuned module: not worth it where that
 takes over `MAX_REFERENCE_S`).
@@ -20,6 +24,7 @@ Example::
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter
 from collections.abc import Callable
@@ -42,29 +47,44 @@ def leading_op(name: str) -> str:
     return re.sub(r"\d+$", "", stem.split("_")[0]) or stem
 
 
-def _shapes(args_info: Any) -> Counter:
-    """The multiset of (dtype, shape) of a workload's arguments (MetaSchedule's ArgInfo JSON)."""
-    out: Counter = Counter()
-    for a in args_info or []:
-        if isinstance(a, list) and len(a) == 3:
-            out[(str(a[1]), tuple(int(s) for s in a[2]))] += 1
-    return out
+def _args(args_info: Any) -> list[tuple[str, tuple[int, ...]]]:
+    """A workload's arguments as (dtype, shape), in order (MetaSchedule's ArgInfo JSON)."""
+    return [
+        (str(a[1]), tuple(int(s) for s in a[2]))
+        for a in args_info or []
+        if isinstance(a, list) and len(a) == 3 and isinstance(a[2], list)
+    ]
+
+
+def _distance(mine: list, theirs: list) -> float | None:
+    """How far apart two workloads' argument shapes are: the sum over their dimensions, argument
+    by argument, of |log(ratio)|; None when their dtypes or ranks differ (other loops)."""
+    if len(mine) != len(theirs) or any(
+        a[0] != b[0] or len(a[1]) != len(b[1]) for a, b in zip(mine, theirs, strict=True)
+    ):
+        return None
+    pairs = (dims for a, b in zip(mine, theirs, strict=True) for dims in zip(a[1], b[1], strict=True))
+    return sum(abs(math.log(max(p, 1) / max(q, 1))) for p, q in pairs)
 
 
 def similar_workloads(
     db: TuningDatabase, name: str, args_info: Any, exclude: int, limit: int = MAX_SOURCES
 ) -> list[int]:
-    """TVM workloads with the same leading operator as `name`, most argument shapes shared
-    first (at least one), newest first among equals."""
-    mine, op = _shapes(args_info), leading_op(name)
+    """TVM workloads with the same leading operator as `name` that share an argument shape
+    with it or have arguments of the same dtypes and ranks (another channel count, another
+    sequence length): most shapes shared first, then nearest in size, newest among equals."""
+    mine, op = _args(args_info), leading_op(name)
     scored = []
     for row in db.workloads("tvm", with_ir=False):
         if row["id"] == exclude or leading_op(str(row["name"])) != op:
             continue
-        shared = sum((mine & _shapes((row.get("meta") or {}).get("args_info"))).values())
-        if shared:
-            scored.append((-shared, -int(row["id"]), int(row["id"])))
-    return [wid for _, _, wid in sorted(scored)[:limit]]
+        theirs = _args((row.get("meta") or {}).get("args_info"))
+        shared = sum((Counter(mine) & Counter(theirs)).values())
+        distance = _distance(mine, theirs)
+        if shared or distance is not None:
+            far = math.inf if distance is None else distance
+            scored.append((-shared, far, -int(row["id"]), int(row["id"])))
+    return [wid for *_, wid in sorted(scored)[:limit]]
 
 
 def similar_schedules(
