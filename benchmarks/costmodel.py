@@ -705,8 +705,9 @@ def tvm_search(args: argparse.Namespace, tmp: Path, log: Any) -> dict[str, Any]:
     variants: list[Variant] = [("gnn", str(ckpt["path"]), budget * 2, None, None)]
     shared = tmp / "shared.sqlite"
     held = {"data_db": args.db, "ids": ckpt["held_out_workload_ids"]}
-    for k, v in args.tvm_knobs.items():
-        start = shared if v.pop(SHARED_DB, 0) else None
+    for k, knobs in args.tvm_knobs.items():
+        v = {knob: x for knob, x in knobs.items() if knob != SHARED_DB}
+        start = shared if knobs.get(SHARED_DB) else None
         if start is not None and not shared.exists():
             added = shared_db(args.db, ckpt["held_out_workload_ids"], shared)
             log(f"  shared database: the data database without those workloads ({added})")
