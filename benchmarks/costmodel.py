@@ -102,11 +102,12 @@ measurements), {ms_budget} trials (4x {tvm_budget}); "gnn" = the held-out checkp
 MetaSchedule's PyCostModel (population rank_pool x 16, learns online), {gnn_budget} trials,
 with the package's rules ({rules}); "gnn K=V" = the same with that rule changed
 (BY_SKETCH: a workload's first batch ranks candidates within their sketch, 0 = the model ranks
-them all against each other; GENERATIONS: of the evolutionary search per batch; rank_pool:
-the population per trial of a batch); "SHARED_DB=1" = the runs' database starts as the data
-database without the evaluated models' workloads (merged as data from elsewhere), as a nightly
-job's shared database holds other models' tunings: a fresh subgraph first measures the fastest
-traces of similar subgraphs replayed on it (autotune/backends/tvm/transfer.py; at most 4 and an
+them all against each other; GENERATIONS: of the evolutionary search per batch; WARM_START:
+at most this many warm-start candidates; rank_pool: the population per trial of a batch);
+"SHARED_DB=1" = the runs' database starts as the data database without the evaluated models'
+workloads (merged as data from elsewhere), as a nightly job's shared database holds other
+models' tunings: a fresh subgraph first measures the fastest traces of similar subgraphs
+replayed on it (autotune/backends/tvm/transfer.py; at most WARM_START and an
 eighth of the trials, counted among them). The variants rotate which runs first. Reference =
 the fastest trial of {tvm_ref_runs} separate MetaSchedule default run(s) of the model with
 {ms_budget} trials (search seeds 1000..),
@@ -770,6 +771,7 @@ def shared_db(data_db: str, held_out: list[int], path: Path) -> dict[str, int]:
 KNOBS = {
     "BY_SKETCH": "autotune.costmodel.metaschedule",
     "GENERATIONS": "autotune.search.metaschedule",
+    "WARM_START": "autotune.search.metaschedule",
     "rank_pool": "autotune.backends.tvm.backend:TvmBackend",
 }
 #: Not a rule: SHARED_DB=1 starts the variant's runs from the shared database (`shared_db`).
