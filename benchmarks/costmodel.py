@@ -710,7 +710,7 @@ def tvm_search(args: argparse.Namespace, tmp: Path, log: Any) -> dict[str, Any]:
         v = {knob: x for knob, x in knobs.items() if knob != SHARED_DB}
         start = shared if knobs.get(SHARED_DB) else None
         if start is not None and not shared.exists():
-            added = shared_db(args.db, ckpt["held_out_workload_ids"], shared)
+            added = shared_db(args.db, held["ids"], shared)
             log(f"  shared database: the data database without those workloads ({added})")
         variants.append((f"gnn {k}", str(ckpt["path"]), budget * 2, v, start))
     variants.append(("ms-default", "none", big, None, None))
@@ -746,7 +746,7 @@ def tvm_search(args: argparse.Namespace, tmp: Path, log: Any) -> dict[str, Any]:
     return res
 
 
-def shared_db(data_db: str, held_out: list[int], path: Path) -> dict[str, int]:
+def shared_db(data_db: str, held_ids: list[int], path: Path) -> dict[str, int]:
     """A shared database of other models' tunings, as a nightly job's is: the data database
     merged (as data from elsewhere) into a new file without the held-out workloads, whose
     rows, and every row that depends on them, are left out."""
@@ -758,7 +758,7 @@ def shared_db(data_db: str, held_out: list[int], path: Path) -> dict[str, int]:
 
         def dump(self) -> Iterator[tuple[str, dict[str, Any]]]:
             for table, row in self.db.dump():
-                if not (table == "workloads" and row.get("id") in held_out):
+                if not (table == "workloads" and row.get("id") in held_ids):
                     yield table, row
 
     with open_db(data_db, readonly=True) as src, open_db(path) as dst:

@@ -11,10 +11,10 @@ traces on the new module and returns those that apply: candidates to be measured
 any other, never results. (On other loop extents TVM's replay keeps a tile split's inner
 factors where their product divides the new extent, else puts the whole extent innermost;
 refitting each factor to the nearest divisor was measured no better, see
-benchmarks/README.md.) Every trace is checked by `traces.check` before it is replayed (a merged
-database is data from elsewhere), and every replay must compute what the untuned module
-computes before it is returned (one run of the untuned module: not worth it where that
-takes over `MAX_REFERENCE_S`).
+benchmarks/README.md.) Every trace is checked by `traces.check` before it is replayed (a
+merged database is data from elsewhere), and every replay must compute what the untuned
+module computes before it is returned (one run of the untuned module: not worth it where
+that takes over `MAX_REFERENCE_S`).
 
 Example::
 
@@ -74,12 +74,13 @@ def similar_workloads(
     with it or have arguments of the same dtypes and ranks (another channel count, another
     sequence length): most shapes shared first, then nearest in size, newest among equals."""
     mine, op = _args(args_info), leading_op(name)
+    mine_counted = Counter(mine)
     scored = []
     for row in db.workloads("tvm", with_ir=False):
         if row["id"] == exclude or leading_op(str(row["name"])) != op:
             continue
         theirs = _args((row.get("meta") or {}).get("args_info"))
-        shared = sum((Counter(mine) & Counter(theirs)).values())
+        shared = sum((mine_counted & Counter(theirs)).values())
         distance = _distance(mine, theirs)
         if shared or distance is not None:
             far = math.inf if distance is None else distance
