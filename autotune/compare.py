@@ -13,7 +13,9 @@
   sample of one side is at least `CLEAR_RATIO` (3x) slower than every sample of the other:
   more rounds of a baseline that is that far behind change no decision, and on a big
   untuned kernel they would cost most of a job's time. A side whose one run takes
-  `LONG_RUN_S` or more and is that far behind is clear after the first round.
+  `LONG_RUN_S` or more and is that far behind is clear after the first round. A figure
+  that is quoted as a magnitude (a baseline's "2.9x faster than PyTorch eager") runs all
+  its rounds instead (`early_stop=False`): three rounds decide who wins, not by how much.
 - A failed run: MetaSchedule marks one with run seconds of `FAILED_RUN_SECS` (1e10); any
   sample at or above 1e9 s, non-finite, zero or negative, or no sample at all, is a failure.
 
@@ -56,6 +58,16 @@ def paired_speedup(default: Sequence[float], tuned: Sequence[float]) -> float:
     return float(statistics.median(d / t for d, t in zip(default, tuned) if t > 0))
 
 
+def paired_spread(default: Sequence[float], tuned: Sequence[float]) -> tuple[float, float] | None:
+    """The lower and upper quartiles of the per-round ratios default / tuned: how far a
+    paired speedup can be trusted on a noisy machine; None under 4 rounds."""
+    ratios = [d / t for d, t in zip(default, tuned) if t > 0]
+    if len(ratios) < 4:
+        return None
+    q = statistics.quantiles(ratios, n=4, method="inclusive")
+    return float(q[0]), float(q[2])
+
+
 def wins(default: Sequence[float], tuned: Sequence[float], margin: float = WIN_MARGIN) -> bool:
     """The win rule: `tuned` beat `default` in an interleaved comparison when the paired
     speedup is at least 1 / (1 - margin) (1.0204x for 2%)."""
@@ -70,10 +82,11 @@ def no_slower(base: Sequence[float], other: Sequence[float], tolerance: float) -
 
 
 def interleaved(
-    a: Callable[[], float], b: Callable[[], float], rounds: int = 15
+    a: Callable[[], float], b: Callable[[], float], rounds: int = 15, early_stop: bool = True
 ) -> tuple[list[float], list[float]]:
     """Samples of two timers taken alternately (A B, B A, ...) so that slow phases hit both;
-    at most `rounds` rounds, fewer when the outcome is already clear (`clear`)."""
+    at most `rounds` rounds, fewer when the outcome is already clear (`clear`) and
+    `early_stop` allows it."""
     sa: list[float] = []
     sb: list[float] = []
     for i in range(rounds):
@@ -83,7 +96,7 @@ def interleaved(
         else:
             sb.append(b())
             sa.append(a())
-        if clear(sa, sb):
+        if early_stop and clear(sa, sb):
             break
     return sa, sb
 

@@ -86,3 +86,33 @@ def test_an_interleaved_comparison_stops_once_one_side_is_far_behind():
     assert len(a) == len(b) == 1 == calls["long"]
     a, b = interleaved(lambda: 1.0, lambda: 0.5, rounds=15)  # 2x apart: not clear enough
     assert len(a) == len(b) == 15
+
+
+def test_a_quoted_magnitude_runs_all_its_rounds_and_shows_its_spread():
+    """A baseline is quoted as 'Nx faster': it runs every round even when the winner is clear
+    after three, and its line shows the middle half of the per-round ratios."""
+    from autotune.compare import interleaved, paired_spread
+    from autotune.tuning.report import baseline_text
+
+    slow = iter([1.0, 1.0, 2.0, 1.0, 1.0, 1.0, 1.0, 3.0, 1.0, 1.0])
+    a, b = interleaved(lambda: next(slow), lambda: 0.1, rounds=10, early_stop=False)
+    assert len(a) == len(b) == 10
+    assert paired_spread(a[:3], b[:3]) is None  # too few rounds to say
+    lo, hi = paired_spread(a, b)
+    assert lo == pytest.approx(10.0) and hi == pytest.approx(10.0)
+    lo, hi = paired_spread([1.0, 2.0, 3.0, 4.0, 5.0], [1.0] * 5)
+    assert (lo, hi) == (2.0, 4.0)
+    view = {
+        "label": "PyTorch eager",
+        "status": "ok",
+        "baseline_s": 3e-3,
+        "speedup": 3.0,
+        "rounds": 5,
+        "spread": (lo, hi),
+        "setup_s": None,
+        "job_id": 1,
+    }
+    assert (
+        baseline_text(view)
+        == "PyTorch eager 3.000 ms: 3.00x faster than PyTorch eager (5 rounds, middle half 2.00-4.00x)"
+    )

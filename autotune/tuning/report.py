@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from autotune.compare import WIN_MARGIN
+from autotune.compare import WIN_MARGIN, paired_spread
 
 
 def versus(speedup: float, label: str) -> str:
@@ -45,6 +45,7 @@ def baseline_view(row: dict[str, Any], label: str) -> dict[str, Any]:
         "tuned_s": row["tuned_median_s"],
         "speedup": row["speedup"],
         "rounds": len(row["samples"]),
+        "spread": paired_spread(row["samples"], row["tuned_samples"]),
         "error": row["error"],
         "version": row["version"],
         "setup_s": row["setup_s"],
@@ -54,14 +55,21 @@ def baseline_view(row: dict[str, Any], label: str) -> dict[str, Any]:
 
 
 def baseline_text(b: dict[str, Any], job_id: int | None = None) -> str:
-    """One baseline in a line: 'PyTorch eager 0.210 ms: 1.80x faster than PyTorch eager'; a
+    """One baseline in a line: 'PyTorch eager 0.210 ms: 1.80x faster than PyTorch eager (10
+    rounds, middle half 1.71-1.92x)'; a
     measurement of another job than `job_id` (its tuned build of then) says which job."""
     if b["status"] != "ok":
         what = "unavailable" if b["status"] == "unavailable" else "not compared"
         return f"{b['label']}: {what}: {b['error'] or b['status']}"
     text = f"{b['label']} {b['baseline_s'] * 1e3:.3f} ms: {versus(b['speedup'], b['label'])}"
+    notes = []
+    if b.get("spread"):
+        lo, hi = b["spread"]
+        notes.append(f"{b['rounds']} rounds, middle half {lo:.2f}-{hi:.2f}x")
     if b["setup_s"]:
-        text += f" (compiled in {b['setup_s']:.1f} s)"
+        notes.append(f"compiled in {b['setup_s']:.1f} s")
+    if notes:
+        text += f" ({'; '.join(notes)})"
     if job_id is not None and b["job_id"] != job_id:
         text += f", measured in job {b['job_id']} against its tuned build"
     return text

@@ -13,7 +13,12 @@ taken the way TVM's timer takes one of the tuned build (`_timer`). Two thread po
 the CPU and each spins after its last call (OpenMP's after a torch call, TVM's after a
 parallel kernel: TVM's default, which the job's process keeps, see threads.py), so every
 sample, of either side, starts once the process's other threads are idle
-(`threads.settle`): neither is timed in the other's wake.
+(`threads.settle`): neither is timed in the other's wake. A baseline runs all its rounds
+(no early stop once the winner is clear: the figure quoted is the magnitude). On this
+project's shared 2-core host PyTorch eager has slow phases of seconds that the tuned build
+barely feels (eager convnet 0.62-0.9 ms, at times 1.6-2.1 ms for several samples in a row,
+with no TVM in the process), so three rounds could quote a 2-3x inflated speedup; the
+report shows the ratios' quartiles beside the median (`compare.paired_spread`).
 
 Example::
 
@@ -147,7 +152,9 @@ def _timed(
     if wrong:
         why = f"outputs differ from TVM's default build: {wrong}"
         return BaselineResult("wrong_result", error=why, version=ver, setup_s=setup_s)
-    samples, tuned_samples = compare.interleaved(_timer(fn, args), _after_settling(tuned), rounds)
+    samples, tuned_samples = compare.interleaved(
+        _timer(fn, args), _after_settling(tuned), rounds, early_stop=False
+    )
     return BaselineResult("ok", samples, tuned_samples, version=ver, setup_s=setup_s)
 
 
