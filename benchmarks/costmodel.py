@@ -103,8 +103,7 @@ MetaSchedule's PyCostModel (population rank_pool x 16, learns online), {gnn_budg
 with the package's rules ({rules}); "gnn K=V" = the same with that rule changed
 (BY_SKETCH: a workload's first batch ranks candidates within their sketch, 0 = the model ranks
 them all against each other; GENERATIONS: of the evolutionary search per batch; WARM_START:
-at most this many warm-start candidates; PREVIOUS_SOURCES=1: warm starts pick their sources by
-the rule before 2026-12-06, `previous_similar_workloads`; rank_pool: the population per trial of a batch);
+at most this many warm-start candidates; rank_pool: the population per trial of a batch);
 "SHARED_DB=1" = the runs' database starts as the data database without the evaluated models'
 workloads (merged as data from elsewhere), as a nightly job's shared database holds other
 models' tunings: a fresh subgraph first measures the fastest traces of similar subgraphs
@@ -651,12 +650,6 @@ def tvm_search_worker(cfg: dict[str, Any]) -> dict[str, Any]:
     db = open_db(cfg["db"])
     session = be.open(be.resolve_target("llvm"), db, None)
     for knob, value in (cfg.get("knobs") or {}).items():  # the rules this variant changes
-        if knob == PREVIOUS_SOURCES:
-            if value:
-                from autotune.backends.tvm import transfer
-
-                transfer.similar_workloads = previous_similar_workloads
-            continue
         holder = knob_holder(knob)
         setattr(holder, knob, type(getattr(holder, knob))(value))
     tuner = ModelTuner(be, session, db, None, Settings(cost_model=cfg["cost_model"], seed=cfg["seed"]))
@@ -783,39 +776,6 @@ KNOBS = {
 }
 #: Not a rule: SHARED_DB=1 starts the variant's runs from the shared database (`shared_db`).
 SHARED_DB = "SHARED_DB"
-#: PREVIOUS_SOURCES=1: warm starts choose their sources by `previous_similar_workloads`.
-PREVIOUS_SOURCES = "PREVIOUS_SOURCES"
-
-
-def previous_similar_workloads(
-    db: Any, name: str, args_info: Any, exclude: int, limit: int = 16
-) -> list[int]:
-    """The package's warm-start sources until 2026-12-06, kept to compare with: workloads of
-    the same leading operator sharing any argument shape (a bias too) or of the same
-    dtypes and ranks, whatever their loops; most shapes shared first, then nearest in size."""
-    import math
-    from collections import Counter
-
-    from autotune.backends.tvm.transfer import _args, leading_op
-
-    def distance(mine: list, theirs: list) -> float:
-        if len(mine) != len(theirs) or any(
-            a[0] != b[0] or len(a[1]) != len(b[1]) for a, b in zip(mine, theirs, strict=True)
-        ):
-            return math.inf
-        pairs = (d for a, b in zip(mine, theirs, strict=True) for d in zip(a[1], b[1], strict=True))
-        return sum(abs(math.log(max(p, 1) / max(q, 1))) for p, q in pairs)
-
-    mine, op = _args(args_info), leading_op(name)
-    scored = []
-    for row in db.workloads("tvm", with_ir=False):
-        if row["id"] == exclude or leading_op(str(row["name"])) != op:
-            continue
-        theirs = _args((row.get("meta") or {}).get("args_info"))
-        shared, far = sum((Counter(mine) & Counter(theirs)).values()), distance(mine, theirs)
-        if shared or far < math.inf:
-            scored.append((-shared, far, -int(row["id"]), int(row["id"])))
-    return [wid for *_, wid in sorted(scored)[:limit]]
 
 
 def knob_holder(knob: str) -> Any:
@@ -837,10 +797,8 @@ def parse_knobs(text: str) -> dict[str, dict[str, float]]:
         knobs = {}
         for part in spec.split("+"):
             knob, _, value = part.partition("=")
-            if knob not in (*KNOBS, SHARED_DB, PREVIOUS_SOURCES) or not value:
-                raise SystemExit(
-                    f"--tvm-variants: {part!r} is not one of {[*KNOBS, SHARED_DB, PREVIOUS_SOURCES]} = value"
-                )
+            if knob not in (*KNOBS, SHARED_DB) or not value:
+                raise SystemExit(f"--tvm-variants: {part!r} is not one of {[*KNOBS, SHARED_DB]} = value")
             knobs[knob] = float(value)
         out[spec] = knobs
     return out

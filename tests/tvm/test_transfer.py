@@ -93,14 +93,13 @@ def test_a_similar_subgraph_replays_the_fastest_traces_and_computes_the_same(tun
     assert sources == [first.workload_id, other.workload_id], "most shapes in common first"
 
 
-def test_sources_are_the_nearest_in_size_whatever_their_epilogue(tmp_path):
-    """A 3x3 convolution of 128 channels at 28x28: the same convolution with another epilogue
-    first (its bias, batch-norm constants and residual are not what it computes), then
-    ResNet's other stages, the nearest first."""
+def test_sources_share_shapes_first_then_are_nearest_in_size(tmp_path):
+    """A 3x3 convolution of 128 channels at 28x28 shares no argument shape with ResNet's
+    other stages; theirs (same dtypes and ranks) are its sources, the nearest first."""
     from autotune.db import open_db
 
-    def conv(c: int, hw: int, epilogue: int = 1) -> list:
-        args = [[1, c, hw, hw], [c, c, 3, 3], *([[1, c, 1, 1]] * epilogue), [1, c, hw, hw]]
+    def conv(c: int, hw: int) -> list:
+        args = [[1, c, hw, hw], [c, c, 3, 3], [1, c, 1, 1], [1, c, hw, hw]]
         return [["TENSOR", "float32", a] for a in args]
 
     with open_db(tmp_path / "t.sqlite") as db:
@@ -110,44 +109,17 @@ def test_sources_are_the_nearest_in_size_whatever_their_epilogue(tmp_path):
                 ("s1", "fused_conv2d_add_relu", conv(64, 56)),
                 ("s3", "fused_conv2d_add_relu2", conv(256, 14)),
                 ("s4", "fused_conv2d_add_relu3", conv(512, 7)),
-                ("bn", "fused_conv2d_subtract_divide_multiply_add", conv(128, 28, epilogue=4)),
-                ("dense", "fused_matmul_add", [["TENSOR", "float32", [128, 128]]] * 3),
                 ("same", "fused_conv2d_add_relu4", conv(128, 28)),
+                ("dense", "fused_matmul_add", [["TENSOR", "float32", [128, 128]]] * 3),
+                ("rank", "fused_conv2d_add", conv(128, 28)[:3]),
             ]
         }
         got = transfer.similar_workloads(db, "fused_conv2d_add_relu9", conv(128, 28), exclude=-1)
-    assert got[:2] == [ids["same"], ids["bn"]], "the same kernel, the newest first"
-    # Stages 1 and 3 are as far (2x the channels, half the width, or the reverse): the newest
-    # first; stage 4 is farther; the dense is another operator.
+    assert got[0] == ids["same"], "every shape in common"
+    assert got[1] == ids["rank"], "three shapes in common, other arguments"
+    # None in common: nearest in size first; stages 1 and 3 are as far (2x the channels, half
+    # the width, or the reverse): the newest first.
     assert got[2:] == [ids["s3"], ids["s1"], ids["s4"]]
-
-
-def test_sources_have_the_same_loops(tmp_path):
-    """A 1x1 convolution shares its output shape with ResNet's 3x3 convolutions of that stage,
-    but their traces tile kernel loops it does not have: its sources are 1x1 convolutions
-    only; a GEMM's are GEMMs, never matrix-vector products."""
-    from autotune.db import open_db
-
-    def conv(c_in: int, c_out: int, hw: int, k: int) -> list:
-        args = [[1, c_in, hw, hw], [c_out, c_in, k, k], [1, c_out, hw, hw]]
-        return [["TENSOR", "float32", a] for a in args]
-
-    def dense(m: int, k: int, n: int) -> list:
-        return [["TENSOR", "float32", a] for a in ([m, k], [n, k], [m, n])]
-
-    with open_db(tmp_path / "t.sqlite") as db:
-        ids = {
-            key: db.add_workload(f"tvm:{key}", "tvm", name, "{}", {"args_info": info})
-            for key, name, info in [
-                ("3x3", "fused_conv2d_add_relu", conv(64, 64, 56, 3)),
-                ("1x1", "fused_conv2d1", conv(96, 24, 56, 1)),
-                ("gemv", "fused_matmul", dense(1, 768, 768)),
-                ("gemm", "fused_matmul1", dense(64, 768, 2304)),
-            ]
-        }
-        assert transfer.similar_workloads(db, "fused_conv2d9", conv(256, 64, 56, 1), -1) == [ids["1x1"]]
-        assert transfer.similar_workloads(db, "fused_conv2d9", conv(128, 128, 28, 3), -1) == [ids["3x3"]]
-        assert transfer.similar_workloads(db, "fused_matmul9", dense(128, 768, 3072), -1) == [ids["gemm"]]
 
 
 def test_traces_that_fail_the_check_are_never_replayed(tuned):

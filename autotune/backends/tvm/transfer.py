@@ -5,10 +5,9 @@ with and without the residual add, BERT's query, key, value and output projectio
 shape, different epilogues). A trace tuned for one often applies to the other as it is
 (the same loops, tiles and layouts) and is a far better first guess than a random sample.
 `similar_schedules` picks the workloads most like a new one on the same target (the same
-leading operator with the same loops, `loop_structure`: a 1x1 convolution draws on 1x1
-ones only; then the nearest operand and output shapes: the same convolution with another
-epilogue first, then ResNet's other stages for a 3x3 convolution of 128 channels), replays
-their fastest traces on the new module and returns those that apply: candidates to be measured here like
+leading operator; the most argument shapes in common, then the nearest shapes of the same
+ranks: ResNet's other stages for a 3x3 convolution of 128 channels), replays their fastest
+traces on the new module and returns those that apply: candidates to be measured here like
 any other, never results. (On other loop extents TVM's replay keeps a tile split's inner
 factors where their product divides the new extent, else puts the whole extent innermost;
 refitting each factor to the nearest divisor was measured no better, see
@@ -27,6 +26,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -56,56 +56,35 @@ def _args(args_info: Any) -> list[tuple[str, tuple[int, ...]]]:
     ]
 
 
-def key_args(args: list) -> list:
-    """The arguments that say what a subgraph computes: its leading operator's two operands
-    (the first two: data and weight, A and B) and its output (the last). The others are
-    epilogue inputs (a bias, batch-norm constants, a residual) that vary between fusions
-    of one kernel and say nothing of its loops."""
-    return [*args[:2], *args[-1:]] if len(args) > 2 else list(args)
-
-
-def loop_structure(args: list) -> tuple:
-    """Which loops a subgraph has: the dtype and rank of each key argument (`key_args`) and
-    where it has extent 1. A 1x1 convolution's weight [64, 256, 1, 1] has no kernel loops,
-    a 3x3's [64, 64, 3, 3] does; a matrix-vector product's [1, 768] has no row loop, a
-    GEMM's [128, 768] does."""
-    return tuple(
-        (dtype, len(shape), tuple(i for i, n in enumerate(shape) if n == 1))
-        for dtype, shape in key_args(args)
-    )
-
-
-def _distance(mine: list, theirs: list) -> float:
-    """How far apart two subgraphs of the same loops are: the sum over their key arguments'
-    dimensions of |log(ratio)| (0: the same kernel, whatever its epilogue)."""
-    pairs = (
-        dims
-        for a, b in zip(key_args(mine), key_args(theirs), strict=True)
-        for dims in zip(a[1], b[1], strict=True)
-    )
+def _distance(mine: list, theirs: list) -> float | None:
+    """How far apart two workloads' argument shapes are: the sum over their dimensions, argument
+    by argument, of |log(ratio)|; None when their dtypes or ranks differ (other loops)."""
+    if len(mine) != len(theirs) or any(
+        a[0] != b[0] or len(a[1]) != len(b[1]) for a, b in zip(mine, theirs, strict=True)
+    ):
+        return None
+    pairs = (dims for a, b in zip(mine, theirs, strict=True) for dims in zip(a[1], b[1], strict=True))
     return sum(abs(math.log(max(p, 1) / max(q, 1))) for p, q in pairs)
 
 
 def similar_workloads(
     db: TuningDatabase, name: str, args_info: Any, exclude: int, limit: int = MAX_SOURCES
 ) -> list[int]:
-    """TVM workloads with the same leading operator as `name` and the same loops
-    (`loop_structure`), nearest in size first (`_distance`), the newest among equals.
-
-    Other loops are no source: ResNet's 3x3 convolutions, which share their output shape
-    with its 1x1 ones, replayed on a 1x1 convolution measured 8-14% off its best and made
-    the search start 4 trials later. Nor is a shared epilogue shape a sign of kinship: a
-    bias of 64 channels is every 64-channel convolution's (benchmarks/README.md)."""
+    """TVM workloads with the same leading operator as `name` that share an argument shape
+    with it or have arguments of the same dtypes and ranks (another channel count, another
+    sequence length): most shapes shared first, then nearest in size, newest among equals."""
     mine, op = _args(args_info), leading_op(name)
-    loops = loop_structure(mine)
+    mine_counted = Counter(mine)
     scored = []
     for row in db.workloads("tvm", with_ir=False):
         if row["id"] == exclude or leading_op(str(row["name"])) != op:
             continue
         theirs = _args((row.get("meta") or {}).get("args_info"))
-        if loop_structure(theirs) != loops:
-            continue
-        scored.append((_distance(mine, theirs), -int(row["id"]), int(row["id"])))
+        shared = sum((mine_counted & Counter(theirs)).values())
+        distance = _distance(mine, theirs)
+        if shared or distance is not None:
+            far = math.inf if distance is None else distance
+            scored.append((-shared, far, -int(row["id"]), int(row["id"])))
     return [wid for *_, wid in sorted(scored)[:limit]]
 
 
