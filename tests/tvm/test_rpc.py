@@ -227,6 +227,20 @@ def test_unreachable_tracker_or_unknown_key_is_one_line(rpc, tmp_path):
         assert not db.exists()  # before any work
 
 
+def test_a_key_no_server_has_fails_in_seconds(rpc):
+    """A mistyped key fails after a short grace (a server may be registering right now), not
+    after the wait for a key whose devices are all busy."""
+    from autotune.backends.base import Remote
+    from autotune.backends.tvm.remote import FIND_WAIT_S, UNKNOWN_KEY_WAIT_S, describe_device
+    from autotune.errors import UserError
+
+    host, port = rpc.address.rsplit(":", 1)
+    t0 = time.monotonic()
+    with pytest.raises(UserError, match="no device with key 'no-such-key' within 2 s"):
+        describe_device(Remote(host, int(port), "no-such-key"))
+    assert UNKNOWN_KEY_WAIT_S <= time.monotonic() - t0 < FIND_WAIT_S / 2
+
+
 def _device_recorded(db: Path, key: str, stderr: str) -> None:
     """What a job measured over RPC leaves: the device's own target row, never the host's (and
     the one the compile-time loader finds for the device's target), an end-to-end measurement,

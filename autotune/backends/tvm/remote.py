@@ -59,8 +59,10 @@ T = TypeVar("T")
 
 #: Connecting to the tracker and each of its replies, seconds.
 TRACKER_TIMEOUT_S = 10.0
-#: How long finding the device (before any work) waits for a free one of the key.
+#: How long finding the device (before any work) waits for a free one of the key; and for
+#: a key no server of the tracker has (a typo, or a server still registering) at most this.
 FIND_WAIT_S = 10.0
+UNKNOWN_KEY_WAIT_S = 2.0
 #: A session request once a device is free: the longest the tracker may take to hand it over.
 REQUEST_WAIT_S = 30.0
 #: Between two looks at the tracker while waiting for a device: at first (a server takes a
@@ -131,7 +133,7 @@ class Tracker:
 
     def free(self, key: str) -> int:
         """Devices of `key` free now."""
-        return int(self.summary().get("queue_info", {}).get(key, {}).get("free", 0))
+        return _free(self.summary(), key)
 
     def request(self, key: str, wait_s: float, ends_after: float) -> Any:
         """An RPC session on a device of `key`, handed over within `wait_s` seconds; the server
@@ -167,14 +169,16 @@ def _tracker(remote: Remote) -> Tracker:
 
 def describe_device(remote: Remote, wait_s: float = FIND_WAIT_S) -> DeviceInfo:
     """Ask a device of `remote` what it is, through one session; UserError when the tracker
-    does not answer or no device of the key is free within `wait_s` seconds."""
+    does not answer or no device of the key is free within `wait_s` seconds (a key that no
+    server of the tracker has: within `UNKNOWN_KEY_WAIT_S`)."""
     with _tracker(remote) as tracker:
-        until = time.time() + wait_s
+        start = time.time()
         try:
-            while tracker.free(remote.key) == 0:
-                if time.time() >= until:
-                    raise UserError(_no_device(remote, tracker.summary(), wait_s))
-                time.sleep(POLL_S)
+            while _free(summary := tracker.summary(), remote.key) == 0:
+                waited = time.time() - start
+                if waited >= wait_s or (waited >= UNKNOWN_KEY_WAIT_S and not _has_key(summary, remote.key)):
+                    raise UserError(_no_device(remote, summary, round(waited)))
+                time.sleep(QUICK_POLL_S if waited < UNKNOWN_KEY_WAIT_S else POLL_S)
             sess = tracker.request(remote.key, wait_s, CALL_SESSION_S)
         except (OSError, RuntimeError) as exc:
             raise UserError(f"tracker {remote.address}: device {remote.key!r}: {first_line(exc)}") from None
@@ -185,8 +189,23 @@ def describe_device(remote: Remote, wait_s: float = FIND_WAIT_S) -> DeviceInfo:
         gc.collect()  # the session ends with its last reference: the device is free again
 
 
+def _free(summary: dict[str, Any], key: str) -> int:
+    """Devices of `key` free, by a tracker's summary."""
+    return int((summary.get("queue_info") or {}).get(key, {}).get("free", 0))
+
+
+def _server_keys(summary: dict[str, Any]) -> list[str]:
+    """The device keys of the servers registered with a tracker (its summary)."""
+    return sorted({str(s.get("key", "")).split(":", 1)[-1] for s in summary.get("server_info", [])})
+
+
+def _has_key(summary: dict[str, Any], key: str) -> bool:
+    """Whether a server of the tracker offers `key`, free or busy."""
+    return key in _server_keys(summary) or key in (summary.get("queue_info") or {})
+
+
 def _no_device(remote: Remote, summary: dict[str, Any], wait_s: float) -> str:
-    keys = sorted({str(s.get("key", "")).split(":", 1)[-1] for s in summary.get("server_info", [])})
+    keys = _server_keys(summary)
     if remote.key in keys:
         return f"tracker {remote.address}: every device {remote.key!r} stayed busy for {wait_s:g} s"
     there = ", ".join(repr(k) for k in keys) or "none"
