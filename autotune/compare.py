@@ -53,15 +53,20 @@ def median(samples: Sequence[float]) -> float:
     return float(statistics.median(samples))
 
 
+def paired_ratios(default: Sequence[float], tuned: Sequence[float]) -> list[float]:
+    """The per-round ratios default / tuned of an interleaved comparison."""
+    return [d / t for d, t in zip(default, tuned) if t > 0]
+
+
 def paired_speedup(default: Sequence[float], tuned: Sequence[float]) -> float:
     """Median of the per-round ratios default / tuned (the two were timed interleaved)."""
-    return float(statistics.median(d / t for d, t in zip(default, tuned) if t > 0))
+    return float(statistics.median(paired_ratios(default, tuned)))
 
 
 def paired_spread(default: Sequence[float], tuned: Sequence[float]) -> tuple[float, float] | None:
     """The lower and upper quartiles of the per-round ratios default / tuned: how far a
     paired speedup can be trusted on a noisy machine; None under 4 rounds."""
-    ratios = [d / t for d, t in zip(default, tuned) if t > 0]
+    ratios = paired_ratios(default, tuned)
     if len(ratios) < 4:
         return None
     q = statistics.quantiles(ratios, n=4, method="inclusive")

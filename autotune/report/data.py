@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from autotune import backends
-from autotune.compare import paired_speedup
+from autotune.compare import paired_ratios, paired_speedup
 from autotune.db import TuningDatabase
 from autotune.errors import UserError
 
@@ -122,7 +122,7 @@ def _latest_job(db: TuningDatabase, models: list[str] | None) -> int:
 
 
 def _ratio(label: str, default: list[float], tuned: list[float], **kw: Any) -> Ratio | None:
-    pairs = [d / t for d, t in zip(default, tuned) if t > 0]  # what paired_speedup takes the median of
+    pairs = paired_ratios(default, tuned)  # what paired_speedup takes the median of
     if not pairs:
         return None
     return Ratio(label, paired_speedup(default, tuned), min(pairs), max(pairs), len(pairs), **kw)

@@ -55,9 +55,9 @@ def baseline_view(row: dict[str, Any], label: str) -> dict[str, Any]:
 
 
 def baseline_text(b: dict[str, Any], job_id: int | None = None) -> str:
-    """One baseline in a line: 'PyTorch eager 0.210 ms: 1.80x faster than PyTorch eager (10
-    rounds, middle half 1.71-1.92x)'; a
-    measurement of another job than `job_id` (its tuned build of then) says which job."""
+    """One baseline in a line: 'PyTorch eager 0.210 ms: 1.80x faster than PyTorch eager
+    (10 rounds, middle half 1.71-1.92x)'; a measurement of another job than `job_id` (its
+    tuned build of then) says which job."""
     if b["status"] != "ok":
         what = "unavailable" if b["status"] == "unavailable" else "not compared"
         return f"{b['label']}: {what}: {b['error'] or b['status']}"

@@ -59,9 +59,9 @@ T = TypeVar("T")
 
 #: Connecting to the tracker and each of its replies, seconds.
 TRACKER_TIMEOUT_S = 10.0
-#: How long finding the device (before any work) waits for a free one of the key; and for
-#: a key no server of the tracker has (a typo, or a server still registering) at most this.
+#: How long finding the device (before any work) waits for a free one of the key.
 FIND_WAIT_S = 10.0
+#: ... and for a key no server of the tracker has (a typo, or a server still registering).
 UNKNOWN_KEY_WAIT_S = 2.0
 #: A session request once a device is free: the longest the tracker may take to hand it over.
 REQUEST_WAIT_S = 30.0
