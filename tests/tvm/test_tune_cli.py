@@ -19,7 +19,11 @@ TRIALS = 32  # 8 for each of the mlp's 3 subgraphs, 8 more to the largest gap
 @pytest.fixture(scope="module")
 def tuned_db(tmp_path_factory):
     db = tmp_path_factory.mktemp("tune") / "tuning.sqlite"
-    r = run_cli("tune", "--model", "mlp", "--trials", str(TRIALS), "--db", str(db), "--no-progress")
+    # One TVM thread: the other test worker shares this machine's two cores, and a parallel
+    # kernel whose second thread waits for a core is slower than one thread (CI once timed
+    # the tuned mlp end to end at 0.135x the default's single-threaded, unscheduled code).
+    env = {"TVM_NUM_THREADS": "1"}
+    r = run_cli("tune", "--model", "mlp", "--trials", str(TRIALS), "--db", str(db), "--no-progress", env=env)
     assert r.returncode == 0, r.stderr[-3000:]
     assert "mlp" in r.stdout and "tuned" in r.stdout
     (db.parent / "tune.out").write_text(r.stdout)
@@ -72,7 +76,7 @@ def test_best_reports_each_subgraph_and_end_to_end(tuned_db):
     e2e = data["end_to_end"]
     assert e2e["tuned_s"] > 0 and e2e["default_s"] > 0
     # Unscheduled TIR vs tuned (parallel, vectorised) code: many times slower, far beyond noise.
-    assert e2e["speedup"] > 1.5
+    assert e2e["speedup"] > 1.5, (e2e, (tuned_db.parent / "tune.out").read_text())
     text = run_cli("best", "mlp", "--db", str(tuned_db))
     assert text.returncode == 0 and "end to end" in text.stdout and "SamplePerfectTile" in text.stdout
 
