@@ -92,8 +92,10 @@ patched in the subprocess) that adds up the seconds inside predict (featurizing 
 update; share = (predict + update) /
 run_job wall (import, defaults, search, builds, runs, confirmation).
 (4) Search efficiency (TVM): our cost model ({tvm_cost_model}; its GNN {epochs} epochs) is trained
-on the TVM data minus every workload of the evaluated models ({tvm_search_models}) and saved to a
-temporary checkpoint. Per model, {tvm_runs_search} search seed(s), each run in its own subprocess
+on the TVM data minus every workload of the evaluated models ({tvm_search_models}) and every
+workload of the same kernel under another epilogue (the same leading operator and shapes of data,
+weight and output: held out by kernel, checked again in each run) and saved to a temporary
+checkpoint. Per model, {tvm_runs_search} search seed(s), each run in its own subprocess
 into a fresh temporary SQLite file through autotune.tuning.model.ModelTuner.prepare + tune (the
 job's path; confirmation skipped; target llvm; 16 trials per MetaSchedule iteration; the TVM
 session's builder and runner for both): "ms-default" = cost_model "none" = MetaSchedule's default
@@ -104,7 +106,9 @@ with the package's rules ({rules}); "gnn K=V" = the same with that rule changed
 (BY_SKETCH: a workload's first batch ranks candidates within their sketch, 0 = the model ranks
 them all against each other; GENERATIONS: of the evolutionary search per batch; WARM_START:
 at most this many warm-start candidates; rank_pool: the population per trial of a batch);
-"SHARED_DB=1" = the runs' database starts as the data database without the evaluated models'
+"OTHER_MODEL=1" = the other kind of
+cost model (gnn or ensemble: the GNN and XGBoost, z-scored and averaged) trained on the same
+held-out data; "SHARED_DB=1" = the runs' database starts as the data database without the evaluated models'
 workloads (merged as data from elsewhere), as a nightly job's shared database holds other
 models' tunings: a fresh subgraph first measures the fastest traces of similar subgraphs
 replayed on it (autotune/backends/tvm/transfer.py; at most WARM_START and an
@@ -610,28 +614,73 @@ def tvm_share(args: argparse.Namespace, gnn: Any, tmp: Path, log: Any) -> dict[s
 # --------------------------------------------------------------------------------------
 # 4. search efficiency (TVM): our GNN in MetaSchedule's search vs MetaSchedule's default
 # --------------------------------------------------------------------------------------
-def tvm_heldout_checkpoint(args: argparse.Namespace, path: Path) -> dict[str, Any]:
-    """A TVM GNN trained on the data database without the evaluated models' workloads."""
+def kernel_key(name: str, args_info: Any) -> tuple[Any, ...]:
+    """A TVM subgraph's kernel: its leading operator and the shapes of its first two
+    arguments (data, weight) and of its output. The same kernel under another epilogue has
+    the same key: BERT-base's FFN dense with a bias (bert-base-layer) and alone with a bias
+    and ReLU (op-dense-128x768x3072); ResNet's 3x3 convolution with batch norm, with and
+    without the residual add."""
+    from autotune.backends.tvm.transfer import leading_op
+
+    shapes = [tuple(a[2]) for a in args_info or [] if isinstance(a, list) and len(a) == 3]
+    return (leading_op(name), *shapes[:2], shapes[-1] if shapes else None)
+
+
+def kernel_of(workload: dict[str, Any]) -> tuple[Any, ...]:
+    """`kernel_key` of a workload row of the database."""
+    return kernel_key(workload["name"], (workload.get("meta") or {}).get("args_info"))
+
+
+def tvm_kernels(names: list[str]) -> set[tuple[Any, ...]]:
+    """The kernel keys of the subgraphs of these zoo models (imported, fused and extracted as
+    a job does, nothing compiled or run)."""
+    from tvm.s_tir import meta_schedule as ms
+
+    from autotune import backends
+    from autotune.backends.tvm import importer
+    from autotune.backends.tvm.database import args_info_json
+
+    be = backends.get("tvm")
+    target = be.resolve_target("llvm")
+    keys = set()
+    for name in names:
+        m = be.load_model(name)
+        fused = importer.fuse(importer.to_relax(m.module, m.example_inputs), target)
+        for task in ms.relax_integration.extract_tasks(fused, target):
+            keys.add(kernel_key(task.task_name, args_info_json(task.dispatched[0])))
+    return keys
+
+
+def tvm_heldout_checkpoint(args: argparse.Namespace, path: Path, kind: str) -> dict[str, Any]:
+    """A TVM GNN trained on the data database without the evaluated models' workloads and
+    without every workload of the same kernel (`kernel_key`: held out by kernel, not only
+    by workload)."""
     from autotune.costmodel.dataset import load_dataset
     from autotune.costmodel.features.base import for_backend
     from autotune.costmodel.train import train_model
     from autotune.db import open_db
 
     feat = for_backend("tvm")
+    kernels = tvm_kernels(args.tvm_workloads)
     with open_db(args.db, readonly=True) as db:
         held = {
             w["id"]
             for name in args.tvm_workloads
             for w, _ in (db.model(name, "tvm") or {"workloads": []})["workloads"]
         }
-        keep = [w["id"] for w in db.workloads(compiler="tvm") if w["id"] not in held]
+        rows = db.workloads(compiler="tvm", with_ir=False)
+        twins = {w["id"]: w["name"] for w in rows if w["id"] not in held and kernel_of(w) in kernels}
+        held |= set(twins)
+        keep = [w["id"] for w in rows if w["id"] not in held]
         data = load_dataset(db, "tvm", feat, workloads=keep)
     t0 = time.perf_counter()
-    model = train_model(args.tvm_model, data, feat.signature(), 0, **args.gnn_hp)
+    model = train_model(kind, data, feat.signature(), 0, **args.gnn_hp)
     model.save(path)
     return {
         "path": str(path),
+        "kind": kind,
         "held_out_workload_ids": sorted(held),
+        "kernel_twins": twins,
         "workloads": len(data.names),
         "candidates": len(data),
         "train_s": time.perf_counter() - t0,
@@ -660,7 +709,7 @@ def tvm_search_worker(cfg: dict[str, Any]) -> dict[str, Any]:
             plan = tuner.prepare(cfg["model"], cfg["model"], model)
             prepare_s = time.perf_counter() - t0
             sg = max(plan.workloads, key=lambda s: s.default_s * s.workload.weight)
-            held_out(cfg["held"], db.workload_by_id(sg.workload_id)["fingerprint"], sg.name)
+            held_out(cfg["held"], db.workload_by_id(sg.workload_id))
             start, t1 = time.time(), time.perf_counter()
             tuner.tune(plan, cfg["trials"], deadline=time.time() + 3600)
             tune_s = time.perf_counter() - t1
@@ -684,38 +733,54 @@ def tvm_search_worker(cfg: dict[str, Any]) -> dict[str, Any]:
         db.close()
 
 
-def held_out(held: dict[str, Any], fingerprint: str, name: str) -> None:
-    """Raise unless the evaluated subgraph is held out: absent from the data database (the
-    cost model's training data and the shared database), or among its held-out workloads."""
+def held_out(held: dict[str, Any], workload: dict[str, Any]) -> None:
+    """Raise unless the evaluated subgraph is held out: neither it nor a workload of the same
+    kernel (`kernel_key`) is in the data database (the cost model's training data and the
+    shared database) outside its held-out workloads."""
     from autotune.db import open_db
 
+    key = kernel_of(workload)
     with open_db(held["data_db"], readonly=True) as data:
-        known = data.workload(fingerprint)
-    if known is not None and known["id"] not in held["ids"]:
-        raise RuntimeError(f"{name} is workload {known['id']} of the data database: not held out")
+        for w in data.workloads(compiler="tvm", with_ir=False):
+            same = w["fingerprint"] == workload["fingerprint"]
+            if w["id"] not in held["ids"] and (same or kernel_of(w) == key):
+                what = "it" if same else f"its kernel ({w['name']})"
+                raise RuntimeError(
+                    f"{workload['name']}: {what} is workload {w['id']} of the data database: not held out"
+                )
 
 
 def tvm_search(args: argparse.Namespace, tmp: Path, log: Any) -> dict[str, Any]:
-    ckpt = tvm_heldout_checkpoint(args, tmp / "tvm-heldout.pt")
+    ckpt = tvm_heldout_checkpoint(args, tmp / "tvm-heldout.pt", args.tvm_model)
     log(
         f"  held-out TVM GNN: {ckpt['workloads']} workloads, {ckpt['candidates']} candidates, "
-        f"trained in {ckpt['train_s']:.0f} s"
+        f"trained in {ckpt['train_s']:.0f} s; held out by kernel too: "
+        f"{', '.join(f'{i} {n}' for i, n in ckpt['kernel_twins'].items()) or 'none'}"
     )
     budget, big = args.tvm_budget, args.tvm_budget * args.ref_factor
+    res_ckpt: dict[str, Any] = {}
     Variant = tuple[str, str, int, dict[str, float] | None, Path | None]
-    variants: list[Variant] = [("gnn", str(ckpt["path"]), budget * 2, None, None)]
+    variants: list[Variant] = [] if args.tvm_no_base else [("gnn", str(ckpt["path"]), budget * 2, None, None)]
     shared = tmp / "shared.sqlite"
     held = {"data_db": args.db, "ids": ckpt["held_out_workload_ids"]}
+    other = "ensemble" if args.tvm_model == "gnn" else "gnn"
     for k, knobs in args.tvm_knobs.items():
-        v = {knob: x for knob, x in knobs.items() if knob != SHARED_DB}
+        v = {knob: x for knob, x in knobs.items() if knob not in (SHARED_DB, OTHER_MODEL)}
         start = shared if knobs.get(SHARED_DB) else None
         if start is not None and not shared.exists():
             added = shared_db(args.db, held["ids"], shared)
             log(f"  shared database: the data database without those workloads ({added})")
-        variants.append((f"gnn {k}", str(ckpt["path"]), budget * 2, v, start))
+        spec = ckpt["path"]
+        if knobs.get(OTHER_MODEL):
+            if "other" not in res_ckpt:
+                res_ckpt["other"] = tvm_heldout_checkpoint(args, tmp / f"tvm-heldout-{other}.pt", other)
+                log(f"  held-out TVM {other}: trained in {res_ckpt['other']['train_s']:.0f} s")
+            spec = res_ckpt["other"]["path"]
+        variants.append((f"gnn {k}", str(spec), budget * 2, v, start))
     variants.append(("ms-default", "none", big, None, None))
     res: dict[str, Any] = {
         "checkpoint": ckpt,
+        "other_checkpoint": res_ckpt.get("other"),
         "budget": budget,
         "ms_budget": big,
         "ref_runs": args.tvm_ref_runs,
@@ -776,6 +841,9 @@ KNOBS = {
 }
 #: Not a rule: SHARED_DB=1 starts the variant's runs from the shared database (`shared_db`).
 SHARED_DB = "SHARED_DB"
+#: Not a rule: OTHER_MODEL=1 runs the variant with the other kind of cost model (`--tvm-model`
+#: gnn: the ensemble; ensemble: the GNN), trained on the same held-out data.
+OTHER_MODEL = "OTHER_MODEL"
 
 
 def knob_holder(knob: str) -> Any:
@@ -797,8 +865,10 @@ def parse_knobs(text: str) -> dict[str, dict[str, float]]:
         knobs = {}
         for part in spec.split("+"):
             knob, _, value = part.partition("=")
-            if knob not in (*KNOBS, SHARED_DB) or not value:
-                raise SystemExit(f"--tvm-variants: {part!r} is not one of {[*KNOBS, SHARED_DB]} = value")
+            if knob not in (*KNOBS, SHARED_DB, OTHER_MODEL) or not value:
+                raise SystemExit(
+                    f"--tvm-variants: {part!r} is not one of {[*KNOBS, SHARED_DB, OTHER_MODEL]} = value"
+                )
             knobs[knob] = float(value)
         out[spec] = knobs
     return out
@@ -1161,7 +1231,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--tvm-variants",
         default="",
         help="(4): extra variants, e.g. BY_SKETCH=0 or SHARED_DB=1+BY_SKETCH=0 ('+' joins; SHARED_DB=1: "
-        "the runs start from the data database without the evaluated models)",
+        "the runs start from the data database without the evaluated models; OTHER_MODEL=1: the "
+        "other kind of --tvm-model, trained on the same data)",
+    )
+    p.add_argument(
+        "--tvm-no-base", action="store_true", help="(4): only the --tvm-variants (no run from an empty db)"
     )
     p.add_argument("--tvm-model", default="gnn", choices=("gnn", "ensemble"), help="(4): our cost model")
     p.add_argument("--results", default=None, help="results file name (default costmodel[-quick])")
