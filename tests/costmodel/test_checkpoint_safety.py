@@ -213,4 +213,9 @@ def test_shipped_checkpoints_are_plain_data_and_load(backend):
     ckpt = torch.load(path, map_location="cpu", weights_only=True)
     assert _types(ckpt) <= set(PLAIN), _types(ckpt) - set(PLAIN)
     model = base.load(path, for_backend(backend).signature())
-    assert model.name == "gnn" and len(model.nets) == 3
+    # XLA ships the GNN; TVM the ensemble of it and XGBoost (held out by model, the GNN alone
+    # was level with XGBoost on TVM, the ensemble ahead: benchmarks/README.md, issue 20).
+    want = {"xla": "gnn", "tvm": "ensemble"}[backend]
+    assert model.name == want
+    gnn = model.members["gnn"] if want == "ensemble" else model
+    assert gnn.name == "gnn" and len(gnn.nets) == 3
