@@ -1048,8 +1048,8 @@ def report_tvm_search(res: dict[str, Any]) -> list[str]:
         "",
         f"(4) tvm search efficiency: trials to within 5% of the best MetaSchedule's default search "
         f"finds with {res['ms_budget']} trials (4x {res['budget']}) in {res.get('ref_runs', 1)} separate "
-        f"run(s); ours = a GNN trained without these "
-        f"workloads ({ck['workloads']} workloads, {ck['candidates']} candidates, {ck['train_s']:.0f} s), "
+        f"run(s); ours = a {ck.get('kind', 'gnn')} trained without these workloads and their kernels "
+        f"({ck['workloads']} workloads, {ck['candidates']} candidates, {ck['train_s']:.0f} s), "
         f"run up to {2 * res['budget']} trials",
     ]
     dash = lambda v: "-" if v is None else v  # noqa: E731
