@@ -620,9 +620,9 @@ def kernel_key(name: str, args_info: Any) -> tuple[Any, ...]:
     the same key: BERT-base's FFN dense with a bias (bert-base-layer) and alone with a bias
     and ReLU (op-dense-128x768x3072); ResNet's 3x3 convolution with batch norm, with and
     without the residual add."""
-    from autotune.backends.tvm.transfer import leading_op
+    from autotune.backends.tvm.transfer import _args, leading_op
 
-    shapes = [tuple(a[2]) for a in args_info or [] if isinstance(a, list) and len(a) == 3]
+    shapes = [shape for _, shape in _args(args_info)]
     return (leading_op(name), *shapes[:2], shapes[-1] if shapes else None)
 
 
@@ -651,10 +651,10 @@ def tvm_kernels(names: list[str]) -> set[tuple[Any, ...]]:
     return keys
 
 
-def tvm_heldout_checkpoint(args: argparse.Namespace, path: Path, kind: str) -> dict[str, Any]:
-    """A TVM GNN trained on the data database without the evaluated models' workloads and
-    without every workload of the same kernel (`kernel_key`: held out by kernel, not only
-    by workload)."""
+def tvm_heldout_checkpoints(args: argparse.Namespace, tmp: Path, kinds: list[str]) -> list[dict[str, Any]]:
+    """TVM cost models of these kinds, each trained on the data database without the
+    evaluated models' workloads and without every workload of the same kernel
+    (`kernel_key`: held out by kernel, not only by workload)."""
     from autotune.costmodel.dataset import load_dataset
     from autotune.costmodel.features.base import for_backend
     from autotune.costmodel.train import train_model
@@ -673,18 +673,24 @@ def tvm_heldout_checkpoint(args: argparse.Namespace, path: Path, kind: str) -> d
         held |= set(twins)
         keep = [w["id"] for w in rows if w["id"] not in held]
         data = load_dataset(db, "tvm", feat, workloads=keep)
-    t0 = time.perf_counter()
-    model = train_model(kind, data, feat.signature(), 0, **args.gnn_hp)
-    model.save(path)
-    return {
-        "path": str(path),
-        "kind": kind,
-        "held_out_workload_ids": sorted(held),
-        "kernel_twins": twins,
-        "workloads": len(data.names),
-        "candidates": len(data),
-        "train_s": time.perf_counter() - t0,
-    }
+    out = []
+    for kind in kinds:
+        t0 = time.perf_counter()
+        model = train_model(kind, data, feat.signature(), 0, **args.gnn_hp)
+        path = tmp / f"tvm-heldout-{kind}.pt"
+        model.save(path)
+        out.append(
+            {
+                "path": str(path),
+                "kind": kind,
+                "held_out_workload_ids": sorted(held),
+                "kernel_twins": twins,
+                "workloads": len(data.names),
+                "candidates": len(data),
+                "train_s": time.perf_counter() - t0,
+            }
+        )
+    return out
 
 
 def tvm_search_worker(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -751,36 +757,33 @@ def held_out(held: dict[str, Any], workload: dict[str, Any]) -> None:
 
 
 def tvm_search(args: argparse.Namespace, tmp: Path, log: Any) -> dict[str, Any]:
-    ckpt = tvm_heldout_checkpoint(args, tmp / "tvm-heldout.pt", args.tvm_model)
-    log(
-        f"  held-out TVM GNN: {ckpt['workloads']} workloads, {ckpt['candidates']} candidates, "
-        f"trained in {ckpt['train_s']:.0f} s; held out by kernel too: "
-        f"{', '.join(f'{i} {n}' for i, n in ckpt['kernel_twins'].items()) or 'none'}"
-    )
+    other = "ensemble" if args.tvm_model == "gnn" else "gnn"
+    wants_other = any(knobs.get(OTHER_MODEL) for knobs in args.tvm_knobs.values())
+    ckpt, *rest = tvm_heldout_checkpoints(args, tmp, [args.tvm_model, *([other] if wants_other else [])])
+    for c in (ckpt, *rest):
+        log(
+            f"  held-out TVM {c['kind']}: {c['workloads']} workloads, {c['candidates']} candidates, "
+            f"trained in {c['train_s']:.0f} s"
+        )
+    twins = ", ".join(f"{i} {n}" for i, n in ckpt["kernel_twins"].items())
+    log(f"  held out by kernel too: {twins or 'none'}")
     budget, big = args.tvm_budget, args.tvm_budget * args.ref_factor
-    res_ckpt: dict[str, Any] = {}
     Variant = tuple[str, str, int, dict[str, float] | None, Path | None]
     variants: list[Variant] = [] if args.tvm_no_base else [("gnn", str(ckpt["path"]), budget * 2, None, None)]
     shared = tmp / "shared.sqlite"
     held = {"data_db": args.db, "ids": ckpt["held_out_workload_ids"]}
-    other = "ensemble" if args.tvm_model == "gnn" else "gnn"
     for k, knobs in args.tvm_knobs.items():
         v = {knob: x for knob, x in knobs.items() if knob not in (SHARED_DB, OTHER_MODEL)}
         start = shared if knobs.get(SHARED_DB) else None
         if start is not None and not shared.exists():
             added = shared_db(args.db, held["ids"], shared)
             log(f"  shared database: the data database without those workloads ({added})")
-        spec = ckpt["path"]
-        if knobs.get(OTHER_MODEL):
-            if "other" not in res_ckpt:
-                res_ckpt["other"] = tvm_heldout_checkpoint(args, tmp / f"tvm-heldout-{other}.pt", other)
-                log(f"  held-out TVM {other}: trained in {res_ckpt['other']['train_s']:.0f} s")
-            spec = res_ckpt["other"]["path"]
+        spec = rest[0]["path"] if knobs.get(OTHER_MODEL) else ckpt["path"]
         variants.append((f"gnn {k}", str(spec), budget * 2, v, start))
     variants.append(("ms-default", "none", big, None, None))
     res: dict[str, Any] = {
         "checkpoint": ckpt,
-        "other_checkpoint": res_ckpt.get("other"),
+        "other_checkpoint": rest[0] if rest else None,
         "budget": budget,
         "ms_budget": big,
         "ref_runs": args.tvm_ref_runs,
