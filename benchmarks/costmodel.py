@@ -105,9 +105,10 @@ MetaSchedule's PyCostModel (population rank_pool x 16, learns online), {gnn_budg
 with the package's rules ({rules}); "gnn K=V" = the same with that rule changed
 (BY_SKETCH: a workload's first batch ranks candidates within their sketch, 0 = the model ranks
 them all against each other; GENERATIONS: of the evolutionary search per batch; WARM_START:
-at most this many warm-start candidates; rank_pool: the population per trial of a batch);
-"OTHER_MODEL=1" = the other kind of
-cost model (gnn or ensemble: the GNN and XGBoost, z-scored and averaged) trained on the same
+at most this many warm-start candidates; WARM_RANK: 1 = the model picks them from the replays
+of similar subgraphs' traces, 0 = the most similar sources' fastest; rank_pool: the
+population per trial of a batch); "OTHER_MODEL=1" = the other kind of cost model (gnn or
+ensemble: the GNN and XGBoost, z-scored and averaged) trained on the same
 held-out data; "SHARED_DB=1" = the runs' database starts as the data database without the evaluated models'
 workloads (merged as data from elsewhere), as a nightly job's shared database holds other
 models' tunings: a fresh subgraph first measures the fastest traces of similar subgraphs
@@ -840,6 +841,7 @@ KNOBS = {
     "BY_SKETCH": "autotune.costmodel.metaschedule",
     "GENERATIONS": "autotune.search.metaschedule",
     "WARM_START": "autotune.search.metaschedule",
+    "WARM_RANK": "autotune.search.metaschedule",
     "rank_pool": "autotune.backends.tvm.backend:TvmBackend",
 }
 #: Not a rule: SHARED_DB=1 starts the variant's runs from the shared database (`shared_db`).

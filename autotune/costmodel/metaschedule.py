@@ -180,11 +180,20 @@ class ScoreModelCostModel(PyCostModel):
         """One score per candidate, float64, higher = faster, never negative."""
         t0 = time.perf_counter()
         try:
-            return self._predict(context, candidates)
+            return self._predict(context, candidates, self.by_sketch)
         finally:
             self.seconds += time.perf_counter() - t0
 
-    def _predict(self, context: Any, candidates: Sequence[Any]) -> np.ndarray:
+    def scores(self, context: Any, candidates: Sequence[Any]) -> np.ndarray:
+        """The model's own scores (as `predict`, never by sketch): to order candidates that
+        did not come from the search, e.g. the warm start's replays."""
+        t0 = time.perf_counter()
+        try:
+            return self._predict(context, candidates, by_sketch=False)
+        finally:
+            self.seconds += time.perf_counter() - t0
+
+    def _predict(self, context: Any, candidates: Sequence[Any], by_sketch: bool) -> np.ndarray:
         n = len(candidates)
         if n == 0:
             return np.zeros(0, dtype=np.float64)
@@ -200,7 +209,7 @@ class ScoreModelCostModel(PyCostModel):
             if raw.shape[0] != len(ok):
                 raise ValueError(f"model gave {raw.shape[0]} scores for {len(ok)} candidates")
             scores[ok] = positive_scores(raw)
-            if self.by_sketch and self._first_batch(wkey):
+            if by_sketch and self._first_batch(wkey):
                 sketches = np.array([self._sketch(keys[i], candidates[i]) for i in ok])
                 scores[ok] = by_sketch_scores(scores[ok], sketches)
         if not np.any(scores > 0):  # nothing readable: let the search sample uniformly

@@ -54,6 +54,9 @@ def drop_foreign_handlers() -> None:
 
 #: Traces of similar workloads measured first on a fresh workload (see `warm_start`).
 WARM_START = 4
+#: With our cost model, the warm start measures the replays it ranks best (of up to
+#: `transfer.RANK_POOL`), not those of the most similar sources.
+WARM_RANK = True
 #: Generations of the evolutionary search per batch with our cost model (MetaSchedule: 4).
 GENERATIONS = 3
 
@@ -168,7 +171,7 @@ class EvolutionarySearch(SubgraphSearch):
         before = self.msdb.db.count(wid, self.msdb.target_id)
         built = self.session.builder.seconds
         if before == 0 and size is None:
-            trials -= self.warm_start(contexts[0].mod, wid, trials)
+            trials -= self.warm_start(contexts[0], wid, trials)
             if trials <= 0:
                 return self.msdb.db.count(wid, self.msdb.target_id) - before
         try:
@@ -193,12 +196,13 @@ class EvolutionarySearch(SubgraphSearch):
         self.session.timing.compile += self.session.builder.seconds - built  # the search's builds
         return self.msdb.db.count(wid, self.msdb.target_id) - before
 
-    def warm_start(self, mod: Any, wid: int, trials: int) -> int:
+    def warm_start(self, context: Any, wid: int, trials: int) -> int:
         """On a fresh workload, measure first the fastest traces of the most similar workloads
         tuned on this target, replayed on this one and checked to compute what its default
         computes (`transfer.similar_schedules`): at most `WARM_START` of them and an eighth
-        of the trials. Measured and recorded like any candidate, they are in the database
-        the evolutionary search draws its first population from. Returns how many ran."""
+        of the trials; with our cost model, those of the replays it ranks best (`WARM_RANK`).
+        Measured and recorded like any candidate, they are in the database the evolutionary
+        search draws its first population from. Returns how many ran."""
         from autotune.backends.tvm.threads import settle
         from autotune.backends.tvm.transfer import MAX_REFERENCE_S, similar_schedules
 
@@ -208,8 +212,23 @@ class EvolutionarySearch(SubgraphSearch):
         if limit <= 0 or default_s is None or default_s > MAX_REFERENCE_S:
             return 0
         name = str(db.workload_by_id(wid)["name"])  # the task's name (the module's is "main")
+
+        def by_model(schedules: list[Any]) -> Any:
+            cands = [ms.search_strategy.MeasureCandidate(sch, []) for sch in schedules]
+            return self.cost_model.scores(context, cands)
+
+        rank = by_model if self.uses_gnn and WARM_RANK else None
+
         found = similar_schedules(
-            db, tid, mod, name, limit, self.target, exclude=wid, on_device=self.session.on_device
+            db,
+            tid,
+            context.mod,
+            name,
+            limit,
+            self.target,
+            exclude=wid,
+            on_device=self.session.on_device,
+            rank=rank,
         )
         if found:
             settle()  # the replays' checks ran here: their spinning workers would slow the timing

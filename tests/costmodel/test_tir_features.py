@@ -235,6 +235,7 @@ def test_first_batch_ranks_within_each_sketch(workload_mod, target):
         idx = np.nonzero(keys == k)[0]
         assert first[idx].max() == pytest.approx(plain.max())
         assert (np.diff(first[idx][np.argsort(-plain[idx], kind="stable")]) <= 1e-12).all()
+    assert np.allclose(cm.scores(ctx, cands), plain), "scores: the model's own, never by sketch"
     cm.update(ctx, cands[:2], [ms.runner.RunnerResult([1e-3], None)] * 2)
     assert np.allclose(cm.predict(ctx, cands), plain)
     assert by_sketch_scores(np.array([5.0, 4.0, 1.0, 0.5]), np.array([0, 0, 1, 1])).tolist() == [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import numpy as np
@@ -146,27 +147,80 @@ def test_a_replay_that_computes_something_else_is_refused(tuned):
     assert not check(_mod(first)), "the same shapes without the ReLU compute something else"
 
 
+def test_a_rank_orders_the_replays_before_they_are_checked(tuned):
+    """With `rank`, the replays that apply are checked best score first (here: the reverse of
+    the most-similar-first order), at most 2 x limit checks as without it."""
+    import tvm_ffi
+
+    db, session, _, plan, _ = tuned
+    other = _other(plan)
+    pool = list(transfer._replays(db, session.target_id, _mod(other), other.name, other.workload_id))
+    assert len(pool) >= 2, "the tuned layer's fastest traces replay on the other"
+    seen: list[int] = []
+
+    def reverse(schedules):
+        seen.append(len(schedules))
+        return list(range(len(schedules)))  # the last replay scores best
+
+    found = transfer.similar_schedules(
+        db, session.target_id, _mod(other), other.name, 1, session.target, other.workload_id, rank=reverse
+    )
+    assert seen == [min(len(pool), transfer.RANK_POOL)]
+    assert [tvm_ffi.structural_hash(m) for _, m in found] == [
+        tvm_ffi.structural_hash(pool[min(len(pool), transfer.RANK_POOL) - 1].mod)
+    ]
+    plain = transfer.similar_schedules(
+        db, session.target_id, _mod(other), other.name, 1, session.target, other.workload_id
+    )
+    assert [tvm_ffi.structural_hash(m) for _, m in plain] == [tvm_ffi.structural_hash(pool[0].mod)]
+
+
 def test_a_fresh_workload_measures_the_transferred_traces_first(tuned):
     db, session, tuner, plan, _ = tuned
     other = _other(plan)
     search = tuner.subgraph_search
+    context = search._contexts(other.workload.handle)[0][0]
     before = db.count(other.workload_id, session.target_id)
     t0 = time.time()
-    n = search.warm_start(_mod(other), other.workload_id, trials=32)
+    n = search.warm_start(context, other.workload_id, trials=32)
     assert 1 <= n <= 4 and time.time() - t0 < 120
     assert db.count(other.workload_id, session.target_id) == before + n
     fastest = [r for r in db.fastest(other.workload_id, session.target_id, k=n + 1) if r.kind != "default"]
     assert len(fastest) == n and all(np.isfinite(r.median) and r.median > 0 for r in fastest)
-    assert search.warm_start(_mod(other), other.workload_id, trials=7) == 0, "under 8 trials: no warm start"
+    assert search.warm_start(context, other.workload_id, trials=7) == 0, "under 8 trials: no warm start"
 
 
-def test_a_log_handler_metaschedule_did_not_name_does_not_break_the_search(tuned):
-    """MetaSchedule rebuilds its logging config from its logger's handler names and fails on
-    an unnamed one (e.g. left by a logging setup of the user's); the search drops those."""
-    import logging
+class LastBest:
+    """A score model that ranks the candidates it is given in reverse: the last scores best."""
 
-    _, _, tuner, plan, _ = tuned
-    root = logging.getLogger("tvm.s_tir.meta_schedule")
-    root.addHandler(logging.StreamHandler())
-    contexts, _ = tuner.subgraph_search._contexts(plan.workloads[0].workload.handle)
-    assert contexts and all(h.get_name() for h in root.handlers)
+    def __init__(self) -> None:
+        self.predicted = 0
+
+    def predict(self, graphs):
+        self.predicted += len(graphs)
+        return np.arange(len(graphs), dtype=np.float64)
+
+
+def test_with_our_cost_model_the_warm_start_measures_what_it_ranks_best(tuned):
+    """A search with our cost model has it score the replays (`ScoreModelCostModel.scores`)
+    and measures the best-scored one, not the most similar source's."""
+    from autotune.backends.tvm.database import plain_trace
+    from autotune.costmodel.metaschedule import ScoreModelCostModel
+
+    db, session, tuner, plan, _ = tuned
+    other = _other(plan)
+    pool = list(transfer._replays(db, session.target_id, _mod(other), other.name, other.workload_id))
+    assert len(pool) >= 2
+    search = tuner.subgraph_search
+    context = search._contexts(other.workload.handle)[0][0]
+    model = LastBest()
+    saved = search.cost_model, search.uses_gnn
+    search.cost_model, search.uses_gnn = ScoreModelCostModel(model), True
+    try:
+        n = search.warm_start(context, other.workload_id, trials=8)  # at most 1
+    finally:
+        search.cost_model, search.uses_gnn = saved
+    assert n == 1 and model.predicted == min(len(pool), transfer.RANK_POOL)
+    last = db.outcomes(other.workload_id, session.target_id)[-1]
+    want = pool[model.predicted - 1].trace
+    assert json.loads(last["config"])["trace"] == json.loads(json.dumps(plain_trace(want)))

@@ -24,10 +24,11 @@ Example::
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from autotune.backends.base import DeviceLost
@@ -39,6 +40,8 @@ MAX_SOURCES = 16
 TRACES_PER_SOURCE = 2
 #: The check of a replay runs the untuned module once; slower ones get no warm start.
 MAX_REFERENCE_S = 1.0
+#: Replays the cost model ranks when it orders the warm start (`similar_schedules(rank=...)`).
+RANK_POOL = 16
 
 
 def leading_op(name: str) -> str:
@@ -97,9 +100,12 @@ def similar_schedules(
     target: Any,
     exclude: int = -1,
     on_device: Callable[[Callable[[Any], Any]], Any] | None = None,
+    rank: Callable[[list[Any]], Sequence[float]] | None = None,
 ) -> list[tuple[dict[str, Any], Any]]:
     """Up to `limit` distinct schedules of `mod` from the fastest traces of similar workloads
-    measured on this target: (config, scheduled module) pairs, most similar source first.
+    measured on this target: (config, scheduled module) pairs, most similar source first, or
+    best first by `rank` (a score per `tvm.s_tir.Schedule`, higher = faster: the cost model)
+    over the first `RANK_POOL` replays that apply.
 
     Each one computed what the untuned module computes, on random inputs: a trace replayed
     on other shapes can apply and still be wrong (a weight layout rewrite made for another
@@ -107,16 +113,39 @@ def similar_schedules(
     built here, run where `on_device` runs `fn(place)` (`TvmSession.on_device`; default: in
     this process).
     """
-    import tvm
-    import tvm_ffi
-
-    from autotune.backends.tvm.database import args_info_json, plain_trace
+    from autotune.backends.tvm.database import plain_trace
 
     if limit <= 0:
         return []
+    pool: Iterable[Any] = _replays(db, target_id, mod, name, exclude)
+    if rank is not None:
+        pool = list(itertools.islice(pool, RANK_POOL))
+        scores = [float(x) for x in rank(pool)] if len(pool) > 1 else [0.0] * len(pool)
+        if len(scores) != len(pool):
+            raise ValueError(f"rank gave {len(scores)} scores for {len(pool)} schedules")
+        # Best score first; among equals, the most similar source first (a stable sort).
+        pool = [pool[i] for i in sorted(range(len(pool)), key=lambda i: -scores[i])]
     out: list[tuple[dict[str, Any], Any]] = []
-    seen: set[int] = set()
     check = _Check(mod, target, on_device)
+    for sch in pool:
+        if check.attempts >= 2 * limit:
+            break
+        if check(sch.mod):
+            out.append(({"trace": plain_trace(sch.trace)}, sch.mod))
+            if len(out) >= limit:
+                break
+    return out
+
+
+def _replays(db: TuningDatabase, target_id: int, mod: Any, name: str, exclude: int) -> Iterator[Any]:
+    """The distinct schedules of `mod` that similar workloads' fastest traces replay to (those
+    that apply), most similar source first, lazily: replaying costs a few ms each."""
+    import tvm
+    import tvm_ffi
+
+    from autotune.backends.tvm.database import args_info_json
+
+    seen: set[int] = set()
     for wid in similar_workloads(db, name, args_info_json(mod), exclude):
         for rec in db.fastest(wid, target_id, k=TRACES_PER_SOURCE + 1):
             if rec.kind == "default" or not isinstance(rec.config, dict) or "trace" not in rec.config:
@@ -129,16 +158,9 @@ def similar_schedules(
             except Exception:  # another workload's loops or blocks: this trace does not apply
                 continue
             key = int(tvm_ffi.structural_hash(sch.mod))
-            if key in seen:
-                continue
-            seen.add(key)
-            if check.attempts >= 2 * limit:
-                return out
-            if check(sch.mod):
-                out.append(({"trace": plain_trace(sch.trace)}, sch.mod))
-                if len(out) >= limit:
-                    return out
-    return out
+            if key not in seen:
+                seen.add(key)
+                yield sch
 
 
 class _Check:
