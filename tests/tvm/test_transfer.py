@@ -224,3 +224,15 @@ def test_with_our_cost_model_the_warm_start_measures_what_it_ranks_best(tuned):
     last = db.outcomes(other.workload_id, session.target_id)[-1]
     want = pool[model.predicted - 1].trace
     assert json.loads(last["config"])["trace"] == json.loads(json.dumps(plain_trace(want)))
+
+
+def test_a_log_handler_metaschedule_did_not_name_does_not_break_the_search(tuned):
+    """MetaSchedule rebuilds its logging config from its logger's handler names and fails on
+    an unnamed one (e.g. left by a logging setup of the user's); the search drops those."""
+    import logging
+
+    _, _, tuner, plan, _ = tuned
+    root = logging.getLogger("tvm.s_tir.meta_schedule")
+    root.addHandler(logging.StreamHandler())
+    contexts, _ = tuner.subgraph_search._contexts(plan.workloads[0].workload.handle)
+    assert contexts and all(h.get_name() for h in root.handlers)
