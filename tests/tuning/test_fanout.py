@@ -109,12 +109,18 @@ def test_two_models_over_two_workers_one_killed_mid_task(short_tmp):
     assert p.returncode == 0 and out.count("skipped") == 2, out + err[-2000:]
 
 
-def test_no_cluster_at_the_address_is_one_line(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
-    for address, says in (
-        ("127.0.0.1:1", "no Ray cluster answers there"),
-        ("auto", "cannot reach a Ray cluster"),
-    ):
+def test_no_cluster_at_the_address_is_one_line(tmp_path, short_tmp):
+    from ray._private.services import find_gcs_addresses
+
+    # "auto" reads the address file of the last cluster started under TMPDIR (a fresh one
+    # here), then falls back to any Ray cluster running on the machine (Ray's own rule): it
+    # is checked only while none runs (the other test worker's clusters come and go).
+    env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "RAY_TMPDIR")}
+    env["TMPDIR"] = str(short_tmp)
+    cases = [("127.0.0.1:1", "no Ray cluster answers there")]
+    if not find_gcs_addresses():
+        cases.append(("auto", "cannot reach a Ray cluster"))
+    for address, says in cases:
         r = subprocess.run(
             [sys.executable, "-m", "autotune.cli.main", "tune", "--backend", "xla", "--model", "mlp"]
             + ["--ray", address, "--db", str(tmp_path / "x.sqlite")],
