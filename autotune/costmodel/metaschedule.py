@@ -178,18 +178,17 @@ class ScoreModelCostModel(PyCostModel):
 
     def predict(self, context: Any, candidates: Sequence[Any]) -> np.ndarray:
         """One score per candidate, float64, higher = faster, never negative."""
-        t0 = time.perf_counter()
-        try:
-            return self._predict(context, candidates, self.by_sketch)
-        finally:
-            self.seconds += time.perf_counter() - t0
+        return self._timed_predict(context, candidates, self.by_sketch)
 
     def scores(self, context: Any, candidates: Sequence[Any]) -> np.ndarray:
         """The model's own scores (as `predict`, never by sketch): to order candidates that
         did not come from the search, e.g. the warm start's replays."""
+        return self._timed_predict(context, candidates, by_sketch=False)
+
+    def _timed_predict(self, context: Any, candidates: Sequence[Any], by_sketch: bool) -> np.ndarray:
         t0 = time.perf_counter()
         try:
-            return self._predict(context, candidates, by_sketch=False)
+            return self._predict(context, candidates, by_sketch)
         finally:
             self.seconds += time.perf_counter() - t0
 

@@ -9,8 +9,8 @@ leading operator; the most argument shapes in common, then the nearest shapes of
 ranks: ResNet's other stages for a 3x3 convolution of 128 channels), replays their fastest
 traces on the new module and returns those that apply: candidates to be measured here like
 any other, never results; with a `rank` (the job's cost model), the first `RANK_POOL`
-replays that apply are ordered by it first. (On other loop extents TVM's replay keeps a tile split's inner
-factors where their product divides the new extent, else puts the whole extent innermost;
+replays that apply are ordered by it first. (On other loop extents TVM's replay keeps a tile
+split's inner factors where their product divides the new extent, else puts the whole extent innermost;
 refitting each factor to the nearest divisor was measured no better, see
 benchmarks/README.md.) Every trace is checked by `traces.check` before it is replayed (a
 merged database is data from elsewhere), and every replay must compute what the untuned
